@@ -1,0 +1,150 @@
+"""Settings, parsed once from the environment into one immutable Struct.
+
+Every bad value fails at start-up with a message naming the variable; production refuses the
+development defaults (console/file delivery, the embedded database, a missing secret key).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Literal
+
+import msgspec
+
+Environment = Literal["development", "production"]
+Delivery = Literal["console", "file", "providers"]
+
+DEV_SECRET_KEY = "dev-only-insecure-secret-key-change-me"  # noqa: S105 - refused in production
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class ConfigError(ValueError):
+    """A configuration value is missing or invalid; the message names the variable."""
+
+
+class Settings(msgspec.Struct, frozen=True, kw_only=True):
+    env: Environment = "development"
+    database_url: str | None = None
+    data_dir: Path = PROJECT_ROOT / ".data"
+    secret_key: str = DEV_SECRET_KEY
+    public_url: str = "http://127.0.0.1:8000"
+    delivery: Delivery = "console"
+    outbox_dir: Path | None = None
+    twilio_account_sid: str | None = None
+    twilio_auth_token: str | None = None
+    twilio_from_number: str | None = None
+    twilio_messaging_service_sid: str | None = None
+    sendgrid_api_key: str | None = None
+    sendgrid_from_email: str | None = None
+    sendgrid_webhook_public_key: str | None = None
+    redis_url: str | None = None
+    db_pool_min: int = 2
+    db_pool_max: int = 10
+    token_rate_limit_per_minute: int = 20
+    access_token_ttl_seconds: int = 3600
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "production"
+
+
+# environment variable -> (field, parser)
+def _int(name: str, raw: str, low: int, high: int) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
+    if not low <= value <= high:
+        raise ConfigError(f"{name} must be between {low} and {high}, got {value}")
+    return value
+
+
+def _choice(name: str, raw: str, allowed: tuple[str, ...]) -> str:
+    value = raw.strip().lower()
+    if value not in allowed:
+        raise ConfigError(f"{name} must be one of {', '.join(allowed)}, got {raw!r}")
+    return value
+
+
+def _url(name: str, raw: str, schemes: tuple[str, ...]) -> str:
+    value = raw.strip()
+    if not value.startswith(tuple(f"{s}://" for s in schemes)):
+        raise ConfigError(f"{name} must be a URL starting with {' or '.join(schemes)}://")
+    return value.rstrip("/") if name == "SLOTPROOF_PUBLIC_URL" else value
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    env = os.environ if environ is None else environ
+
+    def get(name: str) -> str | None:
+        value = env.get(name)
+        return value if value not in (None, "") else None
+
+    values: dict[str, object] = {}
+    if raw := get("SLOTPROOF_ENV"):
+        values["env"] = _choice("SLOTPROOF_ENV", raw, ("development", "production"))
+    if raw := get("DATABASE_URL"):
+        values["database_url"] = _url("DATABASE_URL", raw, ("postgres", "postgresql"))
+    if raw := get("SLOTPROOF_DATA_DIR"):
+        values["data_dir"] = Path(raw).resolve()
+    if raw := get("SLOTPROOF_SECRET_KEY"):
+        if len(raw) < 32:
+            raise ConfigError("SLOTPROOF_SECRET_KEY must be at least 32 characters")
+        values["secret_key"] = raw
+    if raw := get("SLOTPROOF_PUBLIC_URL"):
+        values["public_url"] = _url("SLOTPROOF_PUBLIC_URL", raw, ("http", "https"))
+    if raw := get("SLOTPROOF_DELIVERY"):
+        values["delivery"] = _choice("SLOTPROOF_DELIVERY", raw, ("console", "file", "providers"))
+    if raw := get("SLOTPROOF_OUTBOX_DIR"):
+        values["outbox_dir"] = Path(raw).resolve()
+    if raw := get("REDIS_URL"):
+        values["redis_url"] = _url("REDIS_URL", raw, ("redis", "rediss"))
+    for name, field, low, high in (
+        ("SLOTPROOF_DB_POOL_MIN", "db_pool_min", 1, 100),
+        ("SLOTPROOF_DB_POOL_MAX", "db_pool_max", 1, 500),
+        ("SLOTPROOF_TOKEN_RATE_LIMIT", "token_rate_limit_per_minute", 1, 100_000),
+    ):
+        if raw := get(name):
+            values[field] = _int(name, raw, low, high)
+    for name in (
+        "TWILIO_ACCOUNT_SID",
+        "TWILIO_AUTH_TOKEN",
+        "TWILIO_FROM_NUMBER",
+        "TWILIO_MESSAGING_SERVICE_SID",
+        "SENDGRID_API_KEY",
+        "SENDGRID_FROM_EMAIL",
+        "SENDGRID_WEBHOOK_PUBLIC_KEY",
+    ):
+        if raw := get(name):
+            values[name.lower()] = raw.strip()
+
+    settings = Settings(**values)  # type: ignore[arg-type]
+    _check_consistency(settings)
+    return settings
+
+
+def _check_consistency(s: Settings) -> None:
+    if s.db_pool_min > s.db_pool_max:
+        raise ConfigError("SLOTPROOF_DB_POOL_MIN must not exceed SLOTPROOF_DB_POOL_MAX")
+    if s.delivery == "file" and s.outbox_dir is None:
+        raise ConfigError("SLOTPROOF_OUTBOX_DIR is required when SLOTPROOF_DELIVERY=file")
+    if s.delivery == "providers":
+        if not s.twilio_account_sid or not s.twilio_auth_token:
+            raise ConfigError("TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN are required for providers")
+        if not (s.twilio_from_number or s.twilio_messaging_service_sid):
+            raise ConfigError(
+                "TWILIO_FROM_NUMBER or TWILIO_MESSAGING_SERVICE_SID is required for providers"
+            )
+        if not s.sendgrid_api_key or not s.sendgrid_from_email:
+            raise ConfigError("SENDGRID_API_KEY and SENDGRID_FROM_EMAIL are required for providers")
+    if s.is_production:
+        if s.secret_key == DEV_SECRET_KEY:
+            raise ConfigError("SLOTPROOF_SECRET_KEY must be set in production")
+        if s.delivery != "providers":
+            raise ConfigError("SLOTPROOF_DELIVERY must be 'providers' in production")
+        if s.database_url is None:
+            raise ConfigError("DATABASE_URL must be set in production (no embedded database)")
+        if not s.public_url.startswith("https://"):
+            raise ConfigError("SLOTPROOF_PUBLIC_URL must be https:// in production")

@@ -1,0 +1,85 @@
+"""create_app(): wiring only."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from litestar import Litestar, Router
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.spec import Components, SecurityScheme
+
+from app.config import Settings, load_settings
+from app.core.db import create_pool
+from app.core.errors import EXCEPTION_HANDLERS
+from app.core.health import healthz, readyz
+from app.core.logs import access_log_middleware
+from app.core.ratelimit import RateLimiter
+from app.core.requestid import request_id_middleware
+from app.partners.api import issue_token
+from app.partners.guard import partner_guard
+from app.practice.api import AppointmentTypeController, LocationController, PractitionerController
+
+PARTNER_BASE = "/partner/v2/account/{account_id:int}"
+
+
+def _provide_pool(state: State):
+    return state.pool
+
+
+def create_app(settings: Settings | None = None) -> Litestar:
+    settings = settings or load_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        dsn = settings.database_url
+        if dsn is None:
+            from app.core.embedded import start_embedded
+
+            dsn = start_embedded(settings.data_dir)
+        app.state.pool = await create_pool(
+            dsn, min_size=settings.db_pool_min, max_size=settings.db_pool_max
+        )
+        try:
+            yield
+        finally:
+            await app.state.pool.close()
+
+    partner = Router(
+        path=PARTNER_BASE,
+        guards=[partner_guard],
+        security=[{"PartnerOAuth": []}],
+        route_handlers=[LocationController, PractitionerController, AppointmentTypeController],
+    )
+    return Litestar(
+        route_handlers=[healthz, readyz, issue_token, partner],
+        lifespan=[lifespan],
+        state=State(
+            {
+                "settings": settings,
+                "token_limiter": RateLimiter(settings.token_rate_limit_per_minute, 60),
+            }
+        ),
+        dependencies={"pool": Provide(_provide_pool, sync_to_thread=False)},
+        exception_handlers=EXCEPTION_HANDLERS,
+        middleware=[request_id_middleware, access_log_middleware],
+        openapi_config=OpenAPIConfig(
+            title="slotproof",
+            version="0.1.0",
+            description="Patient self-scheduling with identity proofing.",
+            path="/schema",
+            components=Components(
+                security_schemes={
+                    "PartnerOAuth": SecurityScheme(
+                        type="http",
+                        scheme="bearer",
+                        bearer_format="JWT",
+                        description="Access token from POST /oauth2/token",
+                    )
+                }
+            ),
+        ),
+        debug=False,
+    )

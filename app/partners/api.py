@@ -1,0 +1,104 @@
+"""POST /oauth2/token: OAuth2 client-credentials (form body or HTTP Basic)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from urllib.parse import unquote
+
+import msgspec
+from litestar import Request, Response, post
+from litestar.params import URLEncodedBody
+
+from app.core.ratelimit import RateLimiter
+from app.core.secrets import verify_secret
+from app.partners import store, tokens
+from app.partners.scopes import parse_scopes
+
+
+class TokenForm(msgspec.Struct):
+    grant_type: str | None = None
+    client_id: str | None = None
+    client_secret: str | None = None
+    scope: str | None = None
+
+
+class TokenResponse(msgspec.Struct):
+    access_token: str
+    token_type: str
+    expires_in: int
+    scope: str
+
+
+class OAuthError(msgspec.Struct):
+    error: str
+    error_description: str | None = None
+
+
+def _oauth_error(status: int, error: str, description: str, basic: bool = False) -> Response:
+    headers = {"Cache-Control": "no-store"}
+    if status == 401:
+        headers["WWW-Authenticate"] = 'Basic realm="slotproof"' if basic else "Bearer"
+    return Response(OAuthError(error, description), status_code=status, headers=headers)
+
+
+def _basic_credentials(header: str) -> tuple[str, str] | None:
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        decoded = base64.b64decode(value.strip(), validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        return ("", "")
+    client_id, _, secret = decoded.partition(":")
+    # RFC 6749 2.3.1: both parts are form-urlencoded before Basic encoding
+    return unquote(client_id), unquote(secret)
+
+
+@post(
+    "/oauth2/token",
+    tags=["partner auth"],
+    summary="Exchange client credentials for an access token",
+    status_code=200,
+    responses={},
+)
+async def issue_token(
+    request: Request,
+    data: URLEncodedBody[TokenForm],
+) -> Response[TokenResponse | OAuthError]:
+    state = request.app.state
+    limiter: RateLimiter = state.token_limiter
+    limiter.check(f"ip:{request.client.host if request.client else 'unknown'}")
+
+    basic = _basic_credentials(request.headers.get("authorization", ""))
+    client_id, secret = basic if basic else (data.client_id or "", data.client_secret or "")
+    if data.grant_type != "client_credentials":
+        if not data.grant_type:
+            return _oauth_error(400, "invalid_request", "grant_type is required")
+        return _oauth_error(400, "unsupported_grant_type", "only client_credentials is supported")
+    if not client_id or not secret:
+        return _oauth_error(401, "invalid_client", "client authentication failed", bool(basic))
+
+    client = await store.find_client(state.pool, client_id)
+    if client is None or not client["active"] or not verify_secret(secret, client["secret_hash"]):
+        return _oauth_error(401, "invalid_client", "client authentication failed", bool(basic))
+
+    held = list(client["scopes"])
+    if data.scope:
+        try:
+            requested = parse_scopes(data.scope)
+        except ValueError:
+            return _oauth_error(400, "invalid_scope", "unknown scope requested")
+        if not set(requested) <= set(held):
+            return _oauth_error(400, "invalid_scope", "scope exceeds what the client holds")
+        granted = requested
+    else:
+        granted = held
+    ttl = state.settings.access_token_ttl_seconds
+    token = tokens.mint(
+        state.settings.secret_key, state.settings.public_url, client_id, granted, ttl
+    )
+    return Response(
+        TokenResponse(token, "Bearer", ttl, " ".join(granted)),
+        headers={"Cache-Control": "no-store", "Pragma": "no-cache"},
+    )

@@ -1,0 +1,137 @@
+"""Helpers shared by the API tests."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+from litestar import Litestar
+
+from app.partners.scopes import ALL_SCOPES
+from app.partners.store import create_client
+
+LOCAL_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+async def admin_dsn(embedded_dir: Path) -> str:
+    """A DSN on a server where the tests may create databases: DATABASE_URL, else the
+    machine's PostgreSQL on 127.0.0.1:5432, else an embedded one."""
+    if url := os.environ.get("DATABASE_URL"):
+        return url
+    try:
+        conn = await asyncpg.connect(LOCAL_SERVER, timeout=3)
+        await conn.close()
+        return LOCAL_SERVER
+    except (OSError, asyncpg.PostgresError):
+        from app.core.embedded import start_embedded
+
+        return start_embedded(embedded_dir)
+
+
+@asynccontextmanager
+async def running(app: Litestar) -> AsyncIterator[Litestar]:
+    """Run the app's lifespan in a task of its own: Litestar's lifespan uses an anyio task
+    group, which must be entered and exited by the same task (pytest fixtures are not)."""
+    started, stop = asyncio.Event(), asyncio.Event()
+
+    async def hold() -> None:
+        async with app.lifespan():
+            started.set()
+            await stop.wait()
+
+    task = asyncio.create_task(hold())
+    waiter = asyncio.create_task(started.wait())
+    await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
+    if task.done():
+        waiter.cancel()
+        task.result()  # start-up failed: raise its error here
+    try:
+        yield app
+    finally:
+        stop.set()
+        await task
+
+
+class Partner:
+    """An account plus an authenticated partner client, with path-prefixing helpers."""
+
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        account_id: int,
+        client_id: str,
+        secret: str,
+        token: str,
+    ) -> None:
+        self.http = client
+        self.account_id = account_id
+        self.client_id = client_id
+        self.secret = secret
+        self.token = token
+
+    def url(self, path: str) -> str:
+        return f"/partner/v2/account/{self.account_id}{path}"
+
+    def headers(self, token: str | None = None, **extra: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {token or self.token}", **extra}
+
+    async def request(self, method: str, path: str, **kw: Any) -> httpx.Response:
+        headers = self.headers(kw.pop("token", None), **kw.pop("headers", {}))
+        return await self.http.request(method, self.url(path), headers=headers, **kw)
+
+    async def get(self, path: str, **kw: Any) -> httpx.Response:
+        return await self.request("GET", path, **kw)
+
+    async def post(self, path: str, **kw: Any) -> httpx.Response:
+        return await self.request("POST", path, **kw)
+
+    async def put(self, path: str, **kw: Any) -> httpx.Response:
+        return await self.request("PUT", path, **kw)
+
+    async def delete(self, path: str, **kw: Any) -> httpx.Response:
+        return await self.request("DELETE", path, **kw)
+
+    async def create(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        response = await self.post(path, json=body)
+        assert response.status_code == 201, response.text
+        return response.json()
+
+
+async def fetch_token(
+    client: httpx.AsyncClient, client_id: str, secret: str, scope: str | None = None
+) -> str:
+    form = {"grant_type": "client_credentials", "client_id": client_id, "client_secret": secret}
+    if scope is not None:
+        form["scope"] = scope
+    response = await client.post("/oauth2/token", data=form)
+    assert response.status_code == 200, response.text
+    return response.json()["access_token"]
+
+
+async def make_account(pool: asyncpg.Pool, name: str | None = None) -> int:
+    return await pool.fetchval(
+        "INSERT INTO accounts (name, time_zone) VALUES ($1, 'America/New_York') RETURNING id",
+        name or f"Practice {secrets.token_hex(3)}",
+    )
+
+
+async def make_partner(
+    client: httpx.AsyncClient, pool: asyncpg.Pool, scopes: tuple[str, ...] = ALL_SCOPES
+) -> Partner:
+    account_id = await make_account(pool)
+    async with pool.acquire() as conn:
+        client_id, secret = await create_client(conn, "test partner", list(scopes), [account_id])
+    token = await fetch_token(client, client_id, secret)
+    return Partner(client, account_id, client_id, secret, token)
+
+
+def problem_code(response: httpx.Response) -> str:
+    assert response.headers["content-type"].startswith("application/problem+json"), response.text
+    return response.json()["code"]
