@@ -83,3 +83,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
         ),
         debug=False,
     )
+
+
+def create_served_app() -> Litestar:
+    """Factory for `slotproof serve` (each server process configures its own logging)."""
+    from app.core.logs import configure_logging
+
+    configure_logging()
+    return create_app()

@@ -4,7 +4,6 @@ over ASGI inside its own lifespan, everything on one session-scoped event loop."
 from __future__ import annotations
 
 import os
-import secrets
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -15,35 +14,21 @@ import pytest
 from app.config import Settings
 from app.core.migrate import migrate
 from app.main import create_app
-from tests.support import Partner, admin_dsn, make_partner, running
+from tests.support import Partner, admin_dsn, make_partner, running, scratch_database
 
 TEST_SECRET_KEY = "test-secret-key-0123456789abcdef0123456789"
 
 
 @pytest.fixture(scope="session")
-async def database_url(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
-    admin = await admin_dsn(tmp_path_factory.mktemp("embedded-pg"))
-    name = f"slotproof_test_{secrets.token_hex(4)}"
-    conn = await asyncpg.connect(admin)
-    try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-    dsn = _with_database(admin, name)
-    await migrate(dsn)
-    yield dsn
-    conn = await asyncpg.connect(admin)
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await conn.close()
+async def admin_database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    return await admin_dsn(tmp_path_factory.mktemp("embedded-pg"))
 
 
-def _with_database(dsn: str, name: str) -> str:
-    base, _, query = dsn.partition("?")
-    scheme, _, rest = base.partition("://")
-    host_part = rest.split("/", 1)[0]
-    return f"{scheme}://{host_part}/{name}" + (f"?{query}" if query else "")
+@pytest.fixture(scope="session")
+async def database_url(admin_database_url: str) -> AsyncIterator[str]:
+    async with scratch_database(admin_database_url) as dsn:
+        await migrate(dsn)
+        yield dsn
 
 
 @pytest.fixture(scope="session")

@@ -135,3 +135,30 @@ async def make_partner(
 def problem_code(response: httpx.Response) -> str:
     assert response.headers["content-type"].startswith("application/problem+json"), response.text
     return response.json()["code"]
+
+
+@asynccontextmanager
+async def scratch_database(admin: str) -> AsyncIterator[str]:
+    """An empty database on the admin server, dropped afterwards."""
+    name = f"slotproof_scratch_{secrets.token_hex(4)}"
+    conn = await asyncpg.connect(admin)
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    try:
+        yield with_database(admin, name)
+    finally:
+        conn = await asyncpg.connect(admin)
+        try:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await conn.close()
+
+
+def with_database(dsn: str, name: str) -> str:
+    """The same server DSN pointing at another database (TCP URLs and socket URLs alike)."""
+    base, _, query = dsn.partition("?")
+    scheme, _, rest = base.partition("://")
+    host_part = rest.split("/", 1)[0]
+    return f"{scheme}://{host_part}/{name}" + (f"?{query}" if query else "")

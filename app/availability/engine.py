@@ -18,7 +18,8 @@ objects (same-``tzinfo`` comparisons of aware datetimes ignore ``fold``).
 
 from __future__ import annotations
 
-from bisect import bisect_right
+import math
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
@@ -324,7 +325,7 @@ def compute_slots(
     Sorted by (start instant, practitioner_id, scheduler_config_id), without duplicates (a
     config id given twice is used once; overlapping windows yield each start once).
     ``busy`` may contain items of any practitioner; only those of the configs' practitioners
-    are used. Raises ``ValueError`` for naive datetimes or non-positive duration/interval.
+    are used. Raises ``ValueError`` for naive datetimes or a non-positive duration/interval.
     """
     if duration_minutes <= 0:
         raise ValueError("duration_minutes must be positive")
@@ -357,49 +358,56 @@ def compute_slots(
     capped = {c.id for c in chosen if c.max_per_day is not None}
     busy_by_pid: dict[int, list[tuple[int, int]]] = {p: [] for p in pids}
     counted: dict[int, list[datetime]] = {}
+    floor, ceil = math.floor, math.ceil
     for b in busy:
         if b.practitioner_id in pids:
-            _require_aware(b.start, "Busy.start")
-            _require_aware(b.end, "Busy.end")
-            s, e = _floor_s(b.start), _ceil_s(b.end)
+            if b.start.utcoffset() is None or b.end.utcoffset() is None:
+                raise ValueError("Busy.start and Busy.end must be timezone-aware datetimes")
+            s, e = floor(b.start.timestamp()), ceil(b.end.timestamp())
             if e > s:
                 busy_by_pid[b.practitioner_id].append((s, e))
         if b.counted_at is not None and b.scheduler_config_id in capped:
             _require_aware(b.counted_at, "Busy.counted_at")
             counted.setdefault(b.scheduler_config_id, []).append(b.counted_at)
 
+    # Every offered start is encoded as one int key: ts * m + config_index * 2 + is_override.
+    # Configs are indexed in (practitioner_id, id) order, so sorting the keys sorts the slots by
+    # (start, practitioner_id, scheduler_config_id), and equal keys are duplicates.
+    m = 2 * len(chosen)
+    keys: list[int] = []
     zones: dict[str, _Zone] = {}
-    per_config: list[tuple[list[int], list[Slot]]] = []
-    for c in chosen:
+    infos: list[tuple[int, int, int, str, _Zone]] = []
+    for index, c in enumerate(chosen):
         z = zones.get(c.time_zone)
         if z is None:
             z = zones[c.time_zone] = _Zone(zone(c.time_zone))
-        ts_list, slots = _config_slots(c, z, dur, lo, hi, busy_by_pid[c.practitioner_id], counted)
-        if slots:
-            per_config.append((ts_list, slots))
+        for source in (RULE, OVERRIDE):
+            infos.append((c.practitioner_id, c.id, c.location_id, source, z))
+        _config_keys(c, z, dur, lo, hi, busy_by_pid[c.practitioner_id], counted, keys, m, index)
 
-    if not per_config:
-        return []
-    if len(per_config) == 1:
-        return per_config[0][1]
-    # Configs were processed in (practitioner_id, id) order and each list is sorted by start,
-    # so bucketing by start instant in that order yields the required total order.
-    buckets: dict[int, list[Slot]] = {}
-    for ts_list, slots in per_config:
-        get = buckets.get
-        for ts, slot in zip(ts_list, slots):
-            bucket = get(ts)
-            if bucket is None:
-                buckets[ts] = [slot]
-            else:
-                bucket.append(slot)
+    keys.sort()
     out: list[Slot] = []
-    for ts in sorted(buckets):
-        out.extend(buckets[ts])
+    append = out.append
+    fromtimestamp = datetime.fromtimestamp
+    previous = None
+    for key in keys:
+        if key == previous:
+            continue
+        previous = key
+        s, r = divmod(key, m)
+        pid, cid, loc, source, z = infos[r]
+        dts = z.dts
+        start = dts.get(s)
+        if start is None:
+            start = dts[s] = fromtimestamp(s, z.zi)
+        end = dts.get(s + dur)
+        if end is None:
+            end = dts[s + dur] = fromtimestamp(s + dur, z.zi)
+        append(Slot(start, end, pid, cid, loc, source))
     return out
 
 
-def _config_slots(
+def _config_keys(
     c: SchedulerConfig,
     z: _Zone,
     dur: int,
@@ -407,7 +415,13 @@ def _config_slots(
     hi: int,
     busy: list[tuple[int, int]],
     counted: Mapping[int, list[datetime]],
-) -> tuple[list[int], list[Slot]]:
+    keys: list[int],
+    m: int,
+    index: int,
+) -> None:
+    """Append the keys of every offered start of one config (see ``compute_slots``)."""
+    if c.max_per_day is not None and c.max_per_day <= 0:
+        return
     step = c.slot_interval_minutes * 60
     bb = c.buffer_before_minutes * 60
     ba = c.buffer_after_minutes * 60
@@ -423,6 +437,7 @@ def _config_slots(
         if b1 > b0:
             forbidden.append((b0 - dur + 1, b1 - 1))
     f_starts, f_ends = _merge(forbidden)
+    n_forbidden = len(f_starts)
 
     full_days: set[int] = set()
     if c.max_per_day is not None:
@@ -431,14 +446,10 @@ def _config_slots(
             o = at.astimezone(z.zi).toordinal()
             per_day[o] = per_day.get(o, 0) + 1
         full_days = {o for o, n in per_day.items() if n >= c.max_per_day}
-        if c.max_per_day <= 0:
-            return [], []
 
     by_weekday, overrides = _day_windows(c)
-    ts_out: list[int] = []
-    slots_out: list[Slot] = []
-    pid, cid, loc, zi, dts = c.practitioner_id, c.id, c.location_id, z.zi, z.dts
-    fromtimestamp = datetime.fromtimestamp
+    mstep = m * step
+    extend = keys.extend
 
     for ordinal in range(z.local_ordinal(lo), z.local_ordinal(hi) + 1):
         if ordinal in full_days:
@@ -446,23 +457,14 @@ def _config_slots(
         wins = overrides.get(ordinal)
         if wins is None:
             wins = by_weekday.get((ordinal - 1) % 7)  # date(1, 1, 1) (ordinal 1) is a Monday
-            source = RULE
+            r = 2 * index
         else:
-            source = OVERRIDE
+            r = 2 * index + 1
         if not wins:
             continue
         naive_midnight, off = z.day(ordinal)
 
-        cands: list[int] = []
-        if off is not None:  # the whole local day has one UTC offset
-            base = naive_midnight - off
-            for ws, we in wins:
-                s0 = base + ws
-                first = s0 if s0 >= lo else s0 + -((s0 - lo) // step) * step
-                last = min(base + we - dur, hi)
-                if first <= last:
-                    cands.extend(range(first, last + 1, step))
-        else:  # a DST transition happens on this local day: resolve each wall time exactly
+        if off is None:  # a UTC offset change happens on this local day: resolve exactly
             d = date.fromordinal(ordinal)
             for ws, we in wins:
                 w_end = z.resolve_end(d, naive_midnight + we, we)
@@ -472,26 +474,30 @@ def _config_slots(
                     if s is not None:
                         if s + dur > w_end:
                             break  # first-occurrence starts increase with wall time
-                        if lo <= s <= hi:
-                            cands.append(s)
+                        i = bisect_right(f_starts, s) - 1
+                        if lo <= s <= hi and not (i >= 0 and s <= f_ends[i]):
+                            keys.append(s * m + r)
                     sec += step
-        if len(wins) > 1:
-            cands = sorted(set(cands))
+            continue
 
-        for s in cands:
-            i = bisect_right(f_starts, s) - 1
-            if i >= 0 and s <= f_ends[i]:
-                continue
-            start = dts.get(s)
-            if start is None:
-                start = dts[s] = fromtimestamp(s, zi)
-            e = s + dur
-            end = dts.get(e)
-            if end is None:
-                end = dts[e] = fromtimestamp(e, zi)
-            ts_out.append(s)
-            slots_out.append(Slot(start, end, pid, cid, loc, source))
-    return ts_out, slots_out
+        base = naive_midnight - off  # the whole local day has one offset
+        for ws, we in wins:
+            s = base + ws
+            if s < lo:
+                s += -((s - lo) // step) * step  # first grid point >= lo
+            last = min(base + we - dur, hi)
+            # Walk the grid s, s + step, .. last, skipping the forbidden intervals.
+            i = bisect_left(f_ends, s)
+            while s <= last:
+                while i < n_forbidden and f_ends[i] < s:
+                    i += 1  # interval i lies entirely before s
+                if i < n_forbidden and f_starts[i] <= s:  # s is forbidden: jump past interval i
+                    s += ((f_ends[i] - s) // step + 1) * step
+                    continue
+                stop = last if i == n_forbidden else min(last, f_starts[i] - 1)
+                count = (stop - s) // step + 1
+                extend(range(s * m + r, (s + (count - 1) * step) * m + r + 1, mstep))
+                s += count * step
 
 
 # --------------------------------------------------------------------------------------------

@@ -3,14 +3,15 @@
 pgserver ships PostgreSQL 16 binaries but no contrib extensions, so the schema uses nothing
 beyond core PostgreSQL (the exclusion constraint uses int8range instead of btree_gist).
 PostgreSQL refuses to run as root: when we are root, pgserver creates a system user
-`pgserver` and runs the server as that user, which must own the data directory.
-The server is stopped when the last process using it exits.
+`pgserver`, gives it the data directory and adds read/traverse permission to that directory's
+parents, then runs the server as that user. As a normal user the server runs as you.
+The server listens on a Unix socket inside the data directory only (no TCP port), and stops
+when the last process that started or joined it exits.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 
 log = logging.getLogger("slotproof.db")
@@ -22,9 +23,6 @@ def start_embedded(data_dir: Path) -> str:
 
     pgdata = data_dir / "pg"
     pgdata.mkdir(parents=True, exist_ok=True)
-    if os.geteuid() == 0:
-        # the unprivileged server user must be able to traverse into data_dir
-        data_dir.chmod(0o755)
     server = pgserver.get_server(pgdata, cleanup_mode="stop")
     dsn = server.get_uri()
     log.info("embedded postgresql ready", extra={"pgdata": str(pgdata)})

@@ -1,0 +1,136 @@
+"""The embedded PostgreSQL and the command line, run as a newcomer would."""
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import asyncpg
+import httpx
+
+from tests.support import scratch_database
+
+
+def test_embedded_postgres_starts_and_serves_a_query():
+    from app.core.embedded import start_embedded
+
+    with tempfile.TemporaryDirectory(prefix="slotproof-embedded-") as tmp:
+        script = (
+            "import asyncio, asyncpg, sys\n"
+            "from pathlib import Path\n"
+            "from app.core.embedded import start_embedded\n"
+            "dsn = start_embedded(Path(sys.argv[1]))\n"
+            "async def main():\n"
+            "    conn = await asyncpg.connect(dsn)\n"
+            "    print(await conn.fetchval('SELECT 40 + 2'))\n"
+            "    await conn.close()\n"
+            "asyncio.run(main())\n"
+        )
+        done = subprocess.run(
+            [sys.executable, "-c", script, tmp], capture_output=True, text=True, timeout=120
+        )
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.strip() == "42"
+        assert (Path(tmp) / "pg" / "PG_VERSION").read_text().strip() == "16"
+    assert start_embedded  # imported without side effects
+
+
+async def _cli(*args: str, env: dict[str, str]) -> tuple[int, str, str]:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "app.cli", *args,
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+    out, err = await proc.communicate()
+    return proc.returncode, out.decode(), err.decode()
+
+
+async def test_seed_demo_is_idempotent_and_its_credentials_work(admin_database_url, client):
+    async with scratch_database(admin_database_url) as dsn:
+        env = {**os.environ, "DATABASE_URL": dsn, "SLOTPROOF_SECRET_KEY": "k" * 40}
+        code, first, err = await _cli("seed-demo", env=env)
+        assert code == 0, err
+        code, second, err = await _cli("seed-demo", env=env)
+        assert code == 0, err
+        demo, again = json.loads(first), json.loads(second)
+        assert demo == again
+        assert len(demo["locationIds"]) == 2
+        assert len(demo["practitionerIds"]) == 3
+        assert len(demo["appointmentTypeIds"]) == 3
+        assert len(demo["schedulerConfigIds"]) == 4
+        assert demo["publishableKey"].startswith("pk_")
+        conn = await asyncpg.connect(dsn)
+        try:
+            zones = await conn.fetch("SELECT time_zone FROM locations ORDER BY id")
+            assert [r["time_zone"] for r in zones] == ["America/New_York", "America/Los_Angeles"]
+            assert await conn.fetchval("SELECT count(*) FROM accounts") == 1
+            minutes = await conn.fetch(
+                "SELECT duration_minutes, telehealth FROM appointment_types ORDER BY id"
+            )
+            assert [(r[0], r[1]) for r in minutes] == [(30, False), (15, False), (20, True)]
+            setting = await conn.fetchrow("SELECT * FROM self_scheduling_settings")
+            assert setting["verification_method"] == "EMAIL"
+            assert (setting["forward_booking_limit"], setting["forward_booking_limit_unit"]) == (
+                60,
+                "DAYS",
+            )
+            assert (setting["afterward_booking_limit"], setting["afterward_booking_limit_unit"]) == (
+                2,
+                "HOURS",
+            )
+        finally:
+            await conn.close()
+
+        code, out, err = await _cli(
+            "create-client", "--account", str(demo["accountId"]), "--scopes", "scheduling",
+            env=env,
+        )
+        assert code == 0, err
+        created = json.loads(out)
+        assert created["clientId"].startswith("cli_") and created["clientSecret"].startswith("sec_")
+
+        code, _, err = await _cli("create-client", "--account", "999999", "--scopes", "config", env=env)
+        assert code == 1 and "does not exist" in err
+        code, _, err = await _cli(
+            "create-client", "--account", "1", "--scopes", "everything", env=env
+        )
+        assert code == 2 and "unknown scope" in err
+
+
+async def test_bad_configuration_names_the_variable():
+    env = {**os.environ, "SLOTPROOF_ENV": "staging"}
+    code, _, err = await _cli("migrate", env=env)
+    assert code == 2
+    assert "SLOTPROOF_ENV" in err
+
+
+def test_serve_answers_http(admin_database_url, tmp_path):
+    """`slotproof serve` as a real process: migrates and answers /readyz."""
+    del tmp_path
+
+    async def run() -> None:
+        async with scratch_database(admin_database_url) as dsn:
+            env = {**os.environ, "DATABASE_URL": dsn}
+            proc = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "app.cli", "serve", "--port", "18731",
+                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            )
+            try:
+                async with httpx.AsyncClient() as http:
+                    for _ in range(100):
+                        try:
+                            r = await http.get("http://127.0.0.1:18731/readyz")
+                            break
+                        except httpx.TransportError:
+                            await asyncio.sleep(0.1)
+                    else:
+                        raise AssertionError("server did not start")
+                assert r.status_code == 200 and r.json() == {"status": "ready"}
+            finally:
+                proc.terminate()
+                _, err = await proc.communicate()
+            assert b"request" in err  # a structured access line was logged
+
+    asyncio.run(run())

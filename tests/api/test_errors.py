@@ -1,0 +1,36 @@
+import json
+
+async def test_probe(partner, client):
+    out = []
+    async def show(label, r):
+        out.append(f"{label}: {r.status_code} {r.headers.get('content-type')} {r.text[:400]}")
+    await show("nonjson", await partner.post("/location", content=b"{not json", headers={"Content-Type": "application/json"}))
+    await show("list", await partner.post("/location", json=[1, 2]))
+    await show("name123", await partner.post("/location", json={"name": 123, "timeZone": "UTC"}))
+    await show("empty", await partner.post("/location", content=b""))
+    await show("nul", await partner.post("/location", json={"name": "a\u0000b", "timeZone": "UTC"}))
+    await show("tz", await partner.post("/location", json={"name": "a", "timeZone": "Mars/Olympus"}))
+    await show("dur", await partner.post("/appointment-type", json={"name": "a", "durationMinutes": "abc"}))
+    await show("bigid", await partner.get("/location/99999999999999999999999"))
+    await show("bigcursor", await partner.get("/location", params={"cursor": "aWQ6OTk5OTk5OTk5OTk5OTk5OTk5OTk5OTk5"}))
+    await show("garbage cursor", await partner.get("/location", params={"cursor": "!!!"}))
+    await show("limit0", await partner.get("/location", params={"limit": "0"}))
+    await show("limitabc", await partner.get("/location", params={"limit": "abc"}))
+    await show("active=maybe", await partner.get("/location", params={"active": "maybe"}))
+    await show("name nul q", await partner.get("/location", params={"name": "a\x00b"}))
+    await show("bigacct", await client.get("/partner/v2/account/99999999999999999999999/location", headers=partner.headers()))
+    await show("negacct", await client.get("/partner/v2/account/-1/location", headers=partner.headers()))
+    await show("longnames", await partner.post("/practitioner", json={"firstName": "a"*200, "lastName": "b"*200}))
+    await show("405", await client.patch("/healthz"))
+    await show("404", await client.get("/nope"))
+    await show("tok json", await client.post("/oauth2/token", json={"grant_type": "client_credentials"}))
+    await show("tok empty", await client.post("/oauth2/token"))
+    await show("tok badbasic", await client.post("/oauth2/token", data={"grant_type": "client_credentials"}, headers={"Authorization": "Basic !!!"}))
+    await show("bearer garbage", await partner.get("/location", token="abc.def.ghi"))
+    await show("xml ct", await partner.post("/location", content=b"<a/>", headers={"Content-Type": "application/xml"}))
+    await show("put empty", await partner.put("/location/1", json={}))
+    await show("put null name", await partner.put("/location/1", json={"name": None}))
+    await show("unknown field", await partner.post("/location", json={"name": "x", "timeZone": "UTC", "bogus": 1}))
+    await show("extra long storeId", await partner.get("/location", params={"storeId": "x"*300}))
+    print("\n".join(out))
+    assert False
