@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import signal
 import sys
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
@@ -17,10 +18,10 @@ from app.core.logs import configure_logging
 T = TypeVar("T")
 
 WORKER_HELP = (
-    "Run the background worker only (for separate processes). It will deliver the "
-    "notification/webhook outbox and run periodic jobs (hold sweeping, abandoning idle "
-    "attempts) once identity proofing and booking land; until then it has no jobs, says so "
-    "and exits 0."
+    "Run the background worker only (for separate processes; `serve --no-worker` then runs "
+    "none in-process): delivers the notification outbox (SMS and email per SLOTPROOF_DELIVERY, "
+    "retried with backoff) until SIGTERM or SIGINT, finishing in-flight sends first. Several "
+    "workers may run at once. Webhook deliveries and periodic jobs join it as they land."
 )
 
 
@@ -115,6 +116,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if not settings.is_production:
         asyncio.run(migrate(dsn))
     os.environ["SLOTPROOF_IN_PROCESS_WORKER"] = "0" if args.no_worker else "1"
+    # uvicorn re-raises SIGTERM/SIGINT after its graceful shutdown; with the default handler
+    # the process would die there and skip atexit, leaving the embedded PostgreSQL running.
+    signal.signal(signal.SIGTERM, _exit_cleanly)
+    signal.signal(signal.SIGINT, _exit_cleanly)
     uvicorn.run(
         "app.main:create_served_app",
         factory=True,
@@ -129,14 +134,36 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _exit_cleanly(signum: int, _frame: object) -> None:
+    raise SystemExit(0)
+
+
 def cmd_worker(_: argparse.Namespace) -> int:
-    _settings()
-    print(
-        "slotproof worker: no background jobs exist yet (outbox delivery and periodic jobs "
-        "arrive with identity proofing and booking); exiting.",
-        file=sys.stderr,
-    )
+    from app.core.migrate import migrate
+
+    settings = _settings()
+    dsn = database_url(settings)
+    if not settings.is_production:
+        asyncio.run(migrate(dsn))
+    asyncio.run(_run_worker(dsn, settings))
     return 0
+
+
+async def _run_worker(dsn: str, settings: Settings) -> None:
+    from app.core.db import create_pool
+    from app.notifications.channels import build_channels
+    from app.notifications.worker import run_forever
+
+    channels = build_channels(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    pool = await create_pool(dsn, min_size=1, max_size=settings.db_pool_max)
+    try:
+        await run_forever(pool, settings, channels, stop=stop)
+    finally:
+        await pool.close()
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -44,6 +44,15 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     db_pool_max: int = 10
     token_rate_limit_per_minute: int = 20
     access_token_ttl_seconds: int = 3600
+    # notification delivery (app/notifications)
+    in_process_worker: bool = True
+    delivery_max_attempts: int = 8
+    delivery_backoff_base_seconds: float = 15.0
+    delivery_backoff_cap_seconds: float = 3600.0
+    delivery_lease_seconds: float = 120.0
+    provider_timeout_seconds: float = 10.0
+    twilio_api_url: str | None = None  # None: https://api.twilio.com (override for test doubles)
+    sendgrid_api_url: str = "https://api.sendgrid.com"
 
     @property
     def is_production(self) -> bool:
@@ -66,6 +75,15 @@ def _choice(name: str, raw: str, allowed: tuple[str, ...]) -> str:
     if value not in allowed:
         raise ConfigError(f"{name} must be one of {', '.join(allowed)}, got {raw!r}")
     return value
+
+
+def _bool(name: str, raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name} must be 1/0, true/false, yes/no or on/off, got {raw!r}")
 
 
 def _url(name: str, raw: str, schemes: tuple[str, ...]) -> str:
@@ -101,10 +119,21 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         values["outbox_dir"] = Path(raw).resolve()
     if raw := get("REDIS_URL"):
         values["redis_url"] = _url("REDIS_URL", raw, ("redis", "rediss"))
+    if raw := get("SLOTPROOF_IN_PROCESS_WORKER"):
+        values["in_process_worker"] = _bool("SLOTPROOF_IN_PROCESS_WORKER", raw)
+    if raw := get("SLOTPROOF_TWILIO_API_URL"):
+        values["twilio_api_url"] = _url("SLOTPROOF_TWILIO_API_URL", raw, ("http", "https"))
+    if raw := get("SLOTPROOF_SENDGRID_API_URL"):
+        values["sendgrid_api_url"] = _url("SLOTPROOF_SENDGRID_API_URL", raw, ("http", "https"))
     for name, field, low, high in (
         ("SLOTPROOF_DB_POOL_MIN", "db_pool_min", 1, 100),
         ("SLOTPROOF_DB_POOL_MAX", "db_pool_max", 1, 500),
         ("SLOTPROOF_TOKEN_RATE_LIMIT", "token_rate_limit_per_minute", 1, 100_000),
+        ("SLOTPROOF_DELIVERY_MAX_ATTEMPTS", "delivery_max_attempts", 1, 50),
+        ("SLOTPROOF_DELIVERY_BACKOFF_BASE", "delivery_backoff_base_seconds", 1, 3600),
+        ("SLOTPROOF_DELIVERY_BACKOFF_CAP", "delivery_backoff_cap_seconds", 1, 86_400),
+        ("SLOTPROOF_DELIVERY_LEASE", "delivery_lease_seconds", 10, 3600),
+        ("SLOTPROOF_PROVIDER_TIMEOUT", "provider_timeout_seconds", 1, 120),
     ):
         if raw := get(name):
             values[field] = _int(name, raw, low, high)
@@ -128,6 +157,15 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
 def _check_consistency(s: Settings) -> None:
     if s.db_pool_min > s.db_pool_max:
         raise ConfigError("SLOTPROOF_DB_POOL_MIN must not exceed SLOTPROOF_DB_POOL_MAX")
+    if s.delivery_backoff_base_seconds > s.delivery_backoff_cap_seconds:
+        raise ConfigError(
+            "SLOTPROOF_DELIVERY_BACKOFF_BASE must not exceed SLOTPROOF_DELIVERY_BACKOFF_CAP"
+        )
+    if s.delivery_lease_seconds < 3 * s.provider_timeout_seconds:
+        # a send still in flight when its lease runs out is sent again by another worker
+        raise ConfigError(
+            "SLOTPROOF_DELIVERY_LEASE must be at least 3 x SLOTPROOF_PROVIDER_TIMEOUT"
+        )
     if s.delivery == "file" and s.outbox_dir is None:
         raise ConfigError("SLOTPROOF_OUTBOX_DIR is required when SLOTPROOF_DELIVERY=file")
     if s.delivery == "providers":
@@ -148,3 +186,9 @@ def _check_consistency(s: Settings) -> None:
             raise ConfigError("DATABASE_URL must be set in production (no embedded database)")
         if not s.public_url.startswith("https://"):
             raise ConfigError("SLOTPROOF_PUBLIC_URL must be https:// in production")
+        for name, url in (
+            ("SLOTPROOF_TWILIO_API_URL", s.twilio_api_url),
+            ("SLOTPROOF_SENDGRID_API_URL", s.sendgrid_api_url),
+        ):
+            if url is not None and not url.startswith("https://"):
+                raise ConfigError(f"{name} must be https:// in production")

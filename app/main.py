@@ -18,9 +18,12 @@ from app.core.health import healthz, readyz
 from app.core.logs import access_log_middleware
 from app.core.ratelimit import RateLimiter
 from app.core.requestid import request_id_middleware
+from app.identity.api import IdentityProofController
+from app.notifications.callbacks import sendgrid_events, twilio_status
 from app.partners.api import issue_token
 from app.partners.guard import partner_guard
 from app.practice.api import AppointmentTypeController, LocationController, PractitionerController
+from app.selfscheduling.api import SchedulerConfigController, SettingController
 
 PARTNER_BASE = "/partner/v2/account/{account_id:int}"
 
@@ -42,19 +45,36 @@ def create_app(settings: Settings | None = None) -> Litestar:
         app.state.pool = await create_pool(
             dsn, min_size=settings.db_pool_min, max_size=settings.db_pool_max
         )
+        worker = None
+        if settings.in_process_worker:
+            from app.notifications.channels import build_channels
+            from app.notifications.worker import BackgroundWorker
+
+            worker = BackgroundWorker(app.state.pool, settings, build_channels(settings))
+            worker.start()
+        app.state.notification_worker = worker
         try:
             yield
         finally:
+            if worker is not None:
+                await worker.stop()
             await app.state.pool.close()
 
     partner = Router(
         path=PARTNER_BASE,
         guards=[partner_guard],
         security=[{"PartnerOAuth": []}],
-        route_handlers=[LocationController, PractitionerController, AppointmentTypeController],
+        route_handlers=[
+            LocationController,
+            PractitionerController,
+            AppointmentTypeController,
+            SettingController,
+            SchedulerConfigController,
+            IdentityProofController,
+        ],
     )
     return Litestar(
-        route_handlers=[healthz, readyz, issue_token, partner],
+        route_handlers=[healthz, readyz, issue_token, twilio_status, sendgrid_events, partner],
         lifespan=[lifespan],
         state=State(
             {
@@ -81,6 +101,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 }
             ),
         ),
+        logging_config=None,
         debug=False,
     )
 

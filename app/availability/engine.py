@@ -1,25 +1,27 @@
 """Pure slot engine: scheduler configs + busy times + now -> bookable slots.
 
 No I/O, no database, no app imports: only the standard library (``zoneinfo``) and ``msgspec``.
-The semantics (grid, filters, DST decisions, ranking) are described in ``docs/availability.md``;
-the short version:
+The semantics (grid, filters, DST decisions, ranking) are in ``docs/availability.md``; in short:
 
 * Wall-clock rules/overrides are expanded per local date of the config's IANA zone into a grid
-  anchored at each window's start. Grid times are resolved to instants at their *first*
-  occurrence; wall times that do not exist (spring-forward gap) give no slot.
+  anchored at each window's start. Grid times resolve to instants at their *first* occurrence;
+  wall times that do not exist (spring-forward gap) give no slot.
 * A slot lasts ``duration`` of real elapsed time and must end by the window end's instant.
 * Filters: blocks, busy (widened by the config's buffers), notice, forward limit, the requested
   range, ``max_per_day`` and the appointment type.
 
-Internally every instant is an ``int`` of seconds since the Unix epoch (UTC), so the result never
-depends on the process time zone or locale. Instants are compared by value, never as ``datetime``
-objects (same-``tzinfo`` comparisons of aware datetimes ignore ``fold``).
+Internally every instant is an ``int`` of seconds since the Unix epoch, so results never depend
+on the process time zone or locale. Instants are compared as numbers, never as ``datetime``
+objects (comparing two aware datetimes that share a ``tzinfo`` ignores ``fold``).
+
+The only state is a process-wide memo of per-zone facts (UTC offset per local day, and the
+aware ``datetime`` of an instant); it is bounded and never changes a result.
 """
 
 from __future__ import annotations
 
 import math
-from bisect import bisect_left, bisect_right
+from bisect import bisect_right
 from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
@@ -51,8 +53,7 @@ __all__ = [
 RULE = "RULE"
 OVERRIDE = "OVERRIDE"
 
-_UTC = UTC
-_EPOCH = datetime(1970, 1, 1, tzinfo=_UTC)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _SECOND = timedelta(seconds=1)
 _MILLISECOND = timedelta(milliseconds=1)
 _DAY = 86_400
@@ -68,7 +69,7 @@ class Window(msgspec.Struct, frozen=True):
     """A wall-clock window inside one local day: ``start <= t < end``.
 
     ``end`` must be later than ``start`` on the same day; a window with ``end <= start`` is
-    empty (so "24:00"/``time(0, 0)`` as an end is not supported: use 23:59 at the latest).
+    empty (so "24:00" / ``time(0, 0)`` as an end is not supported: end at 23:59 at the latest).
     Seconds are honoured, microseconds ignored.
     """
 
@@ -87,7 +88,7 @@ class Rule(msgspec.Struct, frozen=True):
 class Override(msgspec.Struct, frozen=True):
     """Replaces the rules of one local date.
 
-    ``unavailable=True`` closes the day. Otherwise non-empty ``windows`` replace that day's rules
+    ``unavailable=True`` closes the day; otherwise non-empty ``windows`` replace that day's rules
     (slots say ``generated_from="OVERRIDE"``). An override with neither is ignored. Several
     overrides for one date: any ``unavailable`` closes it, else their windows are combined.
     """
@@ -105,7 +106,7 @@ class Block(msgspec.Struct, frozen=True):
 
 
 class SchedulerConfig(msgspec.Struct, frozen=True):
-    """One practitioner's bookable schedule at one location."""
+    """One practitioner's bookable schedule at one location (``time_zone``: its IANA zone)."""
 
     id: int
     practitioner_id: int
@@ -136,7 +137,7 @@ class Busy(msgspec.Struct, frozen=True):
 
 class Slot(msgspec.Struct, frozen=True, gc=False):
     """A bookable slot. ``start``/``end`` are aware datetimes in the config's zone (``fold`` set
-    on the repeated hour), so ``isoformat()`` carries the right UTC offset."""
+    on a repeated hour), so ``isoformat()`` carries the right UTC offset."""
 
     start: datetime
     end: datetime
@@ -155,12 +156,12 @@ class SlotGroup(msgspec.Struct):
 
 
 # --------------------------------------------------------------------------------------------
-# Instant helpers
+# Instants and zones
 # --------------------------------------------------------------------------------------------
 
 
 def _require_aware(dt: datetime, name: str) -> None:
-    if not isinstance(dt, datetime) or dt.tzinfo is None or dt.utcoffset() is None:
+    if not isinstance(dt, datetime) or dt.utcoffset() is None:
         raise ValueError(f"{name} must be a timezone-aware datetime")
 
 
@@ -170,11 +171,6 @@ def _floor_s(dt: datetime) -> int:
 
 def _ceil_s(dt: datetime) -> int:
     return -((_EPOCH - dt) // _SECOND)
-
-
-def _ts(dt: datetime) -> int:
-    """Whole seconds since the epoch (slots are always on whole seconds)."""
-    return (dt - _EPOCH) // _SECOND
 
 
 def to_unix_ms(dt: datetime) -> int:
@@ -189,53 +185,63 @@ def zone(key: str) -> ZoneInfo:
     return ZoneInfo(key)
 
 
+_CACHE_LIMIT = 200_000  # entries per zone memo before it is dropped and rebuilt
+# id(datetime) -> (that datetime, epoch seconds) for every datetime the engine made, so the
+# shaping helpers need not recompute timestamps (slow for ZoneInfo datetimes). The stored
+# object keeps its id from being reused; a hit is only trusted if it `is` the same object.
+_STAMPS: dict[int, tuple[datetime, int]] = {}
+
+
 class _Zone:
-    """Per-call helper for one IANA zone: per-day offsets and a datetime cache."""
+    """Memoised facts about one IANA zone, shared by every call in the process."""
 
     __slots__ = ("days", "dts", "zi")
 
     def __init__(self, zi: ZoneInfo) -> None:
         self.zi = zi
-        # ordinal -> (naive local midnight in epoch seconds, whole-day offset or None)
+        # local ordinal -> (naive local midnight in epoch seconds, whole-day offset or None)
         self.days: dict[int, tuple[int, int | None]] = {}
-        # epoch seconds -> aware datetime in this zone (shared by every config of the zone)
+        # epoch seconds -> aware datetime in this zone; equal instants share one object
         self.dts: dict[int, datetime] = {}
+
+    def trim(self) -> None:
+        if len(self.dts) > _CACHE_LIMIT:
+            self.dts = {}
+        if len(self.days) > _CACHE_LIMIT:
+            self.days = {}
+        if len(_STAMPS) > 4 * _CACHE_LIMIT:
+            _STAMPS.clear()
+
+    def dt(self, ts: int) -> datetime:
+        value = self.dts.get(ts)
+        if value is None:
+            value = self.dts[ts] = datetime.fromtimestamp(ts, self.zi)
+            _STAMPS[id(value)] = (value, ts)
+        return value
 
     def _offset(self, d: date, sec: int, fold: int) -> int:
         dt = datetime(
-            d.year,
-            d.month,
-            d.day,
-            sec // 3600,
-            (sec // 60) % 60,
-            sec % 60,
-            tzinfo=self.zi,
-            fold=fold,
-        )
+            d.year, d.month, d.day, sec // 3600, (sec // 60) % 60, sec % 60,
+            tzinfo=self.zi, fold=fold,
+        )  # fmt: skip
         return dt.utcoffset() // _SECOND  # type: ignore[operator]
 
-    def _offset_at(self, ts: int) -> int:
-        return datetime.fromtimestamp(ts, self.zi).utcoffset() // _SECOND  # type: ignore[operator]
-
     def day(self, ordinal: int) -> tuple[int, int | None]:
-        """Naive local midnight (epoch seconds) and the day's offset, or ``None`` when the
-        offset changes during that local day (a transition day: resolve wall times exactly)."""
+        """Naive local midnight (epoch seconds) and the day's UTC offset, or ``None`` when the
+        offset changes during that local day (a transition day: wall times resolved exactly).
+        Assumes no zone has two offset changes cancelling out within one local day."""
         got = self.days.get(ordinal)
         if got is None:
             a = self._offset(date.fromordinal(ordinal), 0, 0)
             b = self._offset(date.fromordinal(ordinal + 1), 0, 0)
-            got = ((ordinal - _EPOCH_ORDINAL) * _DAY, a if a == b else None)
-            self.days[ordinal] = got
+            got = self.days[ordinal] = ((ordinal - _EPOCH_ORDINAL) * _DAY, a if a == b else None)
         return got
-
-    def local_ordinal(self, ts: int) -> int:
-        return datetime.fromtimestamp(ts, self.zi).toordinal()
 
     def resolve_start(self, d: date, naive: int, sec: int) -> int | None:
         """First occurrence of a wall time; ``None`` if it falls in a spring-forward gap."""
         off0 = self._offset(d, sec, 0)
         off1 = self._offset(d, sec, 1)
-        if off0 < off1:  # PEP 495: in a gap fold=0 uses the earlier (smaller) offset
+        if off0 < off1:  # PEP 495: inside a gap, fold=0 uses the earlier (smaller) offset
             return None
         return naive - off0
 
@@ -246,14 +252,25 @@ class _Zone:
         off1 = self._offset(d, sec, 1)
         if off0 >= off1:
             return naive - off0
-        lo, hi = naive - off1, naive - off0  # lo is before the jump, hi is at or after it
+        lo, hi = naive - off1, naive - off0  # lo is before the jump, hi at or after it
         while hi - lo > 1:
             mid = (lo + hi) // 2
-            if self._offset_at(mid) == off0:
+            if datetime.fromtimestamp(mid, self.zi).utcoffset() // _SECOND == off0:  # type: ignore[operator]
                 lo = mid
             else:
                 hi = mid
         return hi
+
+
+_ZONES: dict[str, _Zone] = {}
+
+
+def _zone_memo(key: str) -> _Zone:
+    z = _ZONES.get(key)
+    if z is None:
+        z = _ZONES.setdefault(key, _Zone(zone(key)))
+    z.trim()
+    return z
 
 
 # --------------------------------------------------------------------------------------------
@@ -282,10 +299,12 @@ def _merge(intervals: list[tuple[int, int]]) -> tuple[list[int], list[int]]:
     return starts, ends
 
 
-def _day_windows(
-    config: SchedulerConfig,
-) -> tuple[dict[int, tuple[tuple[int, int], ...]], dict[int, tuple[tuple[int, int], ...]]]:
-    """(weekday -> windows, ordinal -> override windows); windows as wall seconds, sorted."""
+_Windows = tuple[tuple[int, int], ...]
+
+
+def _day_windows(config: SchedulerConfig) -> tuple[dict[int, _Windows], dict[int, _Windows]]:
+    """(weekday -> windows, local ordinal -> override windows), as sorted wall-second pairs.
+    A closed date maps to ``()``."""
     by_weekday: dict[int, set[tuple[int, int]]] = {}
     for r in config.rules:
         ws, we = _wall_seconds(r.start), _wall_seconds(r.end)
@@ -304,7 +323,7 @@ def _day_windows(
                 if we > ws:
                     wins.add((ws, we))
     overrides = {o: tuple(sorted(w)) for o, w in by_date.items()}
-    overrides.update({o: () for o in closed})
+    overrides.update(dict.fromkeys(closed, ()))
     return {k: tuple(sorted(v)) for k, v in by_weekday.items()}, overrides
 
 
@@ -323,9 +342,9 @@ def compute_slots(
     """Every bookable slot of ``configs`` whose start is in ``[range_start, range_end)``.
 
     Sorted by (start instant, practitioner_id, scheduler_config_id), without duplicates (a
-    config id given twice is used once; overlapping windows yield each start once).
-    ``busy`` may contain items of any practitioner; only those of the configs' practitioners
-    are used. Raises ``ValueError`` for naive datetimes or a non-positive duration/interval.
+    config id given twice is used once; overlapping windows yield each start once). ``busy``
+    may hold items of any practitioner; only those of the configs' practitioners are used.
+    Raises ``ValueError`` for naive datetimes or a non-positive duration/interval.
     """
     if duration_minutes <= 0:
         raise ValueError("duration_minutes must be positive")
@@ -354,72 +373,54 @@ def compute_slots(
     if not chosen:
         return []
 
-    pids = {c.practitioner_id for c in chosen}
-    capped = {c.id for c in chosen if c.max_per_day is not None}
-    busy_by_pid: dict[int, list[tuple[int, int]]] = {p: [] for p in pids}
-    counted: dict[int, list[datetime]] = {}
+    busy_by_pid: dict[int, list[tuple[int, int]]] = {c.practitioner_id: [] for c in chosen}
+    counted: dict[int, list[int]] = {c.id: [] for c in chosen if c.max_per_day is not None}
     floor, ceil = math.floor, math.ceil
     for b in busy:
-        if b.practitioner_id in pids:
-            if b.start.utcoffset() is None or b.end.utcoffset() is None:
+        ranges = busy_by_pid.get(b.practitioner_id)
+        if ranges is not None:
+            bs, be = b.start, b.end
+            # (a naive datetime's timestamp() would silently use the process time zone)
+            if bs.tzinfo is None or be.tzinfo is None:
                 raise ValueError("Busy.start and Busy.end must be timezone-aware datetimes")
-            s, e = floor(b.start.timestamp()), ceil(b.end.timestamp())
+            # timestamp() is exact for whole seconds and never rounds a fraction to an integer
+            s, e = floor(bs.timestamp()), ceil(be.timestamp())
             if e > s:
-                busy_by_pid[b.practitioner_id].append((s, e))
-        if b.counted_at is not None and b.scheduler_config_id in capped:
-            _require_aware(b.counted_at, "Busy.counted_at")
-            counted.setdefault(b.scheduler_config_id, []).append(b.counted_at)
+                ranges.append((s, e))
+        at = b.counted_at
+        if at is not None and b.scheduler_config_id in counted:
+            if at.tzinfo is None:
+                raise ValueError("Busy.counted_at must be a timezone-aware datetime")
+            counted[b.scheduler_config_id].append(floor(at.timestamp()))
 
-    # Every offered start is encoded as one int key: ts * m + config_index * 2 + is_override.
-    # Configs are indexed in (practitioner_id, id) order, so sorting the keys sorts the slots by
-    # (start, practitioner_id, scheduler_config_id), and equal keys are duplicates.
-    m = 2 * len(chosen)
-    keys: list[int] = []
-    zones: dict[str, _Zone] = {}
-    infos: list[tuple[int, int, int, str, _Zone]] = []
-    for index, c in enumerate(chosen):
-        z = zones.get(c.time_zone)
-        if z is None:
-            z = zones[c.time_zone] = _Zone(zone(c.time_zone))
-        for source in (RULE, OVERRIDE):
-            infos.append((c.practitioner_id, c.id, c.location_id, source, z))
-        _config_keys(c, z, dur, lo, hi, busy_by_pid[c.practitioner_id], counted, keys, m, index)
-
-    keys.sort()
+    # Configs are processed in (practitioner_id, id) order and each appends its slots in start
+    # order, with `rel` (start - lo) alongside. A stable sort of the positions by `rel` then
+    # yields (start, practitioner_id, scheduler_config_id) order without comparing datetimes.
     out: list[Slot] = []
-    append = out.append
-    fromtimestamp = datetime.fromtimestamp
-    previous = None
-    for key in keys:
-        if key == previous:
-            continue
-        previous = key
-        s, r = divmod(key, m)
-        pid, cid, loc, source, z = infos[r]
-        dts = z.dts
-        start = dts.get(s)
-        if start is None:
-            start = dts[s] = fromtimestamp(s, z.zi)
-        end = dts.get(s + dur)
-        if end is None:
-            end = dts[s + dur] = fromtimestamp(s + dur, z.zi)
-        append(Slot(start, end, pid, cid, loc, source))
-    return out
+    rel: list[int] = []
+    for c in chosen:
+        _config_slots(
+            c, _zone_memo(c.time_zone), dur, lo, hi,
+            busy_by_pid[c.practitioner_id], counted.get(c.id, ()), out, rel,
+        )  # fmt: skip
+    if len(chosen) == 1:
+        return out  # one config's slots are already in start order
+    order = sorted(range(len(out)), key=rel.__getitem__)
+    return [out[i] for i in order]
 
 
-def _config_keys(
+def _config_slots(
     c: SchedulerConfig,
     z: _Zone,
     dur: int,
     lo: int,
     hi: int,
     busy: list[tuple[int, int]],
-    counted: Mapping[int, list[datetime]],
-    keys: list[int],
-    m: int,
-    index: int,
+    counted: Iterable[int],
+    out: list[Slot],
+    rel: list[int],
 ) -> None:
-    """Append the keys of every offered start of one config (see ``compute_slots``)."""
+    """Append one config's slots to ``out`` in start order, and ``start - lo`` to ``rel``."""
     if c.max_per_day is not None and c.max_per_day <= 0:
         return
     step = c.slot_interval_minutes * 60
@@ -442,30 +443,77 @@ def _config_keys(
     full_days: set[int] = set()
     if c.max_per_day is not None:
         per_day: dict[int, int] = {}
-        for at in counted.get(c.id, ()):
-            o = at.astimezone(z.zi).toordinal()
+        for at in counted:
+            o = z.dt(at).toordinal()
             per_day[o] = per_day.get(o, 0) + 1
         full_days = {o for o, n in per_day.items() if n >= c.max_per_day}
 
     by_weekday, overrides = _day_windows(c)
-    mstep = m * step
-    extend = keys.extend
+    # Windows of one day whose grid points cannot interleave (each window's last possible
+    # start precedes the next window's start) are walked in order with no de-duplication.
+    simple = {
+        wins: all(wins[j][1] - dur < wins[j + 1][0] for j in range(len(wins) - 1))
+        for wins in (*by_weekday.values(), *overrides.values())
+    }
+    pending: list[int] = []  # starts of consecutive days sharing `pending_source`
+    pending_source = RULE
+    push, push_rel = pending.extend, rel.extend
+    get_override, get_rule, get_day = overrides.get, by_weekday.get, z.days.get
+    i = 0  # forbidden-interval cursor; grid walks only move forward in time
 
-    for ordinal in range(z.local_ordinal(lo), z.local_ordinal(hi) + 1):
+    # One local day of slack each side: cheap, and safe for any exotic zone transition.
+    for ordinal in range(z.dt(lo).toordinal() - 1, z.dt(hi).toordinal() + 2):
         if ordinal in full_days:
             continue
-        wins = overrides.get(ordinal)
+        wins = get_override(ordinal)
         if wins is None:
-            wins = by_weekday.get((ordinal - 1) % 7)  # date(1, 1, 1) (ordinal 1) is a Monday
-            r = 2 * index
+            wins = get_rule((ordinal - 1) % 7)  # date(1, 1, 1) (ordinal 1) is a Monday
+            source = RULE
         else:
-            r = 2 * index + 1
+            source = OVERRIDE
         if not wins:
             continue
-        naive_midnight, off = z.day(ordinal)
+        if source is not pending_source:
+            _emit(c, z, dur, pending, pending_source, out)
+            pending = []
+            push = pending.extend
+            pending_source = source
+        naive_midnight, off = get_day(ordinal) or z.day(ordinal)
 
-        if off is None:  # a UTC offset change happens on this local day: resolve exactly
+        if off is not None and simple[wins]:  # one UTC offset all day: plain arithmetic
+            base = naive_midnight - off
+            for ws, we in wins:
+                s = base + ws
+                if s < lo:
+                    s += -((s - lo) // step) * step  # first grid point >= lo
+                last = base + we - dur
+                if last > hi:
+                    last = hi
+                # Walk the grid s, s + step, .. last, skipping the forbidden intervals.
+                while s <= last:
+                    while i < n_forbidden and f_ends[i] < s:
+                        i += 1  # interval i lies entirely before s
+                    if i < n_forbidden and f_starts[i] <= s:  # forbidden: jump past it
+                        s += ((f_ends[i] - s) // step + 1) * step
+                        continue
+                    stop = last if i == n_forbidden or f_starts[i] > last else f_starts[i] - 1
+                    end = s + ((stop - s) // step + 1) * step
+                    push(range(s, end, step))
+                    push_rel(range(s - lo, end - lo, step))
+                    s = end
+            continue
+
+        if off is not None:  # overlapping windows: de-duplicate their grid points
+            base = naive_midnight - off
+            found = {
+                s
+                for ws, we in wins
+                for s in range(base + ws, min(base + we - dur, hi) + 1, step)
+                if s >= lo
+            }
+        else:  # a UTC offset change happens on this local day: resolve each wall time exactly
             d = date.fromordinal(ordinal)
+            found = set()
             for ws, we in wins:
                 w_end = z.resolve_end(d, naive_midnight + we, we)
                 sec = ws
@@ -474,30 +522,26 @@ def _config_keys(
                     if s is not None:
                         if s + dur > w_end:
                             break  # first-occurrence starts increase with wall time
-                        i = bisect_right(f_starts, s) - 1
-                        if lo <= s <= hi and not (i >= 0 and s <= f_ends[i]):
-                            keys.append(s * m + r)
+                        if lo <= s <= hi:
+                            found.add(s)
                     sec += step
-            continue
+        for s in sorted(found):  # explicit candidates: check each against forbidden intervals
+            j = bisect_right(f_starts, s) - 1
+            if j < 0 or s > f_ends[j]:
+                pending.append(s)
+                rel.append(s - lo)
+    _emit(c, z, dur, pending, pending_source, out)
 
-        base = naive_midnight - off  # the whole local day has one offset
-        for ws, we in wins:
-            s = base + ws
-            if s < lo:
-                s += -((s - lo) // step) * step  # first grid point >= lo
-            last = min(base + we - dur, hi)
-            # Walk the grid s, s + step, .. last, skipping the forbidden intervals.
-            i = bisect_left(f_ends, s)
-            while s <= last:
-                while i < n_forbidden and f_ends[i] < s:
-                    i += 1  # interval i lies entirely before s
-                if i < n_forbidden and f_starts[i] <= s:  # s is forbidden: jump past interval i
-                    s += ((f_ends[i] - s) // step + 1) * step
-                    continue
-                stop = last if i == n_forbidden else min(last, f_starts[i] - 1)
-                count = (stop - s) // step + 1
-                extend(range(s * m + r, (s + (count - 1) * step) * m + r + 1, mstep))
-                s += count * step
+
+def _emit(
+    c: SchedulerConfig, z: _Zone, dur: int, starts: list[int], source: str, out: list[Slot]
+) -> None:
+    pid, cid, loc, dts = c.practitioner_id, c.id, c.location_id, z.dts
+    try:
+        out.extend([Slot(dts[s], dts[s + dur], pid, cid, loc, source) for s in starts])
+    except KeyError:  # some datetimes are not memoised yet
+        dt = z.dt
+        out.extend([Slot(dt(s), dt(s + dur), pid, cid, loc, source) for s in starts])
 
 
 # --------------------------------------------------------------------------------------------
@@ -510,72 +554,113 @@ def lobbie_date_key(d: date) -> str:
     return f"{d.month}/{d.day}/{d.year}"
 
 
-def _order(slots: Iterable[Slot]) -> list[tuple[int, int, int, int, Slot]]:
-    return sorted(
-        ((_ts(s.start), _ts(s.end), s.practitioner_id, s.scheduler_config_id, s) for s in slots),
-        key=lambda t: t[:4],
-    )
+def _timestamps(values: Iterable[datetime]) -> list[int]:
+    """Epoch seconds of aware datetimes; those the engine made come from ``_STAMPS``."""
+    get = _STAMPS.get
+    local: dict[int, int] = {}  # foreign objects, by id: the caller keeps them alive
+    out: list[int] = []
+    append = out.append
+    for dt in values:
+        hit = get(id(dt))
+        if hit is not None and hit[0] is dt:
+            append(hit[1])
+            continue
+        t = local.get(id(dt))
+        if t is None:
+            if dt.tzinfo is None:
+                raise ValueError("slot times must be timezone-aware datetimes")
+            t = local[id(dt)] = math.floor(dt.timestamp())
+        append(t)
+    return out
+
+
+def _order(slots: list[Slot], starts: list[int]) -> list[int]:
+    """Indices of ``slots`` sorted by (start, practitioner_id, scheduler_config_id)."""
+    rows = sorted(
+        zip(starts, [s.practitioner_id for s in slots], [s.scheduler_config_id for s in slots],
+            range(len(slots)), strict=True)
+    )  # fmt: skip
+    return [row[3] for row in rows]
 
 
 def group_selectable(slots: Iterable[Slot]) -> dict[str, list[SlotGroup]]:
-    """Selectable-practitioner shape: date key (local date of the slot start, in the slot's
-    zone) -> one ``SlotGroup`` per distinct (start, end) instant pair, in time order, mapping
-    each practitioner to the config to book. A practitioner offering the same time through
-    several configs maps to the lowest config id. Days without slots are absent."""
+    """Shape for selectable practitioners: date key (``lobbie_date_key`` of the start's local
+    date, in the slot's own zone) -> one ``SlotGroup`` per distinct (start, end) instant pair, in
+    time order, mapping each practitioner to the config to book. A practitioner offering the
+    same time through several configs maps to the lowest config id. Days without slots are
+    absent; keys are in chronological order."""
+    slots = list(slots)
+    starts = _timestamps([s.start for s in slots])
     out: dict[str, list[SlotGroup]] = {}
-    last_key: tuple[int, int] | None = None
-    group: SlotGroup | None = None
-    for s_ts, e_ts, pid, cid, slot in _order(slots):
-        if group is None or (s_ts, e_ts) != last_key:
-            last_key = (s_ts, e_ts)
-            group = SlotGroup(slot.start, slot.end, {})
-            out.setdefault(lobbie_date_key(slot.start.date()), []).append(group)
-        group.practitioner_to_config.setdefault(pid, cid)
+    last_start: int | None = None
+    last_end = 0
+    end_object: datetime | None = None
+    mapping: dict[int, int] = {}
+    day: date | None = None
+    groups: list[SlotGroup] = []
+    for i in _order(slots, starts):
+        slot = slots[i]
+        if starts[i] != last_start or (
+            slot.end is not end_object and _timestamps((slot.end,))[0] != last_end
+        ):
+            last_start, end_object = starts[i], slot.end
+            last_end = _timestamps((slot.end,))[0]
+            mapping = {}
+            if slot.start.date() != day:
+                day = slot.start.date()
+                groups = out.setdefault(lobbie_date_key(day), [])
+            groups.append(SlotGroup(slot.start, slot.end, mapping))
+        if slot.practitioner_id not in mapping:
+            mapping[slot.practitioner_id] = slot.scheduler_config_id
     return out
 
 
 def assign_unselectable(
     slots: Iterable[Slot], day_load: Mapping[tuple[int, date], int]
 ) -> list[Slot]:
-    """Non-selectable shape: one slot per start instant, in time order.
+    """Shape for non-selectable practitioners: one slot per start instant, in time order.
 
-    Ranking among the slots sharing a start: fewest bookings of the practitioner on that local
-    day (``day_load[(practitioner_id, slot.start.date())]``, missing = 0), then the lowest
-    practitioner id, then the lowest scheduler config id. ``day_load`` is not updated as slots
-    are assigned: it reflects existing bookings only.
+    Among the slots sharing a start the winner has, in order: the fewest bookings of its
+    practitioner on that local day (``day_load[(practitioner_id, slot.start.date())]``, missing
+    = 0), then the lowest practitioner id, then the lowest scheduler config id. ``day_load`` is
+    not updated while assigning: it reflects existing bookings only.
     """
-    best: dict[int, tuple[int, int, int, Slot]] = {}
-    for s_ts, _e, pid, cid, slot in _order(slots):
-        rank = (day_load.get((pid, slot.start.date()), 0), pid, cid)
-        cur = best.get(s_ts)
-        if cur is None or rank < cur[:3]:
-            best[s_ts] = (*rank, slot)
-    return [best[ts][3] for ts in sorted(best)]
+    slots = list(slots)
+    starts = _timestamps([s.start for s in slots])
+    out: list[Slot] = []
+    best_load = 0
+    last: int | None = None
+    for i in _order(slots, starts):  # one start's candidates come by (practitioner, config)
+        slot = slots[i]
+        load = day_load.get((slot.practitioner_id, slot.start.date()), 0) if day_load else 0
+        if starts[i] != last:
+            last = starts[i]
+            out.append(slot)
+            best_load = load
+        elif load < best_load:
+            out[-1] = slot
+            best_load = load
+    return out
 
 
 def first_available(slots: Iterable[Slot]) -> dict[int, datetime]:
-    """practitioner_id -> start of that practitioner's earliest slot (keys in ascending order)."""
+    """practitioner_id -> start of that practitioner's earliest slot (keys ascending)."""
+    slots = list(slots)
     earliest: dict[int, tuple[int, datetime]] = {}
-    for slot in slots:
-        ts = _ts(slot.start)
+    for t, slot in zip(_timestamps([s.start for s in slots]), slots, strict=True):
         cur = earliest.get(slot.practitioner_id)
-        if cur is None or ts < cur[0]:
-            earliest[slot.practitioner_id] = (ts, slot.start)
+        if cur is None or t < cur[0]:
+            earliest[slot.practitioner_id] = (t, slot.start)
     return {pid: earliest[pid][1] for pid in sorted(earliest)}
 
 
 def nearest_slots(slots: Iterable[Slot], target: datetime, limit: int = 3) -> list[Slot]:
-    """Up to ``limit`` slots whose start is closest to ``target`` (ties: earlier first), in time
-    order — for the ``alternatives`` of a ``slot_unavailable`` conflict."""
+    """Up to ``limit`` slots whose start is closest to ``target`` (ties: earlier first), returned
+    in start order — e.g. the ``alternatives`` of a ``slot_unavailable`` conflict."""
     _require_aware(target, "target")
     t = _floor_s(target)
-    ranked = sorted(
-        slots,
-        key=lambda s: (
-            abs(_ts(s.start) - t),
-            _ts(s.start),
-            s.practitioner_id,
-            s.scheduler_config_id,
-        ),
-    )[: max(limit, 0)]
-    return sorted(ranked, key=lambda s: (_ts(s.start), s.practitioner_id, s.scheduler_config_id))
+    slots = list(slots)
+    starts = _timestamps([s.start for s in slots])
+    order = _order(slots, starts)
+    rank = sorted(range(len(order)), key=lambda k: (abs(starts[order[k]] - t), k))
+    return [slots[order[k]] for k in sorted(rank[: max(limit, 0)])]

@@ -8,13 +8,15 @@ request's values, so no PHI can leak through an error.
 from __future__ import annotations
 
 import logging
+import re
 from http import HTTPStatus
 from typing import Any
 
+import asyncpg
 from litestar import MediaType, Request, Response
-from litestar.exceptions import HTTPException, ValidationException
+from litestar.exceptions import HTTPException, SerializationException, ValidationException
 
-from app.core.requestid import current_request_id
+from app.core.requestid import accept_or_generate, current_request_id
 
 log = logging.getLogger("slotproof.errors")
 
@@ -70,15 +72,29 @@ def invalid(field: str, message: str) -> Problem:
 
 
 def problem_response(
-    status: int, code: str, detail: str, headers: dict[str, str] | None = None, **extra: Any
+    status: int,
+    code: str,
+    detail: str,
+    headers: dict[str, str] | None = None,
+    *,
+    request: Request | None = None,
+    **extra: Any,
 ) -> Response[dict[str, Any]]:
+    headers = dict(headers or {})
+    request_id = current_request_id()
+    if request_id is None:
+        # Raised before any route matched (unknown path, wrong method): the request-id
+        # middleware, which Litestar runs for matched routes only, never saw this request.
+        incoming = request.headers.get("x-request-id") if request is not None else None
+        request_id = accept_or_generate(incoming)
+        headers["X-Request-Id"] = request_id
     body: dict[str, Any] = {
         "type": "about:blank",
         "title": HTTPStatus(status).phrase,
         "status": status,
         "detail": detail,
         "code": code,
-        "requestId": current_request_id(),
+        "requestId": request_id,
     }
     body.update(extra)
     return Response(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
@@ -86,13 +102,19 @@ def problem_response(
 
 def _validation_errors(exc: ValidationException) -> list[dict[str, str]]:
     errors = []
-    for item in exc.extra or [] if isinstance(exc.extra, list) else []:
+    for item in exc.extra if isinstance(exc.extra, list) else []:
         if not isinstance(item, dict):
             continue
         message = str(item.get("message", "invalid value"))
         field = item.get("key") or _field_from_message(message) or item.get("source") or "body"
+        if field == "data":  # Litestar's name for the whole request body
+            field = "body"
+            if message == "'data'":  # KeyError text: no body was sent
+                message = "a JSON body is required"
+        if missing := _MISSING_FIELD.match(message):  # name the missing field, not its parent
+            field = missing[1] if field == "body" else f"{field}.{missing[1]}"
         errors.append({"field": str(field), "message": _strip_value(message)})
-    return errors or [{"field": "body", "message": exc.detail or "invalid request"}]
+    return errors or [{"field": "body", "message": "invalid request"}]
 
 
 def _field_from_message(message: str) -> str | None:
@@ -103,46 +125,82 @@ def _field_from_message(message: str) -> str | None:
     return None
 
 
+_MISSING_FIELD = re.compile(r"^Object missing required field `([^`]+)`")
+# msgspec messages that quote the submitted value ("Invalid enum value 'x'", "Invalid value 7")
+_ECHOES_VALUE = re.compile(r"^(Invalid (?:enum )?value)\b.*", re.DOTALL)
+
+
 def _strip_value(message: str) -> str:
-    return message.split(" - at `", 1)[0]
+    return _ECHOES_VALUE.sub(r"\1", message.split(" - at `", 1)[0])
 
 
-def handle_problem(_: Request, exc: Problem) -> Response[dict[str, Any]]:
-    return problem_response(exc.status, exc.code, exc.detail, exc.headers, **exc.extra)
+def handle_problem(request: Request, exc: Problem) -> Response[dict[str, Any]]:
+    return problem_response(
+        exc.status, exc.code, exc.detail, exc.headers, request=request, **exc.extra
+    )
 
 
-def handle_http_exception(_: Request, exc: HTTPException) -> Response[dict[str, Any]]:
+def _malformed_errors(exc: HTTPException) -> list[dict[str, str]]:
+    # Litestar raises a bare 400 for a body it cannot parse; msgspec's syntax messages name a
+    # byte offset, never the content, so they are safe to pass on. Anything else is summarised.
+    if isinstance(exc.__cause__, SerializationException):
+        return [{"field": "body", "message": exc.detail or "the body is not valid JSON"}]
+    return [{"field": "request", "message": "the request could not be parsed"}]
+
+
+def handle_http_exception(request: Request, exc: HTTPException) -> Response[dict[str, Any]]:
     status = exc.status_code
     if isinstance(exc, ValidationException) or status == 400:
-        detail = "The request is not valid."
-        if isinstance(exc, ValidationException):
-            return problem_response(
-                400, "validation_failed", detail, errors=_validation_errors(exc)
-            )
-        return problem_response(400, "bad_request", exc.detail or detail)
+        errors = (
+            _validation_errors(exc)
+            if isinstance(exc, ValidationException)
+            else _malformed_errors(exc)
+        )
+        return problem_response(
+            400, "validation_failed", "The request is not valid.", request=request, errors=errors
+        )
     if status >= 500:
         log.error("server error", extra={"status": status})
         return problem_response(
             status,
             _CODES_BY_STATUS.get(status, "internal_error"),
             "The server could not complete the request.",
+            request=request,
         )
     code = _CODES_BY_STATUS.get(status, "error")
     detail = {
         404: "No such resource.",
         405: "This method is not allowed on this resource.",
     }.get(status, exc.detail or HTTPStatus(status).phrase)
-    return problem_response(status, code, detail, dict(exc.headers or {}))
+    return problem_response(status, code, detail, dict(exc.headers or {}), request=request)
 
 
-def handle_unexpected(_: Request, exc: Exception) -> Response[dict[str, Any]]:
+def handle_data_error(request: Request, exc: Exception) -> Response[dict[str, Any]]:
+    """A value PostgreSQL (or asyncpg's encoder) rejects: an integer beyond bigint, a NUL
+    character in text. Those come from the request, so they are a 400, not a 500."""
+    log.warning("database rejected a request value: %s", type(exc).__name__)
+    return problem_response(
+        400,
+        "validation_failed",
+        "The request is not valid.",
+        request=request,
+        errors=[{"field": "request", "message": "a value is out of range or not allowed"}],
+    )
+
+
+def handle_unexpected(request: Request, exc: Exception) -> Response[dict[str, Any]]:
     log.error("unhandled error: %s", type(exc).__name__, exc_info=exc)
-    return problem_response(500, "internal_error", "The server could not complete the request.")
+    return problem_response(
+        500, "internal_error", "The server could not complete the request.", request=request
+    )
 
 
 EXCEPTION_HANDLERS = {
     Problem: handle_problem,
     HTTPException: handle_http_exception,
+    # server-side SQLSTATE class 22 (data exception) and asyncpg's client-side encoding error
+    asyncpg.DataError: handle_data_error,
+    asyncpg.exceptions._base.DataError: handle_data_error,
     Exception: handle_unexpected,
 }
 

@@ -12,7 +12,11 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core.requestid import current_request_id
 
-_RESERVED = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}
+_RESERVED = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {
+    "message",
+    "asctime",
+    "color_message",
+}
 access_log = logging.getLogger("slotproof.access")
 
 

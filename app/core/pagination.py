@@ -27,7 +27,7 @@ def decode_cursor(cursor: str | None) -> int:
         last_id = int(value)
     except (ValueError, binascii.Error, UnicodeDecodeError):
         raise invalid("cursor", "not a cursor returned by this API") from None
-    if last_id < 0:
+    if not 0 <= last_id <= 2**63 - 1:  # a bigint id
         raise invalid("cursor", "not a cursor returned by this API")
     return last_id
 

@@ -17,13 +17,18 @@ def current_request_id() -> str | None:
     return _request_id.get()
 
 
+def accept_or_generate(incoming: str | None) -> str:
+    """The incoming id when well formed, else a fresh one."""
+    return incoming if incoming and _SAFE.fullmatch(incoming) else secrets.token_hex(12)
+
+
 def request_id_middleware(app: ASGIApp) -> ASGIApp:
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await app(scope, receive, send)
             return
         incoming = next((v for k, v in scope["headers"] if k == HEADER), b"").decode("latin-1")
-        request_id = incoming if _SAFE.match(incoming) else secrets.token_hex(12)
+        request_id = accept_or_generate(incoming)
         token = _request_id.set(request_id)
 
         async def send_with_id(message: Message) -> None:

@@ -13,10 +13,13 @@ from app.core.errors import invalid
 UNSET = msgspec.UNSET
 UnsetType = msgspec.UnsetType
 
-Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
-ShortText = Annotated[str, msgspec.Meta(max_length=200)]
-LongText = Annotated[str, msgspec.Meta(max_length=5000)]
-Id = Annotated[int, msgspec.Meta(ge=1, le=2**63 - 1)]
+# PostgreSQL text cannot hold NUL; refuse it here (400) rather than in the database (500).
+NO_NUL = r"^[^\x00]*$"
+Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200, pattern=NO_NUL)]
+ShortText = Annotated[str, msgspec.Meta(max_length=200, pattern=NO_NUL)]
+LongText = Annotated[str, msgspec.Meta(max_length=5000, pattern=NO_NUL)]
+MAX_ID = 2**63 - 1  # bigint
+Id = Annotated[int, msgspec.Meta(ge=1, le=MAX_ID)]
 IdList = Annotated[list[Id], msgspec.Meta(max_length=500)]
 
 

@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import base64
 import binascii
-from urllib.parse import unquote
+from urllib.parse import unquote_plus
 
 import msgspec
 from litestar import Request, Response, post
 from litestar.params import URLEncodedBody
 
 from app.core.ratelimit import RateLimiter
-from app.core.secrets import verify_secret
+from app.core.secrets import hash_secret, verify_secret
 from app.partners import store, tokens
 from app.partners.scopes import parse_scopes
+
+# Checked when the client is unknown, so that every failure costs one scrypt: response time
+# does not tell an unknown or deactivated client_id from a wrong secret.
+_DUMMY_HASH = hash_secret("not-a-real-client-secret")
 
 
 class TokenForm(msgspec.Struct):
@@ -52,7 +56,7 @@ def _basic_credentials(header: str) -> tuple[str, str] | None:
         return ("", "")
     client_id, _, secret = decoded.partition(":")
     # RFC 6749 2.3.1: both parts are form-urlencoded before Basic encoding
-    return unquote(client_id), unquote(secret)
+    return unquote_plus(client_id), unquote_plus(secret)
 
 
 @post(
@@ -80,7 +84,8 @@ async def issue_token(
         return _oauth_error(401, "invalid_client", "client authentication failed", bool(basic))
 
     client = await store.find_client(state.pool, client_id)
-    if client is None or not client["active"] or not verify_secret(secret, client["secret_hash"]):
+    secret_ok = verify_secret(secret, client["secret_hash"] if client else _DUMMY_HASH)
+    if client is None or not client["active"] or not secret_ok:
         return _oauth_error(401, "invalid_client", "client authentication failed", bool(basic))
 
     held = list(client["scopes"])

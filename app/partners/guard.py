@@ -13,10 +13,12 @@ from app.core.errors import Problem
 from app.partners import store, tokens
 
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="slotproof", error="invalid_token"'}
+# RFC 6750 3.1: no error code in the challenge when no credentials were sent at all
+_BARE_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="slotproof"'}
 
 
-def _unauthorized(detail: str) -> Problem:
-    return Problem(401, "invalid_token", detail, headers=_CHALLENGE)
+def _unauthorized(detail: str, headers: dict[str, str] = _CHALLENGE) -> Problem:
+    return Problem(401, "invalid_token", detail, headers=dict(headers))
 
 
 async def partner_guard(connection: ASGIConnection, handler: BaseRouteHandler) -> None:
@@ -24,7 +26,7 @@ async def partner_guard(connection: ASGIConnection, handler: BaseRouteHandler) -
     header = connection.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        raise _unauthorized("A bearer access token is required.")
+        raise _unauthorized("A bearer access token is required.", _BARE_CHALLENGE)
     try:
         claims = tokens.verify(state.settings.secret_key, state.settings.public_url, token.strip())
     except tokens.InvalidToken:

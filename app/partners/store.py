@@ -17,6 +17,8 @@ async def find_client(conn: asyncpg.Connection | asyncpg.Pool, client_id: str):
 
 async def client_access(pool: asyncpg.Pool, client_id: str, account_id: int) -> tuple[bool, bool]:
     """(client exists and is active, client holds an active grant on the account)."""
+    if not 1 <= account_id <= 2**63 - 1:  # no such bigint id, so no grant on it
+        account_id = 0
     row = await pool.fetchrow(
         """
         SELECT c.active AS client_active, coalesce(g.active, false) AS granted

@@ -9,14 +9,16 @@ from litestar import Controller, delete, get, post, put
 from litestar.params import FromQuery, QueryParameter
 
 from app.core.crud import Table
-from app.core.errors import Problem
+from app.core.errors import Problem, invalid
 from app.core.http import Cursor, DbPool, JSONBody, Limit, PathId
 from app.core.pagination import DEFAULT_LIMIT, check_limit, decode_cursor
-from app.core.schema import check_time_zone
+from app.core.schema import NO_NUL, check_time_zone
 from app.partners.guard import scope
 from app.partners.scopes import CONFIG, SCHEDULING
 from app.practice import schemas as s
 from app.practice import store
+
+MAX_NAME = 200  # practitioners.display_name CHECK
 
 
 async def _delete_unreferenced(
@@ -43,8 +45,10 @@ class LocationController(Controller):
         self,
         pool: DbPool,
         account_id: PathId,
-        name: Annotated[str | None, QueryParameter(max_length=200)] = None,
-        store_id: Annotated[str | None, QueryParameter(name="storeId", max_length=200)] = None,
+        name: Annotated[str | None, QueryParameter(max_length=200, pattern=NO_NUL)] = None,
+        store_id: Annotated[
+            str | None, QueryParameter(name="storeId", max_length=200, pattern=NO_NUL)
+        ] = None,
         active: FromQuery[bool | None] = None,
         cursor: Cursor = None,
         limit: Limit = DEFAULT_LIMIT,
@@ -125,6 +129,10 @@ class PractitionerController(Controller):
     ) -> s.Practitioner:
         values = {f: getattr(data, f) for f in data.__struct_fields__}
         values["display_name"] = data.display_name or f"{data.first_name} {data.last_name}"
+        if len(values["display_name"]) > MAX_NAME:
+            raise invalid(
+                "displayName", f"required when the full name exceeds {MAX_NAME} characters"
+            )
         return store.to_practitioner(await store.practitioners.insert(pool, account_id, values))
 
     @put("/{practitioner_id:int}", opt=scope(CONFIG))

@@ -7,12 +7,12 @@ from typing import Annotated
 
 import msgspec
 
-from app.core.schema import UNSET, LongText, Name, Patch, Schema, ShortText, UnsetType
+from app.core.schema import NO_NUL, UNSET, LongText, Name, Patch, Schema, ShortText, UnsetType
 
 Npi = Annotated[str, msgspec.Meta(pattern=r"^[0-9]{10}$")]
 Minutes = Annotated[int, msgspec.Meta(ge=5, le=720)]
 FormCount = Annotated[int, msgspec.Meta(ge=0, le=100)]
-Phone = Annotated[str, msgspec.Meta(min_length=3, max_length=32)]
+Phone = Annotated[str, msgspec.Meta(min_length=3, max_length=32, pattern=NO_NUL)]
 
 
 class Address(Schema, omit_defaults=True):

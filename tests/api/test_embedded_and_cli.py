@@ -40,8 +40,13 @@ def test_embedded_postgres_starts_and_serves_a_query():
 
 async def _cli(*args: str, env: dict[str, str]) -> tuple[int, str, str]:
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "app.cli", *args,
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        sys.executable,
+        "-m",
+        "app.cli",
+        *args,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
     )
     out, err = await proc.communicate()
     return proc.returncode, out.decode(), err.decode()
@@ -76,7 +81,10 @@ async def test_seed_demo_is_idempotent_and_its_credentials_work(admin_database_u
                 60,
                 "DAYS",
             )
-            assert (setting["afterward_booking_limit"], setting["afterward_booking_limit_unit"]) == (
+            assert (
+                setting["afterward_booking_limit"],
+                setting["afterward_booking_limit_unit"],
+            ) == (
                 2,
                 "HOURS",
             )
@@ -84,14 +92,20 @@ async def test_seed_demo_is_idempotent_and_its_credentials_work(admin_database_u
             await conn.close()
 
         code, out, err = await _cli(
-            "create-client", "--account", str(demo["accountId"]), "--scopes", "scheduling",
+            "create-client",
+            "--account",
+            str(demo["accountId"]),
+            "--scopes",
+            "scheduling",
             env=env,
         )
         assert code == 0, err
         created = json.loads(out)
         assert created["clientId"].startswith("cli_") and created["clientSecret"].startswith("sec_")
 
-        code, _, err = await _cli("create-client", "--account", "999999", "--scopes", "config", env=env)
+        code, _, err = await _cli(
+            "create-client", "--account", "999999", "--scopes", "config", env=env
+        )
         assert code == 1 and "does not exist" in err
         code, _, err = await _cli(
             "create-client", "--account", "1", "--scopes", "everything", env=env
@@ -114,8 +128,15 @@ def test_serve_answers_http(admin_database_url, tmp_path):
         async with scratch_database(admin_database_url) as dsn:
             env = {**os.environ, "DATABASE_URL": dsn}
             proc = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "app.cli", "serve", "--port", "18731",
-                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                sys.executable,
+                "-m",
+                "app.cli",
+                "serve",
+                "--port",
+                "18731",
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
             )
             try:
                 async with httpx.AsyncClient() as http:
@@ -132,5 +153,56 @@ def test_serve_answers_http(admin_database_url, tmp_path):
                 proc.terminate()
                 _, err = await proc.communicate()
             assert b"request" in err  # a structured access line was logged
+
+    asyncio.run(run())
+
+
+def _postgres_running_on(pgdata: str) -> bool:
+    import psutil
+
+    for proc in psutil.process_iter(attrs=["name", "cmdline"]):
+        cmdline = proc.info["cmdline"] or []
+        if proc.info["name"] == "postgres" and pgdata in " ".join(cmdline):
+            return True
+    return False
+
+
+def test_serve_without_database_url_runs_and_stops_the_embedded_server():
+    data_dir = tempfile.mkdtemp(prefix="slotproof-serve-")
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    env["SLOTPROOF_DATA_DIR"] = data_dir
+
+    async def run() -> None:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "app.cli",
+            "serve",
+            "--port",
+            "18732",
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        try:
+            async with httpx.AsyncClient() as http:
+                for _ in range(200):
+                    try:
+                        r = await http.get("http://127.0.0.1:18732/readyz")
+                        break
+                    except httpx.TransportError:
+                        await asyncio.sleep(0.1)
+                else:
+                    raise AssertionError("server did not start")
+            assert r.status_code == 200 and r.json() == {"status": "ready"}
+            assert _postgres_running_on(data_dir)
+        finally:
+            proc.terminate()
+            await proc.communicate()
+        for _ in range(100):
+            if not _postgres_running_on(data_dir):
+                break
+            await asyncio.sleep(0.1)
+        assert not _postgres_running_on(data_dir), "embedded PostgreSQL outlived the server"
 
     asyncio.run(run())

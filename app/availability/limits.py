@@ -1,0 +1,33 @@
+"""Booking limits of a setting, as instants (pure).
+
+`afterwardBookingLimit` is the minimum notice (earliest bookable start = now + limit) and
+`forwardBookingLimit` how far ahead one may book (latest start = now + limit). MONTHS are
+calendar months (Jan 31 + 1 month = Feb 28/29), counted in UTC; the others are fixed lengths.
+An inactive limit imposes nothing (no notice; no horizon).
+"""
+
+from __future__ import annotations
+
+import calendar
+from datetime import datetime, timedelta
+from typing import Literal
+
+Unit = Literal["HOURS", "DAYS", "WEEKS", "MONTHS"]
+_FIXED = {"HOURS": timedelta(hours=1), "DAYS": timedelta(days=1), "WEEKS": timedelta(weeks=1)}
+
+
+def add_limit(now: datetime, amount: int, unit: Unit) -> datetime:
+    if unit == "MONTHS":
+        month_index = now.month - 1 + amount
+        year, month = now.year + month_index // 12, month_index % 12 + 1
+        day = min(now.day, calendar.monthrange(year, month)[1])
+        return now.replace(year=year, month=month, day=day)
+    return now + _FIXED[unit] * amount
+
+
+def earliest_start(now: datetime, amount: int, unit: Unit, active: bool) -> datetime:
+    return add_limit(now, amount, unit) if active else now
+
+
+def latest_start(now: datetime, amount: int, unit: Unit, active: bool) -> datetime | None:
+    return add_limit(now, amount, unit) if active else None

@@ -1,0 +1,1 @@
+"""Identity proofing: one-time codes by email and SMS, and patient matching."""

@@ -1,0 +1,130 @@
+"""Identity proof (partner API, `scheduling` scope): create, read, send a code, verify a code,
+find the patient. Thin: parse, call `service`, shape. Rules: `policy`; SQL: `store`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, Request, get, post
+from litestar.datastructures import CacheControlHeader
+
+from app.core.errors import invalid
+from app.core.http import DbPool, JSONBody, PathId
+from app.identity import policy, service, store
+from app.identity import schemas as s
+from app.identity.contacts import Contact, ContactError, email_contact, phone_contact
+from app.identity.store import Proof
+from app.partners.guard import scope
+from app.partners.scopes import SCHEDULING
+
+_METHODS = ", ".join(m.value for m in policy.Method)
+
+
+def _secret_key(request: Request) -> str:
+    return request.app.state.settings.secret_key
+
+
+def _contact(email: str | None, phone: str | None) -> Contact:
+    if (email is None) == (phone is None):
+        raise invalid("body", "exactly one of email or phone is required")
+    try:
+        return email_contact(email) if email is not None else phone_contact(phone or "")
+    except ContactError as error:
+        raise invalid(error.field, error.message) from None
+
+
+def _fields(proof: Proof) -> dict[str, Any]:
+    return {
+        "id": proof.id,
+        "verification_method": proof.verification_method.value,
+        "is_verified": proof.is_verified,
+        "missing_verifications": proof.missing_verifications,
+        "created_at": proof.created_at,
+        "expires_at": proof.expires_at,
+        "verified_email": proof.verified_email,
+        "verified_phone": proof.verified_phone,
+    }
+
+
+class IdentityProofController(Controller):
+    path = "/identity-proof"
+    tags = ["identity proof"]
+
+    @post(
+        "/",
+        opt=scope(SCHEDULING),
+        status_code=201,
+        cache_control=CacheControlHeader(no_store=True),
+        summary="Start an identity proof (the token is returned only here)",
+    )
+    async def create_identity_proof(
+        self, request: Request, pool: DbPool, account_id: PathId, data: JSONBody[s.ProofIn]
+    ) -> s.CreatedProof:
+        method = policy.parse_method(data.verification_method)
+        if method is None:
+            raise invalid("verificationMethod", f"must be one of {_METHODS}")
+        proof, token = await service.create_proof(
+            pool, account_id, method, secret_key=_secret_key(request)
+        )
+        return s.CreatedProof(token=token, **_fields(proof))
+
+    @get("/{proof_id:int}", opt=scope(SCHEDULING), summary="Read an identity proof")
+    async def get_identity_proof(
+        self, pool: DbPool, account_id: PathId, proof_id: PathId
+    ) -> s.Proof:
+        proof = await store.get_proof(pool, account_id, proof_id)
+        return s.Proof(**_fields(proof))
+
+    @post(
+        "/{proof_id:int}/send",
+        opt=scope(SCHEDULING),
+        status_code=200,
+        summary="Send a verification code to an email address or mobile number",
+    )
+    async def send_identity_code(
+        self,
+        request: Request,
+        pool: DbPool,
+        account_id: PathId,
+        proof_id: PathId,
+        data: JSONBody[s.SendIn],
+    ) -> s.Sent:
+        contact = _contact(data.email, data.phone)
+        await service.send_code(
+            pool, account_id, proof_id, contact, secret_key=_secret_key(request)
+        )
+        return s.Sent(sent=True)
+
+    @post(
+        "/{proof_id:int}/verify",
+        opt=scope(SCHEDULING),
+        status_code=200,
+        summary="Check a verification code",
+    )
+    async def verify_identity_code(
+        self,
+        request: Request,
+        pool: DbPool,
+        account_id: PathId,
+        proof_id: PathId,
+        data: JSONBody[s.VerifyIn],
+    ) -> s.Verified:
+        contact = _contact(data.email, data.phone)
+        proof = await service.verify_code(
+            pool, account_id, proof_id, contact, data.code, secret_key=_secret_key(request)
+        )
+        if proof is None:
+            return s.Verified(verified=False)
+        return s.Verified(
+            verified=True, verified_email=proof.verified_email, verified_phone=proof.verified_phone
+        )
+
+    @get(
+        "/{proof_id:int}/patient",
+        opt=scope(SCHEDULING),
+        summary="The patient holding the verified contact(s)",
+    )
+    async def identity_proof_patient(
+        self, pool: DbPool, account_id: PathId, proof_id: PathId
+    ) -> s.PatientMatch:
+        return s.PatientMatch(patient_id=await service.find_patient(pool, account_id, proof_id))

@@ -1,0 +1,176 @@
+"""Identity-proof operations, shared by the partner API and the widget API.
+
+Each operation is one transaction. Sends and verifies lock the proof row (FOR UPDATE) and
+then the contact (advisory lock), always in that order, so every limit is counted and checked
+without a race: a 6th wrong guess cannot slip in beside the 5th, two sends cannot both see an
+empty cooldown, and a code is consumed by one `UPDATE ... WHERE consumed_at IS NULL RETURNING`.
+
+Nothing here logs a code, a contact or a token; log lines carry the proof id and channel only.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+import asyncpg
+
+from app.core.db import transaction
+from app.core.errors import Problem
+from app.identity import policy, store
+from app.identity.contacts import Contact
+from app.identity.policy import Method
+from app.identity.store import Proof
+from app.notifications.messages import VERIFICATION_CODE
+from app.notifications.outbox import enqueue
+
+log = logging.getLogger("slotproof.identity")
+
+PURPOSE = VERIFICATION_CODE
+# compared against when no live code exists, so a verify costs the same either way
+_NO_CODE = "0" * 64
+
+
+def _rate_limited(code: str, detail: str, retry_after: int) -> Problem:
+    return Problem(
+        429,
+        code,
+        detail,
+        headers={"Retry-After": str(retry_after)},
+        retryAfterSeconds=retry_after,
+    )
+
+
+def _check_usable(proof: Proof, contact: Contact, now: datetime) -> None:
+    if not policy.channel_required(proof.verification_method, contact.channel):
+        raise Problem(
+            422,
+            "channel_not_required",
+            f"This identity proof does not verify by {contact.channel.value}.",
+        )
+    if proof.expired(now):
+        raise Problem(422, "proof_expired", "The identity proof has expired; create a new one.")
+
+
+async def create_proof(
+    pool: asyncpg.Pool, account_id: int, method: Method, *, secret_key: str
+) -> tuple[Proof, str]:
+    """A new proof and its token (returned to the caller once, stored only as an HMAC)."""
+    token = policy.generate_token()
+    proof = await store.create_proof(
+        pool, account_id, method, policy.token_digest(secret_key, token), store.clock()
+    )
+    log.info("identity proof created", extra={"proofId": proof.id})
+    return proof, token
+
+
+async def send_code(
+    pool: asyncpg.Pool, account_id: int, proof_id: int, contact: Contact, *, secret_key: str
+) -> None:
+    """Send a fresh code to `contact`, superseding this proof's earlier codes on that channel.
+
+    Never looks at patients: the answer and the work done are the same for any contact."""
+    contact_hash = policy.contact_digest(secret_key, contact.channel, contact.key)
+    async with transaction(pool) as conn:
+        proof = await store.get_proof(conn, account_id, proof_id, for_update=True)
+        await store.lock_contact(conn, contact_hash)
+        now = store.clock()
+        _check_usable(proof, contact, now)
+        sends = await store.sends_since(conn, contact_hash, now - policy.SEND_WINDOW)
+        wait = policy.send_retry_after(now, sends)
+        if wait is not None:
+            raise _rate_limited(
+                "send_rate_limited", "Too many codes were sent to this contact; try later.", wait
+            )
+        code = policy.generate_code()
+        await store.invalidate_live_codes(conn, proof.id, contact.channel, now)
+        await store.insert_code(
+            conn,
+            proof_id=proof.id,
+            channel=contact.channel,
+            contact_hash=contact_hash,
+            code_hash=policy.code_digest(secret_key, proof.id, contact_hash, code),
+            now=now,
+            expires_at=policy.code_expiry(now, proof.expires_at),
+        )
+        await enqueue(
+            conn,
+            account_id=account_id,
+            channel=contact.channel.value,
+            to=contact.value,
+            purpose=PURPOSE,
+            params={"practice": await store.account_name(conn, account_id), "code": code},
+        )
+    log.info("identity code queued", extra={"proofId": proof.id, "channel": contact.channel.value})
+
+
+async def verify_code(
+    pool: asyncpg.Pool,
+    account_id: int,
+    proof_id: int,
+    contact: Contact,
+    code: str,
+    *,
+    secret_key: str,
+) -> Proof | None:
+    """The updated proof when `code` is the live code for this proof and contact (it is then
+    consumed), else None after counting a failure. 429 once a limit is reached."""
+    contact_hash = policy.contact_digest(secret_key, contact.channel, contact.key)
+    async with transaction(pool) as conn:
+        proof = await store.get_proof(conn, account_id, proof_id, for_update=True)
+        await store.lock_contact(conn, contact_hash)
+        now = store.clock()
+        _check_usable(proof, contact, now)
+        too_many = "Too many wrong codes; verification is blocked for now."
+        if policy.proof_locked(proof.failed_attempts):
+            wait = policy.proof_retry_after(now, proof.expires_at)
+            raise _rate_limited("too_many_attempts", too_many, wait)
+        failures = await store.failures_since(
+            conn, contact_hash, now - policy.CONTACT_FAILURE_WINDOW
+        )
+        if (wait := policy.contact_retry_after(now, failures)) is not None:
+            raise _rate_limited("too_many_attempts", too_many, wait)
+
+        live = await store.live_code(conn, proof.id, contact.channel, contact_hash, now)
+        candidate = policy.code_digest(secret_key, proof.id, contact_hash, code)
+        matches = policy.digests_equal(candidate, live["code_hash"] if live else _NO_CODE)
+        if live is not None and matches and await store.consume_code(conn, live["id"], now):
+            verified = await store.mark_verified(conn, proof, contact.channel, contact.value)
+        else:
+            await store.record_failure(conn, proof, contact_hash, now)
+            verified = None
+    log.info(
+        "identity code checked",
+        extra={
+            "proofId": proof.id,
+            "channel": contact.channel.value,
+            "verified": verified is not None,
+        },
+    )
+    return verified
+
+
+async def find_patient(pool: asyncpg.Pool, account_id: int, proof_id: int) -> int:
+    """The one patient of the account holding every contact the proof verified."""
+    proof = await store.get_proof(pool, account_id, proof_id)
+    if proof.expired(store.clock()):
+        raise Problem(422, "proof_expired", "The identity proof has expired; create a new one.")
+    if not proof.is_verified:
+        raise Problem(
+            422,
+            "not_verified",
+            "The identity proof is not fully verified yet.",
+            missingVerifications=proof.missing_verifications,
+        )
+    ids = await store.matching_patients(
+        pool, account_id, email=proof.verified_email, phone=proof.verified_phone
+    )
+    if not ids:
+        raise Problem(404, "not_found", "No patient matches the verified contact.")
+    if len(ids) > 1:
+        raise Problem(
+            422,
+            "ambiguous_match",
+            "Several patients share the verified contact; the patient cannot be chosen.",
+        )
+    return ids[0]
