@@ -92,7 +92,9 @@ def cmd_create_client(args: argparse.Namespace) -> int:
 
     async def work(pool):
         async with pool.acquire() as conn, conn.transaction():
-            exists = await conn.fetchval("SELECT EXISTS(SELECT 1 FROM accounts WHERE id = $1)", args.account)
+            exists = await conn.fetchval(
+                "SELECT EXISTS(SELECT 1 FROM accounts WHERE id = $1)", args.account
+            )
             if not exists:
                 return None
             return await create_client(conn, args.name, scopes, [args.account])

@@ -161,7 +161,8 @@ async def _create(conn: asyncpg.Connection, secret: str) -> int:
             _weekdays(days, *MORNING_AND_AFTERNOON),
         )
     await conn.execute(
-        "INSERT INTO partner_clients (client_id, secret_hash, name, scopes) VALUES ($1, $2, $3, $4)",
+        "INSERT INTO partner_clients (client_id, secret_hash, name, scopes)"
+        " VALUES ($1, $2, $3, $4)",
         DEMO_CLIENT_ID,
         hash_secret(secret),
         "Demo partner",
