@@ -11,6 +11,7 @@ from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 
+from app.availability.api import get_availability
 from app.config import Settings, load_settings
 from app.core.db import create_pool
 from app.core.errors import EXCEPTION_HANDLERS
@@ -71,6 +72,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             SettingController,
             SchedulerConfigController,
             IdentityProofController,
+            get_availability,
         ],
     )
     return Litestar(

@@ -46,6 +46,7 @@ def settings(database_url: str, outbox_dir: Path) -> Settings:
         token_rate_limit_per_minute=10_000,
         db_pool_min=1,
         db_pool_max=20,
+        in_process_worker=False,  # tests run the worker explicitly, deterministically
     )
 
 

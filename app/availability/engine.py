@@ -160,6 +160,13 @@ class SlotGroup(msgspec.Struct):
 # --------------------------------------------------------------------------------------------
 
 
+_CACHE_LIMIT = 200_000  # entries per zone memo before it is dropped and rebuilt
+# id(datetime) -> (that datetime, epoch seconds) for every datetime the engine made, so the
+# shaping helpers need not recompute timestamps (slow for ZoneInfo datetimes). The stored
+# object keeps its id from being reused; a hit is only trusted if it `is` the same object.
+_STAMPS: dict[int, tuple[datetime, int]] = {}
+
+
 def _require_aware(dt: datetime, name: str) -> None:
     if not isinstance(dt, datetime) or dt.utcoffset() is None:
         raise ValueError(f"{name} must be a timezone-aware datetime")
@@ -175,6 +182,9 @@ def _ceil_s(dt: datetime) -> int:
 
 def to_unix_ms(dt: datetime) -> int:
     """Milliseconds since the Unix epoch of an aware datetime (the API's ``…Unix`` fields)."""
+    hit = _STAMPS.get(id(dt))
+    if hit is not None and hit[0] is dt:  # a datetime made by the engine (whole seconds)
+        return hit[1] * 1000
     _require_aware(dt, "dt")
     return (dt - _EPOCH) // _MILLISECOND
 
@@ -183,13 +193,6 @@ def to_unix_ms(dt: datetime) -> int:
 def zone(key: str) -> ZoneInfo:
     """Cached ``ZoneInfo`` (raises ``zoneinfo.ZoneInfoNotFoundError`` for an unknown key)."""
     return ZoneInfo(key)
-
-
-_CACHE_LIMIT = 200_000  # entries per zone memo before it is dropped and rebuilt
-# id(datetime) -> (that datetime, epoch seconds) for every datetime the engine made, so the
-# shaping helpers need not recompute timestamps (slow for ZoneInfo datetimes). The stored
-# object keeps its id from being reused; a hit is only trusted if it `is` the same object.
-_STAMPS: dict[int, tuple[datetime, int]] = {}
 
 
 class _Zone:
@@ -461,7 +464,8 @@ def _config_slots(
     get_override, get_rule, get_day = overrides.get, by_weekday.get, z.days.get
     i = 0  # forbidden-interval cursor; grid walks only move forward in time
 
-    # One local day of slack each side: cheap, and safe for any exotic zone transition.
+    # One local day of slack each side (defensive: around a fall-back local dates are not
+    # monotonic in time); slots outside [lo, hi] are clipped anyway.
     for ordinal in range(z.dt(lo).toordinal() - 1, z.dt(hi).toordinal() + 2):
         if ordinal in full_days:
             continue
@@ -554,64 +558,75 @@ def lobbie_date_key(d: date) -> str:
     return f"{d.month}/{d.day}/{d.year}"
 
 
-def _timestamps(values: Iterable[datetime]) -> list[int]:
-    """Epoch seconds of aware datetimes; those the engine made come from ``_STAMPS``."""
-    get = _STAMPS.get
-    local: dict[int, int] = {}  # foreign objects, by id: the caller keeps them alive
-    out: list[int] = []
-    append = out.append
-    for dt in values:
-        hit = get(id(dt))
-        if hit is not None and hit[0] is dt:
-            append(hit[1])
-            continue
-        t = local.get(id(dt))
-        if t is None:
-            if dt.tzinfo is None:
-                raise ValueError("slot times must be timezone-aware datetimes")
-            t = local[id(dt)] = math.floor(dt.timestamp())
-        append(t)
-    return out
+def _ts_of(dt: datetime) -> int:
+    """Epoch seconds of an aware datetime; one the engine made comes from ``_STAMPS``."""
+    hit = _STAMPS.get(id(dt))
+    if hit is not None and hit[0] is dt:
+        return hit[1]
+    if dt.tzinfo is None:
+        raise ValueError("slot times must be timezone-aware datetimes")
+    return math.floor(dt.timestamp())
 
 
-def _order(slots: list[Slot], starts: list[int]) -> list[int]:
-    """Indices of ``slots`` sorted by (start, practitioner_id, scheduler_config_id)."""
-    rows = sorted(
-        zip(starts, [s.practitioner_id for s in slots], [s.scheduler_config_id for s in slots],
-            range(len(slots)), strict=True)
-    )  # fmt: skip
-    return [row[3] for row in rows]
+def _start_runs(slots: Iterable[Slot]) -> list[tuple[int, list[Slot]]]:
+    """Slots grouped by start instant, in start order; each run keeps the input order.
+    Engine output is already in order, and consecutive equal starts share one object."""
+    runs: list[tuple[int, list[Slot]]] = []
+    run: list[Slot] = []
+    last_object: datetime | None = None
+    last = None
+    in_order = True
+    for slot in slots:
+        if slot.start is not last_object:
+            last_object = slot.start
+            ts = _ts_of(last_object)
+            if ts != last:
+                in_order = in_order and (last is None or ts > last)
+                last = ts
+                run = []
+                runs.append((ts, run))
+        run.append(slot)
+    if not in_order:
+        merged: dict[int, list[Slot]] = {}
+        for ts, part in runs:
+            merged.setdefault(ts, []).extend(part)
+        runs = sorted(merged.items())
+    return runs
 
 
 def group_selectable(slots: Iterable[Slot]) -> dict[str, list[SlotGroup]]:
     """Shape for selectable practitioners: date key (``lobbie_date_key`` of the start's local
     date, in the slot's own zone) -> one ``SlotGroup`` per distinct (start, end) instant pair, in
-    time order, mapping each practitioner to the config to book. A practitioner offering the
-    same time through several configs maps to the lowest config id. Days without slots are
-    absent; keys are in chronological order."""
-    slots = list(slots)
-    starts = _timestamps([s.start for s in slots])
+    time order, mapping each practitioner (ascending) to the config to book. A practitioner
+    offering the same time through several configs maps to the lowest config id. Days without
+    slots are absent; keys are in chronological order."""
     out: dict[str, list[SlotGroup]] = {}
-    last_start: int | None = None
-    last_end = 0
-    end_object: datetime | None = None
-    mapping: dict[int, int] = {}
     day: date | None = None
     groups: list[SlotGroup] = []
-    for i in _order(slots, starts):
-        slot = slots[i]
-        if starts[i] != last_start or (
-            slot.end is not end_object and _timestamps((slot.end,))[0] != last_end
-        ):
-            last_start, end_object = starts[i], slot.end
-            last_end = _timestamps((slot.end,))[0]
-            mapping = {}
-            if slot.start.date() != day:
-                day = slot.start.date()
-                groups = out.setdefault(lobbie_date_key(day), [])
-            groups.append(SlotGroup(slot.start, slot.end, mapping))
-        if slot.practitioner_id not in mapping:
-            mapping[slot.practitioner_id] = slot.scheduler_config_id
+    for _start, run in _start_runs(slots):
+        by_end: dict[int, SlotGroup] = {}
+        end_object: datetime | None = None
+        mapping: dict[int, int] = {}
+        for slot in run:
+            if slot.end is not end_object:
+                end_object = slot.end
+                end = _ts_of(end_object)
+                group = by_end.get(end)
+                if group is None:
+                    group = by_end[end] = SlotGroup(slot.start, slot.end, {})
+                mapping = group.practitioner_to_config
+            pid, cid = slot.practitioner_id, slot.scheduler_config_id
+            if pid not in mapping or cid < mapping[pid]:
+                mapping[pid] = cid
+        if run[0].start.date() != day:
+            day = run[0].start.date()
+            groups = out.setdefault(lobbie_date_key(day), [])
+        for end in sorted(by_end) if len(by_end) > 1 else by_end:
+            group = by_end[end]
+            mapping = group.practitioner_to_config
+            if len(mapping) > 1 and list(mapping) != sorted(mapping):
+                group.practitioner_to_config = dict(sorted(mapping.items()))
+            groups.append(group)
     return out
 
 
@@ -625,33 +640,23 @@ def assign_unselectable(
     = 0), then the lowest practitioner id, then the lowest scheduler config id. ``day_load`` is
     not updated while assigning: it reflects existing bookings only.
     """
-    slots = list(slots)
-    starts = _timestamps([s.start for s in slots])
-    out: list[Slot] = []
-    best_load = 0
-    last: int | None = None
-    for i in _order(slots, starts):  # one start's candidates come by (practitioner, config)
-        slot = slots[i]
-        load = day_load.get((slot.practitioner_id, slot.start.date()), 0) if day_load else 0
-        if starts[i] != last:
-            last = starts[i]
-            out.append(slot)
-            best_load = load
-        elif load < best_load:
-            out[-1] = slot
-            best_load = load
-    return out
+
+    def rank(slot: Slot) -> tuple[int, int, int]:
+        pid = slot.practitioner_id
+        load = day_load.get((pid, slot.start.date()), 0) if day_load else 0
+        return load, pid, slot.scheduler_config_id
+
+    return [run[0] if len(run) == 1 else min(run, key=rank) for _ts, run in _start_runs(slots)]
 
 
 def first_available(slots: Iterable[Slot]) -> dict[int, datetime]:
     """practitioner_id -> start of that practitioner's earliest slot (keys ascending)."""
-    slots = list(slots)
-    earliest: dict[int, tuple[int, datetime]] = {}
-    for t, slot in zip(_timestamps([s.start for s in slots]), slots, strict=True):
-        cur = earliest.get(slot.practitioner_id)
-        if cur is None or t < cur[0]:
-            earliest[slot.practitioner_id] = (t, slot.start)
-    return {pid: earliest[pid][1] for pid in sorted(earliest)}
+    earliest: dict[int, datetime] = {}
+    for _ts, run in _start_runs(slots):
+        for slot in run:
+            if slot.practitioner_id not in earliest:
+                earliest[slot.practitioner_id] = slot.start
+    return {pid: earliest[pid] for pid in sorted(earliest)}
 
 
 def nearest_slots(slots: Iterable[Slot], target: datetime, limit: int = 3) -> list[Slot]:
@@ -659,8 +664,11 @@ def nearest_slots(slots: Iterable[Slot], target: datetime, limit: int = 3) -> li
     in start order — e.g. the ``alternatives`` of a ``slot_unavailable`` conflict."""
     _require_aware(target, "target")
     t = _floor_s(target)
-    slots = list(slots)
-    starts = _timestamps([s.start for s in slots])
-    order = _order(slots, starts)
-    rank = sorted(range(len(order)), key=lambda k: (abs(starts[order[k]] - t), k))
-    return [slots[order[k]] for k in sorted(rank[: max(limit, 0)])]
+    rows = [
+        (ts, slot.practitioner_id, slot.scheduler_config_id, slot)
+        for ts, run in _start_runs(slots)
+        for slot in run
+    ]
+    rows.sort(key=lambda r: r[:3])
+    picked = sorted(range(len(rows)), key=lambda k: (abs(rows[k][0] - t), k))[: max(limit, 0)]
+    return [rows[k][3] for k in sorted(picked)]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from functools import lru_cache
+from typing import Any
 from urllib.parse import parse_qsl
 
 import asyncpg
@@ -59,13 +60,42 @@ def _forbidden() -> Problem:
     return Problem(403, "invalid_signature", "The request signature is not valid.")
 
 
-class SendGridEvent(msgspec.Struct):
-    event: str | None = None
-    sg_event_id: str | None = None
-    sg_message_id: str | None = None
-    notification_id: str | None = msgspec.field(default=None, name=NOTIFICATION_ARG)  # ours
-    type: str | None = None  # bounce type
-    status: str | None = None  # SMTP status class, e.g. "5.1.1"
+class SendGridEvent(msgspec.Struct, frozen=True):
+    """The fields we read from one Event Webhook event (others are ignored)."""
+
+    key: str  # sg_event_id, else a digest of the whole event
+    event: str = ""
+    sg_message_id: str = ""
+    notification_id: str = ""  # our custom arg, NOTIFICATION_ARG
+    status: str = ""  # SMTP status for bounces, e.g. "5.1.1"
+
+
+def parse_sendgrid_events(raw: bytes) -> list[SendGridEvent]:
+    """Lenient per field (a field of an unexpected type reads as absent), strict on shape: a
+    body that is not a JSON array of objects is a 400."""
+    try:
+        items = msgspec.json.decode(raw, type=list[dict[str, Any]])
+    except msgspec.DecodeError:
+        raise invalid("body", "expected a JSON array of SendGrid events") from None
+
+    def text(item: dict[str, Any], name: str) -> str:
+        value = item.get(name)
+        return value if isinstance(value, str) else ""
+
+    return [
+        SendGridEvent(
+            key=text(item, "sg_event_id")[:300] or _digest(item),
+            event=text(item, "event").lower(),
+            sg_message_id=text(item, "sg_message_id"),
+            notification_id=text(item, NOTIFICATION_ARG),
+            status=text(item, "status"),
+        )
+        for item in items
+    ]
+
+
+def _digest(item: dict[str, Any]) -> str:
+    return "sha256:" + hashlib.sha256(msgspec.json.encode(item, order="sorted")).hexdigest()
 
 
 @post(
@@ -119,24 +149,17 @@ async def sendgrid_events(request: Request, pool: DbPool) -> None:
     key = settings.sendgrid_webhook_public_key
     if not (key and signature and timestamp and _sendgrid_valid(key, raw, signature, timestamp)):
         raise _forbidden()
-    try:
-        batch = msgspec.json.decode(raw, type=list[SendGridEvent])
-    except msgspec.DecodeError:
-        raise invalid("body", "expected a JSON array of SendGrid events") from None
-
-    for event in batch:
-        target = SENDGRID_STATUS.get((event.event or "").lower())
-        if target is None:
-            continue
+    for event in parse_sendgrid_events(raw):
+        target = SENDGRID_STATUS.get(event.event)
         notification_id = _our_id(event.notification_id)
-        message_id = (event.sg_message_id or "").split(".", 1)[0] or None
-        if notification_id is None and message_id is None:
+        message_id = event.sg_message_id.split(".", 1)[0] or None
+        if target is None or (notification_id is None and message_id is None):
             continue
-        detail = f" {event.status}" if event.status and _smtp_status(event.status) else ""
+        detail = f" {event.status}" if _smtp_status(event.status) else ""
         await _apply(
             pool,
             "sendgrid",
-            event.sg_event_id or _event_digest(event),
+            event.key,
             "EMAIL",
             target,
             f"sendgrid {event.event}{detail}",
@@ -204,15 +227,11 @@ def _sendgrid_valid(public_key: str, raw: bytes, signature: str, timestamp: str)
         return False
 
 
-def _our_id(value: str | None) -> int | None:
+def _our_id(value: str) -> int | None:
     if value and value.isascii() and value.isdigit() and len(value) <= 18:
         return int(value)
     return None
 
 
 def _smtp_status(value: str) -> bool:
-    return len(value) <= 12 and all(c.isdigit() or c == "." for c in value)
-
-
-def _event_digest(event: SendGridEvent) -> str:
-    return "sha256:" + hashlib.sha256(msgspec.json.encode(event)).hexdigest()
+    return 0 < len(value) <= 12 and all(c.isdigit() or c == "." for c in value)

@@ -334,6 +334,23 @@ async def test_a_worker_killed_between_send_and_mark_causes_at_most_one_resend(p
     assert len(fake.accepted_for(to)) == 2
 
 
+async def test_a_lease_running_out_on_the_last_attempt_fails_without_resending(pool, fake):
+    settings = provider_settings(fake, delivery_max_attempts=1)
+    channels = build_channels(settings)
+    account, to = await make_account(pool), phone()
+    notification_id = await queue(pool, account, "SMS", to, purpose="appointment_confirmation")
+    with pytest.raises(Killed):
+        await run_once(pool, settings, {"SMS": DiesAfterSending(channels["SMS"])})
+
+    after_lease = datetime.now(UTC) + timedelta(seconds=settings.delivery_lease_seconds + 1)
+    await run_once(pool, settings, channels, now=after_lease)
+
+    failed = await row(pool, notification_id)
+    assert (failed["status"], failed["last_error"]) == ("FAILED", "attempts exhausted")
+    assert len(fake.to(to)) == 1
+    assert len(await failed_events(pool, account)) == 1
+
+
 async def test_a_code_not_sent_within_its_validity_is_failed_not_sent(pool, fake):
     settings = provider_settings(fake)
     account, to = await make_account(pool), phone()

@@ -557,6 +557,26 @@ def test_group_selectable_one_practitioner_two_configs_maps_to_lowest_config():
     assert [g.practitioner_to_config for g in groups["3/9/2026"]] == [{7: 201}]
 
 
+def test_helpers_accept_unsorted_input_and_mixed_durations():
+    c = config(id=101, rules=daily("09:00", "10:00", (0,)), interval=30)
+    d = config(id=102, practitioner_id=8, rules=daily("09:00", "10:00", (0,)), interval=30)
+    day = (MONDAY, MONDAY + timedelta(days=1))
+    short = slots_on([c, d], *day, duration=30)
+    long = slots_on([c], *day, duration=60)
+    mixed = [long[0], short[3], short[1], short[0], short[2]]
+    groups = group_selectable(mixed)["3/9/2026"]
+    assert [(g.start.strftime("%H:%M"), g.end.strftime("%H:%M"), g.practitioner_to_config)
+            for g in groups] == [
+        ("09:00", "09:30", {7: 101, 8: 102}),
+        ("09:00", "10:00", {7: 101}),
+        ("09:30", "10:00", {7: 101, 8: 102}),
+    ]  # fmt: skip
+    assert [(s.start.strftime("%H:%M"), s.practitioner_id) for s in
+            assign_unselectable(mixed[::-1], {})] == [("09:00", 7), ("09:30", 7)]  # fmt: skip
+    assert first_available(mixed[::-1]) == {7: local(NY, "2026-03-09T09:00"),
+                                            8: local(NY, "2026-03-09T09:00")}  # fmt: skip
+
+
 def test_assign_unselectable_ranking():
     slots = _two_practitioners()
     monday = date(2026, 3, 9)

@@ -1,0 +1,73 @@
+"""GET /self-scheduling/availability (partner, `scheduling` scope)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+from litestar import get
+from litestar.params import QueryParameter
+
+from app.availability import schemas as s
+from app.availability import store
+from app.availability.service import SlotSearch, search
+from app.availability.shape import availability_response
+from app.core import clock
+from app.core.errors import invalid
+from app.core.http import DbPool, PathId
+from app.partners.guard import scope
+from app.partners.scopes import SCHEDULING
+
+_MAX_MS = 253_402_300_799_000  # 9999-12-31T23:59:59Z
+
+UnixMs = Annotated[int, QueryParameter(ge=0, le=_MAX_MS)]
+
+
+def from_unix_ms(value: int) -> datetime:
+    return datetime.fromtimestamp(value / 1000, tz=UTC)
+
+
+def parse_ids(raw: str | None, field: str) -> tuple[int, ...] | None:
+    if raw is None or not raw.strip():
+        return None
+    try:
+        ids = tuple(int(part) for part in raw.split(",") if part.strip())
+    except ValueError:
+        raise invalid(field, "must be comma-separated ids such as 7,8") from None
+    if not ids or len(ids) > 100 or any(not 1 <= i < 2**63 for i in ids):
+        raise invalid(field, "must be 1 to 100 ids")
+    return ids
+
+
+@get(
+    "/self-scheduling/availability",
+    opt=scope(SCHEDULING),
+    tags=["self-scheduling"],
+    summary="Bookable times of a self-scheduling setting at one location",
+)
+async def get_availability(
+    pool: DbPool,
+    account_id: PathId,
+    setting_id: Annotated[int, QueryParameter(name="selfSchedulingSettingId", ge=1, le=2**63 - 1)],
+    start_unix: Annotated[int, QueryParameter(name="startUnix", ge=0, le=_MAX_MS)],
+    end_unix: Annotated[int, QueryParameter(name="endUnix", ge=0, le=_MAX_MS)],
+    location_id: Annotated[int, QueryParameter(name="locationId", ge=1, le=2**63 - 1)],
+    appointment_type_id: Annotated[
+        int, QueryParameter(name="appointmentTypeId", ge=1, le=2**63 - 1)
+    ],
+    practitioner_ids: Annotated[
+        str | None, QueryParameter(name="practitionerIds", max_length=2000)
+    ] = None,
+) -> s.Availability:
+    query = SlotSearch(
+        setting_id=setting_id,
+        location_id=location_id,
+        appointment_type_id=appointment_type_id,
+        range_start=from_unix_ms(start_unix),
+        range_end=from_unix_ms(end_unix),
+        practitioner_ids=parse_ids(practitioner_ids, "practitionerIds"),
+    )
+    async with pool.acquire() as conn:
+        result = await search(conn, account_id, query, clock.now())
+        names = await store.display_names(conn, account_id, result.practitioner_ids)
+    return availability_response(result, names)
