@@ -190,6 +190,11 @@ async def main(requests: int, concurrency: int) -> None:
                 concurrency=concurrency,
             )
             await load(lambda h: h.get(f"{base}/healthz"), total=200, concurrency=concurrency)
+            lat1, secs1, errors1 = await load(
+                lambda h: h.get(url, params=params, headers=headers),
+                total=requests // 2, concurrency=1,
+            )  # fmt: skip
+            print(summary(f"HTTP availability latency (c=1, errors={errors1})", lat1, secs1))
             lat, secs, errors = await load(
                 lambda h: h.get(url, params=params, headers=headers),
                 total=requests, concurrency=concurrency,
