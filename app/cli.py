@@ -155,6 +155,7 @@ async def _run_worker(dsn: str, settings: Settings) -> None:
     from app.core.db import create_pool
     from app.notifications.channels import build_channels
     from app.notifications.worker import run_forever
+    from app.webhooks.dispatcher import run_forever as run_webhooks
 
     channels = build_channels(settings)
     stop = asyncio.Event()
@@ -163,7 +164,10 @@ async def _run_worker(dsn: str, settings: Settings) -> None:
         loop.add_signal_handler(signum, stop.set)
     pool = await create_pool(dsn, min_size=1, max_size=settings.db_pool_max)
     try:
-        await run_forever(pool, settings, channels, stop=stop)
+        await asyncio.gather(
+            run_forever(pool, settings, channels, stop=stop),
+            run_webhooks(pool, settings, stop=stop),
+        )
     finally:
         await pool.close()
 

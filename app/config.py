@@ -44,6 +44,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     db_pool_max: int = 10
     token_rate_limit_per_minute: int = 20
     access_token_ttl_seconds: int = 3600
+    hold_minutes: int = 10
+    attempt_idle_minutes: int = 30
     # notification delivery (app/notifications)
     in_process_worker: bool = True
     delivery_max_attempts: int = 8
@@ -53,6 +55,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     provider_timeout_seconds: float = 10.0
     twilio_api_url: str | None = None  # None: https://api.twilio.com (override for test doubles)
     sendgrid_api_url: str = "https://api.sendgrid.com"
+    # webhooks out (app/webhooks): a delivery is retried with backoff until
+    # webhook_retry_window_seconds after it was created, then FAILED
+    webhook_timeout_seconds: float = 10.0
+    webhook_lease_seconds: float = 60.0  # >= 3 x timeout: a live dispatcher keeps its lease
+    webhook_backoff_base_seconds: float = 10.0
+    webhook_backoff_cap_seconds: float = 3600.0
+    webhook_retry_window_seconds: float = 86_400.0
 
     @property
     def is_production(self) -> bool:
@@ -129,6 +138,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         ("SLOTPROOF_DB_POOL_MIN", "db_pool_min", 1, 100),
         ("SLOTPROOF_DB_POOL_MAX", "db_pool_max", 1, 500),
         ("SLOTPROOF_TOKEN_RATE_LIMIT", "token_rate_limit_per_minute", 1, 100_000),
+        ("SLOTPROOF_HOLD_MINUTES", "hold_minutes", 1, 120),
+        ("SLOTPROOF_ATTEMPT_IDLE_MINUTES", "attempt_idle_minutes", 5, 10_080),
         ("SLOTPROOF_DELIVERY_MAX_ATTEMPTS", "delivery_max_attempts", 1, 50),
         ("SLOTPROOF_DELIVERY_BACKOFF_BASE", "delivery_backoff_base_seconds", 1, 3600),
         ("SLOTPROOF_DELIVERY_BACKOFF_CAP", "delivery_backoff_cap_seconds", 1, 86_400),

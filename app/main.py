@@ -11,11 +11,13 @@ from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 
+from app.attempts.api import AttemptController
 from app.availability.api import get_availability
 from app.config import Settings, load_settings
 from app.core.db import create_pool
 from app.core.errors import EXCEPTION_HANDLERS
 from app.core.health import healthz, readyz
+from app.core.idempotency import idempotency_middleware
 from app.core.logs import access_log_middleware
 from app.core.ratelimit import RateLimiter
 from app.core.requestid import request_id_middleware
@@ -25,6 +27,7 @@ from app.partners.api import issue_token
 from app.partners.guard import partner_guard
 from app.practice.api import AppointmentTypeController, LocationController, PractitionerController
 from app.selfscheduling.api import SchedulerConfigController, SettingController
+from app.webhooks.api import WebhookEndpointController
 
 PARTNER_BASE = "/partner/v2/account/{account_id:int}"
 
@@ -54,9 +57,18 @@ def create_app(settings: Settings | None = None) -> Litestar:
             worker = BackgroundWorker(app.state.pool, settings, build_channels(settings))
             worker.start()
         app.state.notification_worker = worker
+        dispatcher = None
+        if settings.in_process_worker:
+            from app.webhooks.dispatcher import WebhookDispatcher
+
+            dispatcher = WebhookDispatcher(app.state.pool, settings)
+            dispatcher.start()
+        app.state.webhook_dispatcher = dispatcher
         try:
             yield
         finally:
+            if dispatcher is not None:
+                await dispatcher.stop()
             if worker is not None:
                 await worker.stop()
             await app.state.pool.close()
@@ -73,6 +85,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             SchedulerConfigController,
             IdentityProofController,
             get_availability,
+            WebhookEndpointController,
+            AttemptController,
         ],
     )
     return Litestar(
@@ -86,7 +100,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         ),
         dependencies={"pool": Provide(_provide_pool, sync_to_thread=False)},
         exception_handlers=EXCEPTION_HANDLERS,
-        middleware=[request_id_middleware, access_log_middleware],
+        # order matters: request ids outermost, so idempotency problems carry one
+        middleware=[request_id_middleware, access_log_middleware, idempotency_middleware],
         openapi_config=OpenAPIConfig(
             title="slotproof",
             version="0.1.0",

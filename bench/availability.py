@@ -126,7 +126,7 @@ async def compute_timings(pool: asyncpg.Pool, ids: dict, runs: int) -> list[floa
         configs = [availability_store.engine_config(r) for r in rows]
         busy = await availability_store.busy(
             conn, ids["account"], sorted({c.practitioner_id for c in configs}),
-            START - timedelta(days=2), START + timedelta(days=DAYS + 2),
+            START - timedelta(days=2), START + timedelta(days=DAYS + 2), now=now,
         )  # fmt: skip
         result = await search(
             conn, ids["account"],

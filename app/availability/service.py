@@ -32,6 +32,7 @@ class SlotSearch(msgspec.Struct, frozen=True, kw_only=True):
     range_end: datetime
     practitioner_ids: tuple[int, ...] | None = None
     config_id: int | None = None
+    except_attempt_id: int | None = None  # that attempt's own hold does not block it
 
 
 class SearchResult(msgspec.Struct, kw_only=True):
@@ -97,6 +98,8 @@ async def search(
             practitioner_ids,
             query.range_start - _MARGIN,
             query.range_end + _MARGIN,
+            now=now,
+            except_attempt_id=query.except_attempt_id,
         )
         if rows
         else []

@@ -46,21 +46,37 @@ def engine_config(row: Row) -> e.SchedulerConfig:
 
 
 async def busy(
-    conn: Conn, account_id: int, practitioner_ids: list[int], start: datetime, end: datetime
+    conn: Conn,
+    account_id: int,
+    practitioner_ids: list[int],
+    start: datetime,
+    end: datetime,
+    *,
+    now: datetime,
+    except_attempt_id: int | None = None,
 ) -> list[e.Busy]:
-    """Live appointments of these practitioners (at any location) whose buffered range
-    overlaps [start, end)."""
+    """Live appointments and unexpired holds of these practitioners (at any location) whose
+    buffered range overlaps [start, end). `except_attempt_id`: that attempt's own hold does
+    not block it."""
     rows = await conn.fetch(
         f"""
         SELECT practitioner_id, blocked_from, blocked_until, scheduler_config_id, start_at
           FROM appointments
          WHERE account_id = $1 AND practitioner_id = ANY($2::bigint[]) AND {LIVE}
            AND blocked_from < $4 AND blocked_until > $3
+        UNION ALL
+        SELECT practitioner_id, blocked_from, blocked_until, scheduler_config_id, start_at
+          FROM holds
+         WHERE account_id = $1 AND practitioner_id = ANY($2::bigint[])
+           AND blocked_from < $4 AND blocked_until > $3
+           AND expires_at > $5 AND attempt_id IS DISTINCT FROM $6
         """,  # noqa: S608 - LIVE is a constant
         account_id,
         practitioner_ids,
         start,
         end,
+        now,
+        except_attempt_id,
     )
     return [
         e.Busy(r["practitioner_id"], r[1], r[2], r["scheduler_config_id"], r["start_at"])

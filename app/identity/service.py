@@ -15,6 +15,8 @@ from datetime import datetime
 
 import asyncpg
 
+from app.attempts import service as attempt_service
+from app.attempts.machine import Step
 from app.core.db import transaction
 from app.core.errors import Problem
 from app.identity import policy, store
@@ -101,6 +103,7 @@ async def send_code(
             purpose=PURPOSE,
             params={"practice": await store.account_name(conn, account_id), "code": code},
         )
+        await attempt_service.on_proof_step(conn, proof.id, Step.CODE_SENT, now, verified=False)
     log.info("identity code queued", extra={"proofId": proof.id, "channel": contact.channel.value})
 
 
@@ -136,6 +139,9 @@ async def verify_code(
         matches = policy.digests_equal(candidate, live["code_hash"] if live else _NO_CODE)
         if live is not None and matches and await store.consume_code(conn, live["id"], now):
             verified = await store.mark_verified(conn, proof, contact.channel, contact.value)
+            await attempt_service.on_proof_step(
+                conn, proof.id, Step.VERIFIED, now, verified=verified.is_verified
+            )
         else:
             await store.record_failure(conn, proof, contact_hash, now)
             verified = None

@@ -7,19 +7,20 @@ proof query filters on account_id: another account's proof reads as absent (404)
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 import asyncpg
 import msgspec
 
+from app.core import clock as core_clock
 from app.core.errors import not_found
 from app.identity import policy
 from app.identity.policy import Channel, Method
 
 
 def clock() -> datetime:
-    """The identity clock (aware UTC). Tests monkeypatch this attribute to move time."""
-    return datetime.now(UTC)
+    """The identity clock (aware UTC): the app clock. Tests monkeypatch either to move time."""
+    return core_clock.now()
 
 
 class Proof(msgspec.Struct, frozen=True, kw_only=True):

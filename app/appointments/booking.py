@@ -1,0 +1,231 @@
+"""Booking decisions: is this exact slot offered right now, and write it if so.
+
+Holds and bookings run in one transaction that first takes the practitioner's advisory lock,
+then asks the availability engine (with fresh busy times) whether the requested start is an
+offered slot. The appointments exclusion constraint is still the last word: a violation there
+is answered like any other lost slot (409 `slot_unavailable` with alternatives).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import asyncpg
+import msgspec
+
+from app.appointments import schemas as s
+from app.appointments import store
+from app.availability import engine as e
+from app.availability.service import SlotSearch, search
+from app.core.crud import Row
+from app.core.errors import Problem, invalid
+from app.selfscheduling import store as settings_store
+
+ALTERNATIVES_WINDOW = timedelta(days=7)
+
+
+class Target(msgspec.Struct, frozen=True, kw_only=True):
+    """A validated slot request with the rows it refers to."""
+
+    request: s.SlotRequest
+    config: Row
+    minutes: int
+    telehealth: bool
+    form_count: int
+
+
+async def check_request(
+    conn: asyncpg.Connection, account_id: int, setting: Row, req: s.SlotRequest
+) -> Target:
+    """400 unless the config belongs to the setting and the ids agree with it."""
+    if req.start_date_time.utcoffset() is None:
+        raise invalid("startDateTime", "must include a UTC offset, e.g. 2026-03-09T09:00:00-04:00")
+    configs = await settings_store.configs_for_setting(conn, account_id, setting["id"])
+    config = next((c for c in configs if c["id"] == req.scheduler_config_id), None)
+    if config is None:
+        raise invalid("schedulerConfigId", "is not a scheduler config of this setting")
+    if config["practitioner_id"] != req.practitioner_id:
+        raise invalid("practitionerId", "does not match the scheduler config")
+    if config["location_id"] != req.location_id:
+        raise invalid("locationId", "does not match the scheduler config")
+    if (
+        req.appointment_type_id not in config["appointment_type_ids"]
+        or req.appointment_type_id not in setting["appointment_type_ids"]
+    ):
+        raise invalid("appointmentTypeId", "is not offered by the scheduler config")
+    kind = await conn.fetchrow(
+        "SELECT duration_minutes, telehealth, form_count FROM appointment_types"
+        " WHERE account_id = $1 AND id = $2",
+        account_id,
+        req.appointment_type_id,
+    )
+    return Target(
+        request=req,
+        config=config,
+        minutes=kind["duration_minutes"],
+        telehealth=kind["telehealth"],
+        form_count=kind["form_count"],
+    )
+
+
+async def offered_slot(
+    conn: asyncpg.Connection,
+    account_id: int,
+    setting: Row,
+    target: Target,
+    now: datetime,
+    *,
+    except_attempt_id: int | None,
+) -> e.Slot | None:
+    req = target.request
+    result = await search(
+        conn,
+        account_id,
+        SlotSearch(
+            setting_id=setting["id"],
+            location_id=req.location_id,
+            appointment_type_id=req.appointment_type_id,
+            range_start=req.start_date_time,
+            range_end=req.start_date_time + timedelta(minutes=1),
+            practitioner_ids=(req.practitioner_id,),
+            config_id=req.scheduler_config_id,
+            except_attempt_id=except_attempt_id,
+        ),
+        now,
+        setting=setting,
+    )
+    wanted = e.to_unix_ms(req.start_date_time)
+    return next((slot for slot in result.slots if e.to_unix_ms(slot.start) == wanted), None)
+
+
+async def alternatives(
+    conn: asyncpg.Connection,
+    account_id: int,
+    setting: Row,
+    req: s.SlotRequest,
+    now: datetime,
+    *,
+    except_attempt_id: int | None,
+) -> list[s.Alternative]:
+    """Up to three open slots nearest the requested start (same location and type)."""
+    start = max(req.start_date_time - ALTERNATIVES_WINDOW, now)
+    result = await search(
+        conn,
+        account_id,
+        SlotSearch(
+            setting_id=setting["id"],
+            location_id=req.location_id,
+            appointment_type_id=req.appointment_type_id,
+            range_start=start,
+            range_end=max(start, req.start_date_time) + ALTERNATIVES_WINDOW,
+            except_attempt_id=except_attempt_id,
+        ),
+        now,
+        setting=setting,
+    )
+    return [
+        s.Alternative(
+            start_date_time=slot.start.isoformat(),
+            start_unix=e.to_unix_ms(slot.start),
+            practitioner_id=slot.practitioner_id,
+            scheduler_config_id=slot.scheduler_config_id,
+            location_id=slot.location_id,
+        )
+        for slot in e.nearest_slots(result.slots, req.start_date_time, 3)
+    ]
+
+
+def slot_unavailable(options: list[s.Alternative]) -> Problem:
+    return Problem(
+        409,
+        "slot_unavailable",
+        "That time is no longer available.",
+        alternatives=[msgspec.to_builtins(a) for a in options],
+    )
+
+
+async def require_offered(
+    conn: asyncpg.Connection,
+    account_id: int,
+    setting: Row,
+    target: Target,
+    now: datetime,
+    *,
+    except_attempt_id: int | None,
+) -> e.Slot:
+    """Lock the practitioner's time and return the slot, or raise 409 with alternatives."""
+    await store.lock_practitioner(conn, target.request.practitioner_id)
+    slot = await offered_slot(
+        conn, account_id, setting, target, now, except_attempt_id=except_attempt_id
+    )
+    if slot is None:
+        raise slot_unavailable(
+            await alternatives(
+                conn,
+                account_id,
+                setting,
+                target.request,
+                now,
+                except_attempt_id=except_attempt_id,
+            )
+        )
+    return slot
+
+
+async def insert_appointment(
+    conn: asyncpg.Connection,
+    account_id: int,
+    setting: Row,
+    target: Target,
+    slot: e.Slot,
+    now: datetime,
+    *,
+    patient_id: int,
+    attempt_id: int | None,
+    manage_token_hash: str | None,
+    rescheduled_from_id: int | None = None,
+) -> int:
+    try:
+        async with conn.transaction():  # a savepoint: the constraint may still say no
+            return await store.insert(
+                conn,
+                account_id=account_id,
+                location_id=target.request.location_id,
+                practitioner_id=target.request.practitioner_id,
+                patient_id=patient_id,
+                appointment_type_id=target.request.appointment_type_id,
+                scheduler_config_id=target.request.scheduler_config_id,
+                start=slot.start,
+                minutes=target.minutes,
+                buffer_before=target.config["buffer_before_minutes"],
+                buffer_after=target.config["buffer_after_minutes"],
+                telehealth=target.telehealth,
+                form_count=target.form_count,
+                generated_from=slot.generated_from,
+                attempt_id=attempt_id,
+                manage_token_hash=manage_token_hash,
+                rescheduled_from_id=rescheduled_from_id,
+            )
+    except asyncpg.ExclusionViolationError:
+        raise slot_unavailable(
+            await alternatives(
+                conn, account_id, setting, target.request, now, except_attempt_id=attempt_id
+            )
+        ) from None
+
+
+def to_appointment(row: Row) -> s.Appointment:
+    tz = e.zone(row["time_zone"])
+    return s.Appointment(
+        id=row["id"],
+        appointment_type_id=row["appointment_type_id"],
+        location_id=row["location_id"],
+        practitioner_id=row["practitioner_id"],
+        patient_id=row["patient_id"],
+        start_date_time=row["start_at"].astimezone(tz).isoformat(),
+        end_date_time=row["end_at"].astimezone(tz).isoformat(),
+        status=row["status"],
+        telehealth=row["telehealth"],
+        form_count=row["form_count"],
+        created_at=row["created_at"],
+    )

@@ -1,0 +1,91 @@
+"""Tell the patient (outbox notifications) and partners (events -> webhooks) about a booking
+change, in the transaction that made it. Messages carry the practice name, the time and the
+place; event data carries ids and times only, never PHI."""
+
+from __future__ import annotations
+
+import asyncpg
+
+from app import events
+from app.availability import engine as e
+from app.core.secrets import keyed_hash, random_token
+from app.notifications.outbox import enqueue
+
+Contacts = list[tuple[str, str]]  # (channel "EMAIL" | "SMS", recipient)
+
+
+def new_manage_token(secret_key: str) -> tuple[str, str]:
+    """(token for the patient's link, its keyed hash to store)."""
+    token = random_token("mg_", 24)
+    return token, manage_token_hash(secret_key, token)
+
+
+def manage_token_hash(secret_key: str, token: str) -> str:
+    return keyed_hash(secret_key, "manage-link", token)
+
+
+def manage_url(public_url: str, token: str | None) -> str:
+    # the token rides in the fragment: it never reaches server logs or Referer headers
+    base = f"{public_url}/widget/v1/frame"
+    return f"{base}#manage={token}" if token else base
+
+
+async def patient_contacts(conn: asyncpg.Connection, patient_id: int) -> Contacts:
+    row = await conn.fetchrow("SELECT email, mobile_phone FROM patients WHERE id = $1", patient_id)
+    contacts: Contacts = []
+    if row and row["email"]:
+        contacts.append(("EMAIL", row["email"]))
+    if row and row["mobile_phone"]:
+        contacts.append(("SMS", row["mobile_phone"]))
+    return contacts
+
+
+async def announce(
+    conn: asyncpg.Connection,
+    *,
+    account_id: int,
+    appointment_id: int,
+    event_type: str,
+    purpose: str,
+    contacts: Contacts,
+    public_url: str,
+    manage_token: str | None,
+    extra: dict[str, object] | None = None,
+) -> None:
+    row = await conn.fetchrow(
+        """
+        SELECT a.*, l.name AS location_name, l.time_zone, acc.name AS practice
+          FROM appointments a
+          JOIN locations l ON l.id = a.location_id
+          JOIN accounts acc ON acc.id = a.account_id
+         WHERE a.id = $1
+        """,
+        appointment_id,
+    )
+    local = row["start_at"].astimezone(e.zone(row["time_zone"]))
+    params = {
+        "practice": row["practice"],
+        "when": local.strftime("%Y-%m-%d %H:%M ") + (local.tzname() or ""),
+        "place": "Video visit" if row["telehealth"] else row["location_name"],
+        "manage_url": manage_url(public_url, manage_token),
+    }
+    for channel, to in contacts:
+        await enqueue(
+            conn, account_id=account_id, channel=channel, to=to, purpose=purpose, params=params
+        )
+    tz = e.zone(row["time_zone"])
+    await events.record(
+        conn,
+        account_id=account_id,
+        type=event_type,
+        data={
+            "appointmentId": appointment_id,
+            "status": row["status"],
+            "locationId": row["location_id"],
+            "practitionerId": row["practitioner_id"],
+            "appointmentTypeId": row["appointment_type_id"],
+            "startDateTime": row["start_at"].astimezone(tz).isoformat(),
+            "endDateTime": row["end_at"].astimezone(tz).isoformat(),
+            **(extra or {}),
+        },
+    )

@@ -1,0 +1,78 @@
+"""Self-scheduling attempts (partner API, `scheduling` scope): thin handlers over the service."""
+
+from __future__ import annotations
+
+from litestar import Controller, Request, Response, get, post, put
+
+from app.appointments import schemas as appointment_schemas
+from app.appointments.booking import to_appointment
+from app.attempts import schemas as s
+from app.attempts import service, store
+from app.core import clock
+from app.core.http import DbPool, JSONBody, PathId
+from app.partners.guard import scope
+from app.partners.scopes import SCHEDULING
+
+
+class AttemptController(Controller):
+    path = "/self-scheduling/attempt"
+    tags = ["self-scheduling attempts"]
+    opt = scope(SCHEDULING)
+
+    @post("/", summary="Start a self-scheduling attempt")
+    async def create_attempt(
+        self, pool: DbPool, account_id: PathId, data: JSONBody[s.AttemptIn]
+    ) -> s.Attempt:
+        attempt = await service.start(pool, account_id, data, clock.now())
+        return await service.view(pool, attempt)
+
+    @get("/{attempt_id:int}", summary="An attempt with its recorded steps")
+    async def get_attempt(self, pool: DbPool, account_id: PathId, attempt_id: PathId) -> s.Attempt:
+        return await service.view(pool, await store.get(pool, account_id, attempt_id))
+
+    @put("/{attempt_id:int}/identity-proof", summary="Attach an identity proof")
+    async def attach_proof(
+        self, pool: DbPool, account_id: PathId, attempt_id: PathId, data: JSONBody[s.ProofIn]
+    ) -> s.Attempt:
+        attempt = await service.attach_proof(
+            pool, account_id, attempt_id, data.identity_proof_id, clock.now()
+        )
+        return await service.view(pool, attempt)
+
+    @post(
+        "/{attempt_id:int}/patient",
+        summary="Set the patient (200 matched an existing one, 201 created)",
+        responses={},
+    )
+    async def set_patient(
+        self, pool: DbPool, account_id: PathId, attempt_id: PathId, data: JSONBody[s.PatientIn]
+    ) -> Response[s.Patient]:
+        patient, created = await service.set_patient(
+            pool, account_id, attempt_id, data, clock.now()
+        )
+        return Response(service.to_patient(patient), status_code=201 if created else 200)
+
+    @post("/{attempt_id:int}/hold", summary="Hold a slot for this attempt")
+    async def hold_slot(
+        self,
+        request: Request,
+        pool: DbPool,
+        account_id: PathId,
+        attempt_id: PathId,
+        data: JSONBody[appointment_schemas.SlotRequest],
+    ) -> appointment_schemas.Hold:
+        settings = request.app.state.settings
+        return await service.hold(pool, settings, account_id, attempt_id, data, clock.now())
+
+    @post("/{attempt_id:int}/appointment", summary="Book the appointment")
+    async def book(
+        self,
+        request: Request,
+        pool: DbPool,
+        account_id: PathId,
+        attempt_id: PathId,
+        data: JSONBody[appointment_schemas.SlotRequest],
+    ) -> appointment_schemas.Appointment:
+        settings = request.app.state.settings
+        booked = await service.book(pool, settings, account_id, attempt_id, data, clock.now())
+        return to_appointment(booked.appointment)

@@ -1,0 +1,57 @@
+"""Attempt request and response bodies."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated
+
+import msgspec
+
+from app.core.schema import Id, Schema
+
+PersonName = Annotated[str, msgspec.Meta(min_length=1, max_length=100, pattern=r"^[^\x00]*$")]
+Contact = Annotated[str, msgspec.Meta(min_length=3, max_length=320, pattern=r"^[^\x00]*$")]
+
+
+class AttemptIn(Schema):
+    self_scheduling_setting_id: Id
+    identity_proof_id: Id | None = None
+
+
+class ProofIn(Schema):
+    identity_proof_id: Id
+
+
+class StepOut(Schema):
+    step: str
+    at: datetime
+
+
+class Attempt(Schema, omit_defaults=True):
+    id: int
+    self_scheduling_setting_id: int
+    is_verified: bool
+    status: str
+    steps: list[StepOut]
+    created_at: datetime
+    updated_at: datetime
+    identity_proof_id: int | None = None
+    patient_id: int | None = None
+    appointment_id: int | None = None
+
+
+class PatientIn(Schema):
+    first_name: PersonName
+    last_name: PersonName
+    date_of_birth: date
+    email: Contact | None = None
+    phone: Contact | None = None
+
+
+class Patient(Schema):
+    id: int
+    first_name: str
+    last_name: str
+    date_of_birth: date
+    email: str | None
+    mobile_phone: str | None

@@ -1,0 +1,398 @@
+"""Self-scheduling attempt operations, shared by the partner API and the widget API.
+
+Each operation is one transaction that locks the attempt row first; steps go through the pure
+state machine (`machine.advance`), and every recorded step is a row in `attempt_steps`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import asyncpg
+import msgspec
+
+from app import events
+from app.appointments import booking, notify
+from app.appointments import schemas as appointment_schemas
+from app.appointments import store as appointment_store
+from app.attempts import machine, store
+from app.attempts import schemas as s
+from app.attempts.machine import Refusal, Step
+from app.config import Settings
+from app.core.crud import Row
+from app.core.db import transaction
+from app.core.errors import Problem, invalid
+from app.identity import store as identity_store
+from app.identity.contacts import ContactError, email_contact, phone_contact
+from app.notifications.messages import APPOINTMENT_CONFIRMATION
+from app.patients import matching
+from app.patients import store as patient_store
+from app.selfscheduling import store as settings_store
+
+
+async def _advance(
+    conn: asyncpg.Connection,
+    attempt: store.Attempt,
+    step: Step,
+    now: datetime,
+    *,
+    needs_verification: bool = False,
+    **columns: object,
+) -> store.Attempt:
+    outcome = machine.advance(attempt.status, step, needs_verification=needs_verification)
+    if isinstance(outcome, Refusal):
+        raise Problem(outcome.status, outcome.code, outcome.detail)
+    if outcome.record:
+        await store.add_step(conn, attempt.id, attempt.account_id, step, now)
+    return await store.update(conn, attempt, now, status=outcome.state, **columns)
+
+
+def _needs_verification(setting: Row) -> bool:
+    return setting["verification_method"] is not None
+
+
+async def _active_setting(conn: asyncpg.Connection, account_id: int, setting_id: int) -> Row:
+    setting = await settings_store.get_setting(conn, account_id, setting_id)
+    if not setting["active"]:
+        raise Problem(422, "setting_inactive", "This self-scheduling setting is not active.")
+    return setting
+
+
+async def _bind_proof(
+    conn: asyncpg.Connection,
+    attempt: store.Attempt,
+    setting: Row,
+    proof_id: int,
+    now: datetime,
+) -> store.Attempt:
+    # not FOR UPDATE: identity sends lock the proof and then its attempt; the unique index on
+    # identity_proof_id settles a race to bind one proof twice
+    proof = await identity_store.get_proof(conn, attempt.account_id, proof_id)
+    if proof.verification_method != setting["verification_method"]:
+        raise Problem(
+            422,
+            "verification_method_mismatch",
+            "The identity proof's verification method differs from the setting's.",
+        )
+    if await store.proof_bound_elsewhere(conn, proof_id, attempt.id):
+        raise Problem(409, "proof_already_bound", "The identity proof belongs to another attempt.")
+    try:
+        async with conn.transaction():
+            attempt = await store.update(conn, attempt, now, identity_proof_id=proof_id)
+    except asyncpg.UniqueViolationError:
+        raise Problem(
+            409, "proof_already_bound", "The identity proof belongs to another attempt."
+        ) from None
+    if proof.is_verified:
+        attempt = await _advance(conn, attempt, Step.VERIFIED, now)
+        await _verified_event(conn, attempt)
+    return attempt
+
+
+async def _verified_event(conn: asyncpg.Connection, attempt: store.Attempt) -> None:
+    await events.record(
+        conn,
+        account_id=attempt.account_id,
+        type=events.ATTEMPT_VERIFIED,
+        data={"attemptId": attempt.id, "selfSchedulingSettingId": attempt.setting_id},
+    )
+
+
+async def start(
+    pool: asyncpg.Pool,
+    account_id: int,
+    body: s.AttemptIn,
+    now: datetime,
+    *,
+    source: str = "PARTNER",
+    token_hash: str | None = None,
+) -> store.Attempt:
+    async with transaction(pool) as conn:
+        setting = await _active_setting(conn, account_id, body.self_scheduling_setting_id)
+        attempt = await store.create(
+            conn, account_id, setting["id"], now=now, source=source, token_hash=token_hash
+        )
+        await events.record(
+            conn,
+            account_id=account_id,
+            type=events.ATTEMPT_STARTED,
+            data={"attemptId": attempt.id, "selfSchedulingSettingId": setting["id"]},
+        )
+        if body.identity_proof_id is not None:
+            attempt = await _bind_proof(conn, attempt, setting, body.identity_proof_id, now)
+        return attempt
+
+
+async def attach_proof(
+    pool: asyncpg.Pool, account_id: int, attempt_id: int, proof_id: int, now: datetime
+) -> store.Attempt:
+    async with transaction(pool) as conn:
+        attempt = await store.get(conn, account_id, attempt_id, for_update=True)
+        if attempt.status in machine.TERMINAL:
+            refusal = machine.advance(attempt.status, Step.VERIFIED, needs_verification=False)
+            assert isinstance(refusal, Refusal)
+            raise Problem(refusal.status, refusal.code, refusal.detail)
+        if attempt.identity_proof_id == proof_id:
+            return attempt
+        if attempt.identity_proof_id is not None:
+            raise Problem(409, "proof_already_set", "This attempt already has an identity proof.")
+        setting = await settings_store.get_setting(conn, account_id, attempt.setting_id)
+        return await _bind_proof(conn, attempt, setting, proof_id, now)
+
+
+async def on_proof_step(
+    conn: asyncpg.Connection, proof_id: int, step: Step, now: datetime, *, verified: bool
+) -> None:
+    """Called by identity proofing inside its transaction: a code was sent, or the proof
+    became fully verified. Attempts that are finished ignore it."""
+    attempt = await store.by_proof(conn, proof_id)
+    if attempt is None or attempt.status in machine.TERMINAL:
+        return
+    if step is Step.CODE_SENT:
+        await _advance(conn, attempt, Step.CODE_SENT, now)
+    elif step is Step.VERIFIED and verified:
+        before = attempt.status
+        attempt = await _advance(conn, attempt, Step.VERIFIED, now)
+        if attempt.status is not before:
+            await _verified_event(conn, attempt)
+
+
+async def record_step(
+    pool: asyncpg.Pool, account_id: int, attempt_id: int, step: Step, now: datetime
+) -> store.Attempt:
+    async with transaction(pool) as conn:
+        attempt = await store.get(conn, account_id, attempt_id, for_update=True)
+        return await _advance(conn, attempt, step, now)
+
+
+async def _verified_contacts(
+    conn: asyncpg.Connection, attempt: store.Attempt
+) -> tuple[str | None, str | None, bool]:
+    """(verified email, verified phone, fully verified) of the attempt's proof."""
+    if attempt.identity_proof_id is None:
+        return None, None, False
+    proof = await identity_store.get_proof(conn, attempt.account_id, attempt.identity_proof_id)
+    return proof.verified_email, proof.verified_phone, proof.is_verified
+
+
+def _given_contacts(body: s.PatientIn, setting: Row) -> tuple[str | None, str | None]:
+    try:
+        email = email_contact(body.email).value if body.email else None
+        phone = (
+            phone_contact(body.phone, allowed_countries=setting["allowed_phone_countries"]).value
+            if body.phone
+            else None
+        )
+    except ContactError as exc:
+        raise invalid(exc.field, exc.message) from None
+    return email, phone
+
+
+async def set_patient(
+    pool: asyncpg.Pool, account_id: int, attempt_id: int, body: s.PatientIn, now: datetime
+) -> tuple[Row, bool]:
+    """(patient row, created?) — matches on account + date of birth + (verified) contact and
+    case- and accent-insensitive names; several candidates -> 422 ambiguous_match."""
+    first = matching.check_name(body.first_name, "firstName")
+    last = matching.check_name(body.last_name, "lastName")
+    dob = matching.check_birth_date(body.date_of_birth, now.date())
+    async with transaction(pool) as conn:
+        attempt = await store.get(conn, account_id, attempt_id, for_update=True)
+        setting = await settings_store.get_setting(conn, account_id, attempt.setting_id)
+        needs = _needs_verification(setting)
+        refusal = machine.advance(attempt.status, Step.PATIENT_SET, needs_verification=needs)
+        if isinstance(refusal, Refusal):
+            raise Problem(refusal.status, refusal.code, refusal.detail)
+        given_email, given_phone = _given_contacts(body, setting)
+        if needs:
+            email, phone, _ = await _verified_contacts(conn, attempt)
+            if (given_email and given_email.lower() != (email or "").lower()) or (
+                given_phone and given_phone != phone
+            ):
+                raise Problem(
+                    422,
+                    "contact_not_verified",
+                    "A contact in the body differs from the one the identity proof verified.",
+                )
+        else:
+            email, phone = given_email, given_phone
+        if not email and not phone:
+            raise invalid("email", "an email or a phone is required")
+        found = [
+            row
+            for row in await patient_store.candidates(
+                conn, account_id, dob, email=email, phone=phone
+            )
+            if matching.same_person(first, last, row["first_name"], row["last_name"])
+        ]
+        if len(found) > 1:
+            raise Problem(
+                422,
+                "ambiguous_match",
+                "Several patients match; the patient cannot be chosen automatically.",
+            )
+        if found:
+            patient, created = (
+                await patient_store.fill_missing_contacts(conn, found[0]["id"], email, phone),
+                False,
+            )
+        else:
+            patient = await patient_store.insert(
+                conn, account_id, first_name=first, last_name=last, dob=dob, email=email,
+                phone=phone,
+            )  # fmt: skip
+            created = True
+        await _advance(
+            conn, attempt, Step.PATIENT_SET, now, needs_verification=needs, patient_id=patient["id"]
+        )
+        return patient, created
+
+
+async def hold(
+    pool: asyncpg.Pool,
+    settings: Settings,
+    account_id: int,
+    attempt_id: int,
+    req: appointment_schemas.SlotRequest,
+    now: datetime,
+) -> appointment_schemas.Hold:
+    async with transaction(pool) as conn:
+        attempt = await store.get(conn, account_id, attempt_id, for_update=True)
+        refusal = machine.advance(attempt.status, Step.SLOT_SELECTED, needs_verification=False)
+        if isinstance(refusal, Refusal):
+            raise Problem(refusal.status, refusal.code, refusal.detail)
+        setting = await _active_setting(conn, account_id, attempt.setting_id)
+        target = await booking.check_request(conn, account_id, setting, req)
+        slot = await booking.require_offered(
+            conn, account_id, setting, target, now, except_attempt_id=attempt.id
+        )
+        expires_at = now + timedelta(minutes=settings.hold_minutes)
+        hold_id = await appointment_store.replace_hold(
+            conn,
+            account_id=account_id,
+            attempt_id=attempt.id,
+            practitioner_id=req.practitioner_id,
+            location_id=req.location_id,
+            scheduler_config_id=req.scheduler_config_id,
+            appointment_type_id=req.appointment_type_id,
+            start=slot.start,
+            minutes=target.minutes,
+            buffer_before=target.config["buffer_before_minutes"],
+            buffer_after=target.config["buffer_after_minutes"],
+            expires_at=expires_at,
+        )
+        await _advance(conn, attempt, Step.SLOT_SELECTED, now, location_id=req.location_id)
+        return appointment_schemas.Hold(hold_id=hold_id, expires_at=expires_at)
+
+
+class Booked(msgspec.Struct, frozen=True):
+    appointment: Row
+    manage_token: str
+
+
+async def book(
+    pool: asyncpg.Pool,
+    settings: Settings,
+    account_id: int,
+    attempt_id: int,
+    req: appointment_schemas.SlotRequest,
+    now: datetime,
+) -> Booked:
+    async with transaction(pool) as conn:
+        attempt = await store.get(conn, account_id, attempt_id, for_update=True)
+        refusal = machine.advance(attempt.status, Step.BOOKED, needs_verification=False)
+        if isinstance(refusal, Refusal):
+            raise Problem(refusal.status, refusal.code, refusal.detail)
+        setting = await _active_setting(conn, account_id, attempt.setting_id)
+        email, phone, verified = await _verified_contacts(conn, attempt)
+        if _needs_verification(setting) and not verified:
+            raise Problem(422, "not_verified", "The identity proof is not verified.")
+        target = await booking.check_request(conn, account_id, setting, req)
+        slot = await booking.require_offered(
+            conn, account_id, setting, target, now, except_attempt_id=attempt.id
+        )
+        token, token_hash = notify.new_manage_token(settings.secret_key)
+        appointment_id = await booking.insert_appointment(
+            conn,
+            account_id,
+            setting,
+            target,
+            slot,
+            now,
+            patient_id=attempt.patient_id,  # type: ignore[arg-type]  # PATIENT_SET guarantees it
+            attempt_id=attempt.id,
+            manage_token_hash=token_hash,
+        )
+        await appointment_store.release_hold(conn, attempt.id)
+        await _advance(
+            conn,
+            attempt,
+            Step.BOOKED,
+            now,
+            appointment_id=appointment_id,
+            location_id=req.location_id,
+        )
+        contacts = [c for c in (("EMAIL", email), ("SMS", phone)) if c[1]]
+        if not contacts:
+            contacts = await notify.patient_contacts(conn, attempt.patient_id)  # type: ignore[arg-type]
+        await notify.announce(
+            conn,
+            account_id=account_id,
+            appointment_id=appointment_id,
+            event_type=events.APPOINTMENT_CREATED,
+            purpose=APPOINTMENT_CONFIRMATION,
+            contacts=contacts,  # type: ignore[arg-type]
+            public_url=settings.public_url,
+            manage_token=token,
+            extra={"attemptId": attempt.id, "generatedFromType": slot.generated_from},
+        )
+        return Booked(await appointment_store.get(conn, account_id, appointment_id), token)
+
+
+async def abandon_idle(pool: asyncpg.Pool, idle: timedelta, now: datetime, batch: int = 200) -> int:
+    """Attempts without activity for `idle` become ABANDONED (with an event); their holds go."""
+    async with transaction(pool) as conn:
+        attempts = await store.idle_since(conn, now - idle, batch)
+        for attempt in attempts:
+            await _advance(conn, attempt, Step.ABANDONED, now)
+            await appointment_store.release_hold(conn, attempt.id)
+            await events.record(
+                conn,
+                account_id=attempt.account_id,
+                type=events.ATTEMPT_ABANDONED,
+                data={"attemptId": attempt.id, "lastStatus": attempt.status.value},
+            )
+        return len(attempts)
+
+
+async def view(conn: asyncpg.Connection | asyncpg.Pool, attempt: store.Attempt) -> s.Attempt:
+    steps = (await store.steps(conn, [attempt.id]))[attempt.id]
+    if attempt.identity_proof_id is not None:
+        proof = await identity_store.get_proof(conn, attempt.account_id, attempt.identity_proof_id)
+        is_verified = proof.is_verified
+    else:
+        setting = await settings_store.get_setting(conn, attempt.account_id, attempt.setting_id)
+        is_verified = not _needs_verification(setting)
+    return s.Attempt(
+        id=attempt.id,
+        self_scheduling_setting_id=attempt.setting_id,
+        identity_proof_id=attempt.identity_proof_id,
+        is_verified=is_verified,
+        patient_id=attempt.patient_id,
+        appointment_id=attempt.appointment_id,
+        status=attempt.status.value,
+        steps=[s.StepOut(step=r.step.value, at=r.at) for r in steps],
+        created_at=attempt.created_at,
+        updated_at=attempt.updated_at,
+    )
+
+
+def to_patient(row: Row) -> s.Patient:
+    return s.Patient(
+        id=row["id"],
+        first_name=row["first_name"],
+        last_name=row["last_name"],
+        date_of_birth=row["date_of_birth"],
+        email=row["email"],
+        mobile_phone=row["mobile_phone"],
+    )
