@@ -21,7 +21,8 @@ WORKER_HELP = (
     "Run the background worker only (for separate processes; `serve --no-worker` then runs "
     "none in-process): delivers the notification outbox (SMS and email per SLOTPROOF_DELIVERY, "
     "retried with backoff) until SIGTERM or SIGINT, finishing in-flight sends first. Several "
-    "workers may run at once. Webhook deliveries and periodic jobs join it as they land."
+    "workers may run at once. It also fans out and posts webhooks; periodic jobs join it as "
+    "they land."
 )
 
 

@@ -11,6 +11,7 @@ from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 
+from app.appointments.api import AppointmentController
 from app.attempts.api import AttemptController
 from app.availability.api import get_availability
 from app.config import Settings, load_settings
@@ -21,6 +22,7 @@ from app.core.idempotency import idempotency_middleware
 from app.core.logs import access_log_middleware
 from app.core.ratelimit import RateLimiter
 from app.core.requestid import request_id_middleware
+from app.embed.api import ManageController, WidgetController
 from app.identity.api import IdentityProofController
 from app.notifications.callbacks import sendgrid_events, twilio_status
 from app.partners.api import issue_token
@@ -87,10 +89,20 @@ def create_app(settings: Settings | None = None) -> Litestar:
             get_availability,
             WebhookEndpointController,
             AttemptController,
+            AppointmentController,
         ],
     )
     return Litestar(
-        route_handlers=[healthz, readyz, issue_token, twilio_status, sendgrid_events, partner],
+        route_handlers=[
+            healthz,
+            readyz,
+            issue_token,
+            twilio_status,
+            sendgrid_events,
+            partner,
+            WidgetController,
+            ManageController,
+        ],
         lifespan=[lifespan],
         state=State(
             {

@@ -76,6 +76,7 @@ async def offered_slot(
     now: datetime,
     *,
     except_attempt_id: int | None,
+    except_appointment_id: int | None = None,
 ) -> e.Slot | None:
     req = target.request
     result = await search(
@@ -90,6 +91,7 @@ async def offered_slot(
             practitioner_ids=(req.practitioner_id,),
             config_id=req.scheduler_config_id,
             except_attempt_id=except_attempt_id,
+            except_appointment_id=except_appointment_id,
         ),
         now,
         setting=setting,
@@ -106,6 +108,7 @@ async def alternatives(
     now: datetime,
     *,
     except_attempt_id: int | None,
+    except_appointment_id: int | None = None,
 ) -> list[s.Alternative]:
     """Up to three open slots nearest the requested start (same location and type)."""
     start = max(req.start_date_time - ALTERNATIVES_WINDOW, now)
@@ -119,6 +122,7 @@ async def alternatives(
             range_start=start,
             range_end=max(start, req.start_date_time) + ALTERNATIVES_WINDOW,
             except_attempt_id=except_attempt_id,
+            except_appointment_id=except_appointment_id,
         ),
         now,
         setting=setting,
@@ -152,11 +156,18 @@ async def require_offered(
     now: datetime,
     *,
     except_attempt_id: int | None,
+    except_appointment_id: int | None = None,
 ) -> e.Slot:
     """Lock the practitioner's time and return the slot, or raise 409 with alternatives."""
     await store.lock_practitioner(conn, target.request.practitioner_id)
     slot = await offered_slot(
-        conn, account_id, setting, target, now, except_attempt_id=except_attempt_id
+        conn,
+        account_id,
+        setting,
+        target,
+        now,
+        except_attempt_id=except_attempt_id,
+        except_appointment_id=except_appointment_id,
     )
     if slot is None:
         raise slot_unavailable(
@@ -167,6 +178,7 @@ async def require_offered(
                 target.request,
                 now,
                 except_attempt_id=except_attempt_id,
+                except_appointment_id=except_appointment_id,
             )
         )
     return slot

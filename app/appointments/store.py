@@ -122,16 +122,104 @@ async def record_change(
     change: str,
     to_status: str | None,
     actor: str,
+    at: datetime | None = None,
 ) -> None:
     await conn.execute(
         "INSERT INTO appointment_changes (appointment_id, account_id, change, from_status,"
-        " to_status, actor) VALUES ($1, $2, $3, $4, $5, $6)",
+        " to_status, actor, at) VALUES ($1, $2, $3, $4, $5, $6, coalesce($7, now()))",
         appointment["id"],
         appointment["account_id"],
         change,
         appointment["status"],
         to_status,
         actor,
+        at,
+    )
+
+
+async def move(
+    conn: asyncpg.Connection,
+    appointment_id: int,
+    *,
+    practitioner_id: int,
+    scheduler_config_id: int,
+    start: datetime,
+    minutes: int,
+    buffer_before: int,
+    buffer_after: int,
+    generated_from: str | None,
+) -> None:
+    """Reschedule in place (the id stays). Raises asyncpg.ExclusionViolationError when the new
+    time is taken (run in a savepoint)."""
+    end = start + timedelta(minutes=minutes)
+    await conn.execute(
+        """
+        UPDATE appointments
+           SET practitioner_id = $2, scheduler_config_id = $3, start_at = $4, end_at = $5,
+               blocked_from = $6, blocked_until = $7, generated_from_type = $8,
+               updated_at = now()
+         WHERE id = $1
+        """,
+        appointment_id,
+        practitioner_id,
+        scheduler_config_id,
+        start,
+        end,
+        start - timedelta(minutes=buffer_before),
+        end + timedelta(minutes=buffer_after),
+        generated_from,
+    )
+
+
+async def config_owner(conn: Conn, account_id: int, config_id: int) -> Row | None:
+    """(setting_id, practitioner_id) of one of the account's scheduler configs."""
+    return await conn.fetchrow(
+        "SELECT setting_id, practitioner_id FROM scheduler_configs"
+        " WHERE account_id = $1 AND id = $2",
+        account_id,
+        config_id,
+    )
+
+
+async def find_config(
+    conn: Conn,
+    account_id: int,
+    *,
+    practitioner_id: int,
+    location_id: int,
+    appointment_type_id: int,
+    prefer_setting_id: int | None,
+) -> int | None:
+    """A scheduler config of this practitioner at this location offering this type, within a
+    setting that offers all three: the preferred setting's first, then active settings'."""
+    return await conn.fetchval(
+        """
+        SELECT c.id
+          FROM scheduler_configs c
+          JOIN self_scheduling_settings s ON s.id = c.setting_id AND s.account_id = c.account_id
+         WHERE c.account_id = $1 AND c.practitioner_id = $2 AND c.location_id = $3
+           AND $4 = ANY(c.appointment_type_ids) AND $2 = ANY(s.practitioner_ids)
+           AND $3 = ANY(s.location_ids) AND $4 = ANY(s.appointment_type_ids)
+         ORDER BY c.setting_id IS NOT DISTINCT FROM $5 DESC, s.active DESC, c.id
+         LIMIT 1
+        """,
+        account_id,
+        practitioner_id,
+        location_id,
+        appointment_type_id,
+        prefer_setting_id,
+    )
+
+
+async def held_by_others(conn: Conn, appointment: Row, now: datetime) -> bool:
+    """Does an unexpired hold overlap this appointment's (buffered) time?"""
+    return await conn.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM holds WHERE practitioner_id = $1 AND expires_at > $2"
+        " AND blocked_from < $4 AND blocked_until > $3)",
+        appointment["practitioner_id"],
+        now,
+        appointment["blocked_from"],
+        appointment["blocked_until"],
     )
 
 

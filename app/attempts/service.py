@@ -157,12 +157,16 @@ async def on_proof_step(
             await _verified_event(conn, attempt)
 
 
-async def record_step(
+async def record_first(
     pool: asyncpg.Pool, account_id: int, attempt_id: int, step: Step, now: datetime
-) -> store.Attempt:
+) -> None:
+    """Record a step the first time it happens (e.g. AVAILABILITY_VIEWED); finished
+    attempts record nothing."""
     async with transaction(pool) as conn:
         attempt = await store.get(conn, account_id, attempt_id, for_update=True)
-        return await _advance(conn, attempt, step, now)
+        if attempt.status in machine.TERMINAL or await store.has_step(conn, attempt.id, step):
+            return
+        await _advance(conn, attempt, step, now)
 
 
 async def _verified_contacts(

@@ -156,3 +156,11 @@ async def idle_since(conn: asyncpg.Connection, cutoff: datetime, limit: int) -> 
         limit,
     )
     return [_attempt(r) for r in rows]
+
+
+async def has_step(conn: Conn, attempt_id: int, step: Step) -> bool:
+    return await conn.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM attempt_steps WHERE attempt_id = $1 AND step = $2)",
+        attempt_id,
+        step.value,
+    )

@@ -33,6 +33,7 @@ class SlotSearch(msgspec.Struct, frozen=True, kw_only=True):
     practitioner_ids: tuple[int, ...] | None = None
     config_id: int | None = None
     except_attempt_id: int | None = None  # that attempt's own hold does not block it
+    except_appointment_id: int | None = None  # an appointment being moved does not block itself
 
 
 class SearchResult(msgspec.Struct, kw_only=True):
@@ -100,6 +101,7 @@ async def search(
             query.range_end + _MARGIN,
             now=now,
             except_attempt_id=query.except_attempt_id,
+            except_appointment_id=query.except_appointment_id,
         )
         if rows
         else []

@@ -54,16 +54,18 @@ async def busy(
     *,
     now: datetime,
     except_attempt_id: int | None = None,
+    except_appointment_id: int | None = None,
 ) -> list[e.Busy]:
     """Live appointments and unexpired holds of these practitioners (at any location) whose
     buffered range overlaps [start, end). `except_attempt_id`: that attempt's own hold does
-    not block it."""
+    not block it; `except_appointment_id`: an appointment being rescheduled does not block
+    itself."""
     rows = await conn.fetch(
         f"""
         SELECT practitioner_id, blocked_from, blocked_until, scheduler_config_id, start_at
           FROM appointments
          WHERE account_id = $1 AND practitioner_id = ANY($2::bigint[]) AND {LIVE}
-           AND blocked_from < $4 AND blocked_until > $3
+           AND blocked_from < $4 AND blocked_until > $3 AND id IS DISTINCT FROM $7
         UNION ALL
         SELECT practitioner_id, blocked_from, blocked_until, scheduler_config_id, start_at
           FROM holds
@@ -77,6 +79,7 @@ async def busy(
         end,
         now,
         except_attempt_id,
+        except_appointment_id,
     )
     return [
         e.Busy(r["practitioner_id"], r[1], r[2], r["scheduler_config_id"], r["start_at"])

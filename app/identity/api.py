@@ -12,7 +12,7 @@ from app.core.errors import invalid
 from app.core.http import DbPool, JSONBody, PathId
 from app.identity import policy, service, store
 from app.identity import schemas as s
-from app.identity.contacts import Contact, ContactError, email_contact, phone_contact
+from app.identity.contacts import Contact, contact_from
 from app.identity.store import Proof
 from app.partners.guard import scope
 from app.partners.scopes import SCHEDULING
@@ -25,12 +25,7 @@ def _secret_key(request: Request) -> str:
 
 
 def _contact(email: str | None, phone: str | None) -> Contact:
-    if (email is None) == (phone is None):
-        raise invalid("body", "exactly one of email or phone is required")
-    try:
-        return email_contact(email) if email is not None else phone_contact(phone or "")
-    except ContactError as error:
-        raise invalid(error.field, error.message) from None
+    return contact_from(email, phone)
 
 
 def _fields(proof: Proof) -> dict[str, Any]:

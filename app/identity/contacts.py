@@ -25,6 +25,7 @@ import msgspec
 import phonenumbers
 from phonenumbers import PhoneNumberFormat, PhoneNumberType
 
+from app.core.errors import invalid
 from app.identity.policy import Channel
 
 DEFAULT_REGION = "US"
@@ -102,3 +103,19 @@ def phone_contact(
 def email_contact(raw: str) -> Contact:
     email = normalize_email(raw)
     return Contact(Channel.EMAIL, email, email_key(email))
+
+
+def contact_from(
+    email: str | None,
+    phone: str | None,
+    allowed_countries: Iterable[str] = DEFAULT_PHONE_COUNTRIES,
+) -> Contact:
+    """The one contact of a send/verify body (exactly one of email / phone), else a 400."""
+    if (email is None) == (phone is None):
+        raise invalid("body", "exactly one of email or phone is required")
+    try:
+        if email is not None:
+            return email_contact(email)
+        return phone_contact(phone or "", allowed_countries=allowed_countries)
+    except ContactError as error:
+        raise invalid(error.field, error.message) from None

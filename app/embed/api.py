@@ -1,0 +1,374 @@
+"""The widget's JSON API (/widget/v1): no partner token; `X-Widget-Key` selects the setting and
+`Authorization: Bearer <attemptToken>` binds calls to one attempt. Thin over the same services
+as the partner API."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from litestar import Controller, Request, Response, get, post
+from litestar.params import FromPath, QueryParameter
+
+from app.appointments import booking
+from app.appointments import schemas as appointment_schemas
+from app.appointments import store as appointment_store
+from app.appointments.notify import manage_token_hash, manage_url
+from app.attempts import schemas as attempt_schemas
+from app.attempts import service as attempts
+from app.attempts import store as attempt_store
+from app.attempts.machine import TERMINAL, Step
+from app.availability import schemas as availability_schemas
+from app.availability import store as availability_store
+from app.availability.api import from_unix_ms, parse_ids
+from app.availability.service import SlotSearch, search
+from app.availability.shape import availability_response
+from app.core import clock
+from app.core.crud import Row
+from app.core.errors import Problem, not_found
+from app.core.http import DbPool, JSONBody
+from app.core.secrets import random_token
+from app.embed import schemas as s
+from app.embed.auth import attempt_token_hash, widget_attempt, widget_setting
+from app.identity import service as identity
+from app.identity import store as identity_store
+from app.identity.contacts import contact_from
+from app.identity.policy import Method
+
+_MAX_MS = 253_402_300_799_000
+_MAX_ID = 2**63 - 1
+
+
+def _location(row: Row) -> s.WidgetLocation:
+    parts = [row["address_line1"], row["address_line2"], row["city"], row["state"]]
+    address = (
+        s.WidgetAddress(
+            line1=row["address_line1"],
+            line2=row["address_line2"],
+            city=row["city"],
+            state=row["state"],
+            postal_code=row["postal_code"],
+            country=row["country"],
+        )
+        if any(parts)
+        else None
+    )
+    return s.WidgetLocation(
+        id=row["id"],
+        name=row["name"],
+        time_zone=row["time_zone"],
+        address=address,
+        phone=row["phone"],
+    )
+
+
+def _kind(row: Row) -> s.WidgetAppointmentType:
+    return s.WidgetAppointmentType(
+        id=row["id"],
+        name=row["name"],
+        duration_minutes=row["duration_minutes"],
+        telehealth=row["telehealth"],
+        description=row["description"],
+    )
+
+
+async def _widget_attempt_view(pool, attempt: attempt_store.Attempt) -> s.WidgetAttempt:
+    full = await attempts.view(pool, attempt)
+    missing: list[str] = []
+    if attempt.identity_proof_id is not None:
+        proof = await identity_store.get_proof(pool, attempt.account_id, attempt.identity_proof_id)
+        missing = proof.missing_verifications
+    return s.WidgetAttempt(
+        id=full.id,
+        status=full.status,
+        is_verified=full.is_verified,
+        missing_verifications=missing,
+        steps=full.steps,
+    )
+
+
+async def _proof_id(attempt: attempt_store.Attempt) -> int:
+    if attempt.identity_proof_id is None:
+        raise Problem(422, "no_verification", "This booking does not verify a contact.")
+    if attempt.status in TERMINAL:
+        raise Problem(409, "attempt_finished", "This booking session has finished.")
+    return attempt.identity_proof_id
+
+
+class WidgetController(Controller):
+    path = "/widget/v1"
+    tags = ["widget"]
+
+    @get("/config", summary="What the widget shows for this publishable key")
+    async def config(self, request: Request, pool: DbPool) -> s.WidgetConfig:
+        setting = await widget_setting(request)
+        account = setting["account_id"]
+        locations = await pool.fetch(
+            "SELECT * FROM locations WHERE account_id = $1 AND id = ANY($2::bigint[])"
+            " AND active ORDER BY id",
+            account,
+            setting["location_ids"],
+        )
+        kinds = await pool.fetch(
+            "SELECT * FROM appointment_types WHERE account_id = $1 AND id = ANY($2::bigint[])"
+            " AND active ORDER BY id",
+            account,
+            setting["appointment_type_ids"],
+        )
+        names = await availability_store.display_names(
+            pool, account, list(setting["practitioner_ids"])
+        )
+        return s.WidgetConfig(
+            setting_id=setting["id"],
+            practice_name=setting["practice_name"],
+            verification_method=setting["verification_method"],
+            locations=[_location(r) for r in locations],
+            appointment_types=[_kind(r) for r in kinds],
+            practitioners=[
+                s.WidgetPractitioner(id=pid, display_name=name)
+                for pid, name in sorted(names.items())
+            ],
+            location_selectable=setting["location_selectable"],
+            location_visible=setting["location_visible"],
+            fixed_location_id=setting["fixed_location_id"],
+            appointment_type_selectable=setting["appointment_type_selectable"],
+            appointment_type_visible=setting["appointment_type_visible"],
+            fixed_appointment_type_id=setting["fixed_appointment_type_id"],
+            are_practitioners_selectable=setting["are_practitioners_selectable"],
+            theme=dict(setting["theme"] or {}),
+            allowed_phone_countries=list(setting["allowed_phone_countries"]),
+        )
+
+    @post("/attempt", summary="Start a booking session")
+    async def start(self, request: Request, pool: DbPool) -> s.AttemptStarted:
+        setting = await widget_setting(request)
+        secret = request.app.state.settings.secret_key
+        proof_id = None
+        if setting["verification_method"]:
+            proof, _ = await identity.create_proof(
+                pool, setting["account_id"], Method(setting["verification_method"]),
+                secret_key=secret,
+            )  # fmt: skip
+            proof_id = proof.id
+        token = random_token("at_", 24)
+        attempt = await attempts.start(
+            pool,
+            setting["account_id"],
+            attempt_schemas.AttemptIn(
+                self_scheduling_setting_id=setting["id"], identity_proof_id=proof_id
+            ),
+            clock.now(),
+            source="WIDGET",
+            token_hash=attempt_token_hash(secret, token),
+        )
+        return s.AttemptStarted(
+            attempt_token=token, attempt=await _widget_attempt_view(pool, attempt)
+        )
+
+    @get("/attempt", summary="This booking session")
+    async def current(self, request: Request, pool: DbPool) -> s.WidgetAttempt:
+        setting = await widget_setting(request)
+        attempt = await widget_attempt(request, setting)
+        return await _widget_attempt_view(pool, attempt)  # type: ignore[arg-type]
+
+    @get("/availability", summary="Open times (the partner availability shape)")
+    async def availability(
+        self,
+        request: Request,
+        pool: DbPool,
+        start_unix: Annotated[int, QueryParameter(name="startUnix", ge=0, le=_MAX_MS)],
+        end_unix: Annotated[int, QueryParameter(name="endUnix", ge=0, le=_MAX_MS)],
+        location_id: Annotated[int, QueryParameter(name="locationId", ge=1, le=_MAX_ID)],
+        appointment_type_id: Annotated[
+            int, QueryParameter(name="appointmentTypeId", ge=1, le=_MAX_ID)
+        ],
+        practitioner_ids: Annotated[
+            str | None, QueryParameter(name="practitionerIds", max_length=2000)
+        ] = None,
+    ) -> availability_schemas.Availability:
+        setting = await widget_setting(request)
+        attempt = await widget_attempt(request, setting, required=False)
+        now = clock.now()
+        query = SlotSearch(
+            setting_id=setting["id"],
+            location_id=location_id,
+            appointment_type_id=appointment_type_id,
+            range_start=from_unix_ms(start_unix),
+            range_end=from_unix_ms(end_unix),
+            practitioner_ids=parse_ids(practitioner_ids, "practitionerIds"),
+            except_attempt_id=attempt.id if attempt else None,
+        )
+        async with pool.acquire() as conn:
+            result = await search(conn, setting["account_id"], query, now, setting=setting)
+            names = await availability_store.display_names(
+                conn, setting["account_id"], result.practitioner_ids
+            )
+        if attempt is not None:
+            await attempts.record_first(
+                pool, setting["account_id"], attempt.id, Step.AVAILABILITY_VIEWED, now
+            )
+        return availability_response(result, names)
+
+    @post("/attempt/send-code", status_code=200, summary="Send a code to an email or phone")
+    async def send_code(
+        self, request: Request, pool: DbPool, data: JSONBody[s.SendCodeIn]
+    ) -> s.CodeSent:
+        setting = await widget_setting(request)
+        attempt = await widget_attempt(request, setting)
+        proof_id = await _proof_id(attempt)  # type: ignore[arg-type]
+        contact = contact_from(data.email, data.phone, setting["allowed_phone_countries"])
+        await identity.send_code(
+            pool, setting["account_id"], proof_id, contact,
+            secret_key=request.app.state.settings.secret_key,
+        )  # fmt: skip
+        return s.CodeSent(sent=True)
+
+    @post("/attempt/verify-code", status_code=200, summary="Check a code")
+    async def verify_code(
+        self, request: Request, pool: DbPool, data: JSONBody[s.VerifyCodeIn]
+    ) -> s.CodeChecked:
+        setting = await widget_setting(request)
+        attempt = await widget_attempt(request, setting)
+        proof_id = await _proof_id(attempt)  # type: ignore[arg-type]
+        contact = contact_from(data.email, data.phone, setting["allowed_phone_countries"])
+        proof = await identity.verify_code(
+            pool, setting["account_id"], proof_id, contact, data.code,
+            secret_key=request.app.state.settings.secret_key,
+        )  # fmt: skip
+        if proof is None:
+            current = await identity_store.get_proof(pool, setting["account_id"], proof_id)
+            missing = current.missing_verifications
+            return s.CodeChecked(verified=False, missing_verifications=missing)
+        return s.CodeChecked(verified=True, missing_verifications=proof.missing_verifications)
+
+    @post("/attempt/hold", summary="Hold a time while the patient finishes")
+    async def hold(
+        self, request: Request, pool: DbPool, data: JSONBody[appointment_schemas.SlotRequest]
+    ) -> appointment_schemas.Hold:
+        setting = await widget_setting(request)
+        attempt = await widget_attempt(request, setting)
+        return await attempts.hold(
+            pool, request.app.state.settings, setting["account_id"], attempt.id, data,  # type: ignore[union-attr]
+            clock.now(),
+        )  # fmt: skip
+
+    @post("/attempt/patient", summary="Name and date of birth (200 matched, 201 created)")
+    async def patient(
+        self, request: Request, pool: DbPool, data: JSONBody[attempt_schemas.PatientIn]
+    ) -> Response[attempt_schemas.Patient]:
+        setting = await widget_setting(request)
+        attempt = await widget_attempt(request, setting)
+        row, created = await attempts.set_patient(
+            pool,
+            setting["account_id"],
+            attempt.id,
+            data,
+            clock.now(),  # type: ignore[union-attr]
+        )
+        return Response(attempts.to_patient(row), status_code=201 if created else 200)
+
+    @post("/attempt/appointment", summary="Book; returns the manage link")
+    async def book(
+        self, request: Request, pool: DbPool, data: JSONBody[appointment_schemas.SlotRequest]
+    ) -> s.Booked:
+        setting = await widget_setting(request)
+        attempt = await widget_attempt(request, setting)
+        settings = request.app.state.settings
+        booked = await attempts.book(
+            pool,
+            settings,
+            setting["account_id"],
+            attempt.id,
+            data,
+            clock.now(),  # type: ignore[union-attr]
+        )
+        return s.Booked(
+            appointment=booking.to_appointment(booked.appointment),
+            manage_token=booked.manage_token,
+            manage_url=manage_url(settings.public_url, booked.manage_token),
+        )
+
+
+async def _managed(request: Request, pool, token: str) -> Row:
+    if not token.startswith("mg_") or len(token) > 100:
+        raise not_found("appointment")
+    secret = request.app.state.settings.secret_key
+    row = await appointment_store.by_manage_hash(pool, manage_token_hash(secret, token))
+    if row is None:
+        raise not_found("appointment")
+    return row
+
+
+_FINAL = {"CANCELLED", "VOIDED", "CHECKED_OUT", "NO_SHOW", "IN_TREATMENT", "CHECKED_IN"}
+
+
+class ManageController(Controller):
+    path = "/widget/v1/manage"
+    tags = ["widget"]
+
+    @get("/{manage_token:str}", summary="The appointment behind a manage link")
+    async def show(
+        self, request: Request, pool: DbPool, manage_token: FromPath[str]
+    ) -> s.ManagedAppointment:
+        row = await _managed(request, pool, manage_token)
+        location = await pool.fetchrow("SELECT * FROM locations WHERE id = $1", row["location_id"])
+        kind = await pool.fetchrow(
+            "SELECT * FROM appointment_types WHERE id = $1", row["appointment_type_id"]
+        )
+        names = await availability_store.display_names(
+            pool, row["account_id"], [row["practitioner_id"]]
+        )
+        key = await pool.fetchval(
+            "SELECT s.publishable_key FROM scheduler_configs c"
+            " JOIN self_scheduling_settings s ON s.id = c.setting_id WHERE c.id = $1",
+            row["scheduler_config_id"],
+        )
+        upcoming = row["start_at"] > clock.now() and row["status"] not in _FINAL
+        return s.ManagedAppointment(
+            appointment=booking.to_appointment(row),
+            location=_location(location),
+            appointment_type=_kind(kind),
+            practitioner=s.WidgetPractitioner(
+                id=row["practitioner_id"], display_name=names.get(row["practitioner_id"], "")
+            ),
+            can_cancel=upcoming,
+            can_reschedule=upcoming and key is not None,
+            setting_publishable_key=key,
+        )
+
+    @post("/{manage_token:str}/cancel", status_code=200, summary="Cancel through the link")
+    async def cancel(
+        self, request: Request, pool: DbPool, manage_token: FromPath[str]
+    ) -> s.AppointmentOnly:
+        from app.appointments import changes  # TEMP lazy import until changes.py lands
+
+        row = await _managed(request, pool, manage_token)
+        updated = await changes.cancel(
+            pool, request.app.state.settings, row["account_id"], row["id"],
+            actor="patient", now=clock.now(),
+        )  # fmt: skip
+        return s.AppointmentOnly(appointment=booking.to_appointment(updated))
+
+    @post("/{manage_token:str}/reschedule", status_code=200, summary="Move to another time")
+    async def reschedule(
+        self,
+        request: Request,
+        pool: DbPool,
+        manage_token: FromPath[str],
+        data: JSONBody[s.RescheduleIn],
+    ) -> s.AppointmentOnly:
+        from app.appointments import changes  # TEMP lazy import until changes.py lands
+
+        row = await _managed(request, pool, manage_token)
+        updated = await changes.reschedule(
+            pool,
+            request.app.state.settings,
+            row["account_id"],
+            row["id"],
+            start=data.start_date_time,
+            actor="patient",
+            now=clock.now(),
+            practitioner_id=data.practitioner_id,
+            scheduler_config_id=data.scheduler_config_id,
+            manage_token=manage_token,
+        )
+        return s.AppointmentOnly(appointment=booking.to_appointment(updated))

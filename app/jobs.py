@@ -1,0 +1,49 @@
+"""Periodic jobs: expired holds are swept, idle attempts become ABANDONED.
+
+Each pass is safe to run from several processes at once (row locks with SKIP LOCKED, and
+deletes of already-expired rows). They run inside `slotproof serve` unless --no-worker, and in
+`slotproof worker`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import datetime, timedelta
+
+import asyncpg
+
+from app.appointments.store import sweep_expired_holds
+from app.attempts.service import abandon_idle
+from app.config import Settings
+from app.core import clock
+
+log = logging.getLogger("slotproof.jobs")
+INTERVAL_SECONDS = 30.0
+
+
+async def run_periodic_once(
+    pool: asyncpg.Pool, settings: Settings, now: datetime | None = None
+) -> dict[str, int]:
+    now = now or clock.now()
+    swept = await sweep_expired_holds(pool, now)
+    abandoned = 0
+    while batch := await abandon_idle(pool, timedelta(minutes=settings.attempt_idle_minutes), now):
+        abandoned += batch
+    done = {"holdsSwept": swept, "attemptsAbandoned": abandoned}
+    if swept or abandoned:
+        log.info("periodic jobs", extra=done)
+    return done
+
+
+async def run_periodic_forever(
+    pool: asyncpg.Pool, settings: Settings, stop: asyncio.Event, interval: float = INTERVAL_SECONDS
+) -> None:
+    while not stop.is_set():
+        try:
+            await run_periodic_once(pool, settings)
+        except (OSError, asyncpg.PostgresError) as exc:
+            log.warning("periodic jobs failed; will retry", extra={"error": type(exc).__name__})
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), interval)
