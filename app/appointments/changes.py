@@ -289,6 +289,12 @@ async def _reschedule(
 ) -> bool:
     """Move the locked appointment; False when nothing changes (same start, practitioner and
     config: a repeated PUT is a no-op)."""
+    if (
+        start == appointment["start_at"]
+        and practitioner_id in (None, appointment["practitioner_id"])
+        and scheduler_config_id in (None, appointment["scheduler_config_id"])
+    ):
+        return False  # nothing to move: a repeated PUT is a no-op, whatever the status
     status = appointment["status"]
     if status not in RESCHEDULABLE:
         raise Problem(

@@ -9,7 +9,7 @@ from typing import Annotated
 from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath, QueryParameter
 
-from app.appointments import booking
+from app.appointments import booking, changes
 from app.appointments import schemas as appointment_schemas
 from app.appointments import store as appointment_store
 from app.appointments.notify import manage_token_hash, manage_url
@@ -339,8 +339,6 @@ class ManageController(Controller):
     async def cancel(
         self, request: Request, pool: DbPool, manage_token: FromPath[str]
     ) -> s.AppointmentOnly:
-        from app.appointments import changes  # TEMP lazy import until changes.py lands
-
         row = await _managed(request, pool, manage_token)
         updated = await changes.cancel(
             pool, request.app.state.settings, row["account_id"], row["id"],
@@ -356,8 +354,6 @@ class ManageController(Controller):
         manage_token: FromPath[str],
         data: JSONBody[s.RescheduleIn],
     ) -> s.AppointmentOnly:
-        from app.appointments import changes  # TEMP lazy import until changes.py lands
-
         row = await _managed(request, pool, manage_token)
         updated = await changes.reschedule(
             pool,

@@ -62,7 +62,8 @@ PATIENT = {"firstName": "Ana", "lastName": "Núñez", "dateOfBirth": "1984-05-06
 
 async def test_the_whole_partner_flow(partner, pool, settings, outbox_dir):
     practice = await build_practice(partner)
-    attempt_id, proof_id = await verified_attempt(partner, pool, practice)
+    email = f"ana.{partner.account_id}@example.com"  # unique in the shared file outbox
+    attempt_id, proof_id = await verified_attempt(partner, pool, practice, email=email)
     base = f"/self-scheduling/attempt/{attempt_id}"
 
     attempt = (await partner.get(base)).json()
@@ -78,7 +79,7 @@ async def test_the_whole_partner_flow(partner, pool, settings, outbox_dir):
     assert patient.status_code == 201, patient.text
     assert patient.json() == {
         "id": patient.json()["id"], "firstName": "Ana", "lastName": "Núñez",
-        "dateOfBirth": "1984-05-06", "email": "ana@example.com", "mobilePhone": None,
+        "dateOfBirth": "1984-05-06", "email": email, "mobilePhone": None,
     }  # fmt: skip
 
     booked = await partner.post(f"{base}/appointment", json=slot_body(practice))
@@ -127,7 +128,7 @@ async def test_the_whole_partner_flow(partner, pool, settings, outbox_dir):
     confirmation = [
         f
         for f in files
-        if f["purpose"] == "appointment_confirmation" and f["to"] == "ana@example.com"
+        if f["purpose"] == "appointment_confirmation" and f["to"] == email
     ]
     assert len(confirmation) == 1
     assert "#manage=mg_" in confirmation[0]["body"]
