@@ -153,22 +153,16 @@ def cmd_worker(_: argparse.Namespace) -> int:
 
 
 async def _run_worker(dsn: str, settings: Settings) -> None:
+    from app.background import run_until_stopped
     from app.core.db import create_pool
-    from app.notifications.channels import build_channels
-    from app.notifications.worker import run_forever
-    from app.webhooks.dispatcher import run_forever as run_webhooks
 
-    channels = build_channels(settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     pool = await create_pool(dsn, min_size=1, max_size=settings.db_pool_max)
     try:
-        await asyncio.gather(
-            run_forever(pool, settings, channels, stop=stop),
-            run_webhooks(pool, settings, stop=stop),
-        )
+        await run_until_stopped(pool, settings, stop)
     finally:
         await pool.close()
 

@@ -7,6 +7,7 @@ development defaults (console/file delivery, the embedded database, a missing se
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
@@ -42,6 +43,14 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     redis_url: str | None = None
     db_pool_min: int = 2
     db_pool_max: int = 10
+    # fail fast when PostgreSQL is away (app/core/db.py): a new connection must be up within
+    # the connect timeout, and a request waits at most the acquire timeout for a pooled one
+    db_connect_timeout_seconds: float = 5.0
+    db_acquire_timeout_seconds: float = 5.0
+    # security headers and CORS (app/core/security.py): no cross-origin API access unless an
+    # origin is listed (the widget frame is same-origin); HSTS is sent in production only
+    cors_origins: tuple[str, ...] = ()
+    hsts_max_age_seconds: int = 63_072_000
     token_rate_limit_per_minute: int = 20
     access_token_ttl_seconds: int = 3600
     hold_minutes: int = 10
@@ -102,6 +111,26 @@ def _url(name: str, raw: str, schemes: tuple[str, ...]) -> str:
     return value.rstrip("/") if name == "SLOTPROOF_PUBLIC_URL" else value
 
 
+_CORS_ORIGIN = re.compile(r"https?://(?:[a-z0-9-]+(?:\.[a-z0-9-]+)*|\[[0-9a-f:.]+\])(?::\d{1,5})?")
+
+
+def _origins(name: str, raw: str) -> tuple[str, ...]:
+    """Comma- or space-separated origins (`scheme://host[:port]`, no path, no wildcard)."""
+    origins = []
+    for item in re.split(r"[,\s]+", raw.strip()):
+        if not item:
+            continue
+        origin = item.rstrip("/").lower()
+        if not _CORS_ORIGIN.fullmatch(origin):
+            raise ConfigError(
+                f"{name} must list origins like https://host[:port] (no path, no wildcard),"
+                f" got {item!r}"
+            )
+        if origin not in origins:
+            origins.append(origin)
+    return tuple(origins)
+
+
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     env = os.environ if environ is None else environ
 
@@ -134,9 +163,14 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         values["twilio_api_url"] = _url("SLOTPROOF_TWILIO_API_URL", raw, ("http", "https"))
     if raw := get("SLOTPROOF_SENDGRID_API_URL"):
         values["sendgrid_api_url"] = _url("SLOTPROOF_SENDGRID_API_URL", raw, ("http", "https"))
+    if raw := get("SLOTPROOF_CORS_ORIGINS"):
+        values["cors_origins"] = _origins("SLOTPROOF_CORS_ORIGINS", raw)
     for name, field, low, high in (
         ("SLOTPROOF_DB_POOL_MIN", "db_pool_min", 1, 100),
         ("SLOTPROOF_DB_POOL_MAX", "db_pool_max", 1, 500),
+        ("SLOTPROOF_DB_CONNECT_TIMEOUT", "db_connect_timeout_seconds", 1, 60),
+        ("SLOTPROOF_DB_ACQUIRE_TIMEOUT", "db_acquire_timeout_seconds", 1, 120),
+        ("SLOTPROOF_HSTS_MAX_AGE", "hsts_max_age_seconds", 0, 63_072_000),
         ("SLOTPROOF_TOKEN_RATE_LIMIT", "token_rate_limit_per_minute", 1, 100_000),
         ("SLOTPROOF_HOLD_MINUTES", "hold_minutes", 1, 120),
         ("SLOTPROOF_ATTEMPT_IDLE_MINUTES", "attempt_idle_minutes", 5, 10_080),
@@ -197,6 +231,8 @@ def _check_consistency(s: Settings) -> None:
             raise ConfigError("DATABASE_URL must be set in production (no embedded database)")
         if not s.public_url.startswith("https://"):
             raise ConfigError("SLOTPROOF_PUBLIC_URL must be https:// in production")
+        if any(not origin.startswith("https://") for origin in s.cors_origins):
+            raise ConfigError("SLOTPROOF_CORS_ORIGINS must list https:// origins in production")
         for name, url in (
             ("SLOTPROOF_TWILIO_API_URL", s.twilio_api_url),
             ("SLOTPROOF_SENDGRID_API_URL", s.sendgrid_api_url),

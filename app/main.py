@@ -23,6 +23,7 @@ from app.core.logs import access_log_middleware
 from app.core.ratelimit import RateLimiter
 from app.core.requestid import request_id_middleware
 from app.embed.api import ManageController, WidgetController
+from app.embed.assets import ASSET_ROUTES
 from app.identity.api import IdentityProofController
 from app.notifications.callbacks import sendgrid_events, twilio_status
 from app.partners.api import issue_token
@@ -51,28 +52,19 @@ def create_app(settings: Settings | None = None) -> Litestar:
         app.state.pool = await create_pool(
             dsn, min_size=settings.db_pool_min, max_size=settings.db_pool_max
         )
-        worker = None
+        background = {}
         if settings.in_process_worker:
-            from app.notifications.channels import build_channels
-            from app.notifications.worker import BackgroundWorker
+            from app.background import loops
 
-            worker = BackgroundWorker(app.state.pool, settings, build_channels(settings))
-            worker.start()
-        app.state.notification_worker = worker
-        dispatcher = None
-        if settings.in_process_worker:
-            from app.webhooks.dispatcher import WebhookDispatcher
-
-            dispatcher = WebhookDispatcher(app.state.pool, settings)
-            dispatcher.start()
-        app.state.webhook_dispatcher = dispatcher
+            background = loops(app.state.pool, settings)
+            for loop in background.values():
+                loop.start()
+        app.state.notification_worker = background.get("notifications")
         try:
             yield
         finally:
-            if dispatcher is not None:
-                await dispatcher.stop()
-            if worker is not None:
-                await worker.stop()
+            for loop in background.values():
+                await loop.stop()
             await app.state.pool.close()
 
     partner = Router(
@@ -102,6 +94,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             partner,
             WidgetController,
             ManageController,
+            *ASSET_ROUTES,
         ],
         lifespan=[lifespan],
         state=State(

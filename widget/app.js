@@ -106,6 +106,8 @@
     }
     return el;
   }
+  /** Replace an element's children (null / false children are skipped, as in h()). */
+  const fill = (el, ...children) => el.replaceChildren(...children.flat().filter((c) => c != null && c !== false));
   const button = (label, onclick, cls = 'sp-btn', props = {}) =>
     h('button', { type: 'button', class: cls, onclick, ...props }, label);
   const para = (text, cls) => h('p', { class: cls }, text);
@@ -197,19 +199,21 @@
     if (parent !== self) parent.postMessage({ type, ...data }, hostOrigin);
   }
   let readySent = false;
+  let lastHeight = 0;
+  function reportHeight() {
+    const height = Math.ceil(root.getBoundingClientRect().height);
+    if (readySent && height !== lastHeight) {
+      lastHeight = height;
+      emit('slotproof:resize', { height });
+    }
+  }
   function ready() {
     if (readySent) return;
     readySent = true;
     emit('slotproof:ready', {});
+    reportHeight();
   }
-  let lastHeight = 0;
-  new ResizeObserver(() => {
-    const height = Math.ceil(root.getBoundingClientRect().height);
-    if (height !== lastHeight) {
-      lastHeight = height;
-      emit('slotproof:resize', { height });
-    }
-  }).observe(root);
+  new ResizeObserver(reportHeight).observe(root);
 
   addEventListener('message', (e) => {
     // the loader asks to wrap focus into the frame (modal focus trap, Shift+Tab)
@@ -357,7 +361,7 @@
     const c = S.cfg;
     if (!c) return;
     const logo = c.theme && c.theme.logoUrl;
-    brand.replaceChildren(
+    fill(brand,
       typeof logo === 'string' && /^https:\/\//.test(logo) ? h('img', { src: logo, alt: '', class: 'sp-logo' }) : null,
       h('p', { class: 'sp-practice' }, c.practiceName),
     );
@@ -410,9 +414,9 @@
       const c = S.cfg;
       S.sel.type = c.fixedAppointmentTypeId || (c.appointmentTypes.length === 1 ? c.appointmentTypes[0].id : null);
       S.sel.loc = c.fixedLocationId || (c.locations.length === 1 ? c.locations[0].id : null);
+      ready();
       if (needsChoice()) stepService();
       else stepTime();
-      ready();
     }, (e) => {
       explain(e, screen('error', t('errTitle')), loadConfig);
       ready();
@@ -692,7 +696,7 @@
     });
     const none = days.size ? null : para(t('noOpeningsMonth', { month: monthLabel }), 'sp-note');
     const legend = para(t('calendarHelp'), 'sp-hint');
-    area.replaceChildren(h('div', { class: 'sp-monthbar' }, prev, caption, next), legend, table, none);
+    fill(area, h('div', { class: 'sp-monthbar' }, prev, caption, next), legend, table, none);
     if (none) {
       const phone = (locOf() || {}).phone;
       area.append(h('div', { class: 'sp-actions' }, monthIndex(view) < monthIndex(first) + MONTHS_AHEAD ? button(t('nextMonth'), go(1, 'next'), 'sp-btn sp-secondary') : null));
@@ -977,7 +981,7 @@
       for (const x of [month, day, year]) x.toggleAttribute('aria-invalid', !dobValue);
       dobErr.textContent = dobValue ? '' : t('badDob');
       dobErr.hidden = !!dobValue;
-      if (!dobValue && !bad) bad = month;
+      if (!dobValue && !bad) bad = dob.querySelector('input');
       if (email && email.value.trim()) need(email, /^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email.value.trim()), t('badEmail'));
       if (bad) {
         bad.focus();
@@ -1125,8 +1129,8 @@
       if (!S.cfg) applyTheme({});
       const d = S.manage.data;
       S.sel = { type: d.appointmentType.id, loc: d.location.id, prac: d.practitioner.id };
-      stepManage();
       ready();
+      stepManage();
     }, (e) => {
       if (e.status === 404) screen('manage', t('manageMissingTitle'), para(t('manageMissing')));
       else explain(e, screen('manage', t('manageTitle')), () => bootManage(token));

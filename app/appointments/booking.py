@@ -16,6 +16,7 @@ import msgspec
 from app.appointments import schemas as s
 from app.appointments import store
 from app.availability import engine as e
+from app.availability import store as availability_store
 from app.availability.service import SlotSearch, search
 from app.core.crud import Row
 from app.core.errors import Problem, invalid
@@ -29,6 +30,8 @@ class Target(msgspec.Struct, frozen=True, kw_only=True):
 
     request: s.SlotRequest
     config: Row
+    configs: list[Row]  # every config of the setting, read once per transaction
+    kind: Row
     minutes: int
     telehealth: bool
     form_count: int
@@ -53,15 +56,14 @@ async def check_request(
         or req.appointment_type_id not in setting["appointment_type_ids"]
     ):
         raise invalid("appointmentTypeId", "is not offered by the scheduler config")
-    kind = await conn.fetchrow(
-        "SELECT duration_minutes, telehealth, form_count FROM appointment_types"
-        " WHERE account_id = $1 AND id = $2",
-        account_id,
-        req.appointment_type_id,
-    )
+    kind = await availability_store.appointment_type(conn, account_id, req.appointment_type_id)
+    if kind is None:
+        raise invalid("appointmentTypeId", "is not an appointment type of this account")
     return Target(
         request=req,
         config=config,
+        configs=configs,
+        kind=kind,
         minutes=kind["duration_minutes"],
         telehealth=kind["telehealth"],
         form_count=kind["form_count"],
@@ -95,6 +97,8 @@ async def offered_slot(
         ),
         now,
         setting=setting,
+        configs=target.configs,
+        kind=target.kind,
     )
     wanted = e.to_unix_ms(req.start_date_time)
     return next((slot for slot in result.slots if e.to_unix_ms(slot.start) == wanted), None)

@@ -66,7 +66,11 @@ async def search(
     now: datetime,
     *,
     setting: Row | None = None,
+    configs: list[Row] | None = None,
+    kind: Row | None = None,
 ) -> SearchResult:
+    """`configs` (`configs_for_setting` rows) and `kind` (`store.appointment_type`) may be
+    passed when the caller already read them in this transaction."""
     check_range(query.range_start, query.range_end)
     setting = setting or await load_setting(conn, account_id, query.setting_id)
     if query.location_id not in setting["location_ids"]:
@@ -76,13 +80,18 @@ async def search(
     wanted = set(query.practitioner_ids or ())
     if wanted - set(setting["practitioner_ids"]):
         raise invalid("practitionerIds", "include a practitioner who is not in this setting")
-    kind = await store.appointment_type(conn, account_id, query.appointment_type_id)
+    if kind is None:
+        kind = await store.appointment_type(conn, account_id, query.appointment_type_id)
     if kind is None or not kind["active"]:
         raise invalid("appointmentTypeId", "is not an active appointment type")
 
     rows = [
         r
-        for r in await settings_store.configs_for_setting(conn, account_id, query.setting_id)
+        for r in (
+            configs
+            if configs is not None
+            else await settings_store.configs_for_setting(conn, account_id, query.setting_id)
+        )
         if r["location_id"] == query.location_id
         and r["location_active"]
         and r["practitioner_active"]

@@ -1,0 +1,92 @@
+"""Steps through the widget that several browser tests share."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import httpx
+
+from tests.browser.harness import Server
+
+READY_JS = "() => (window.__slotproofEvents || []).some(e => e.type === 'slotproof:ready')"
+
+
+def widget_frame(page: Any) -> Any:
+    """The widget's Frame (inside the loader's iframe)."""
+    handle = page.wait_for_selector("iframe[title]", state="attached")
+    frame = handle.content_frame()
+    assert frame is not None
+    return frame
+
+
+def normalise(text: str) -> str:
+    """Intl output uses narrow no-break spaces (9:00\u202fAM); compare with plain spaces."""
+    return " ".join(text.replace("\u202f", " ").replace("\xa0", " ").split())
+
+
+def heading_focused(frame: Any, name: str) -> None:
+    frame.wait_for_function(
+        "name => document.activeElement && document.activeElement.id === 'sp-title'"
+        " && document.activeElement.textContent === name",
+        arg=name,
+    )
+
+
+def book_via_api(server: Server, email: str, *, day_index: int = 1) -> dict[str, Any]:
+    """Book the demo practice through the widget API (no browser): the manage tests start here."""
+    api = httpx.Client(
+        base_url=f"{server.url}/widget/v1", headers={"X-Widget-Key": server.key}, timeout=15
+    )
+    with api:
+        config = api.get("/config").raise_for_status().json()
+        started = api.post("/attempt", json={}).raise_for_status().json()
+        api.headers["Authorization"] = f"Bearer {started['attemptToken']}"
+        location = config["locations"][0]["id"]
+        kind = config["appointmentTypes"][0]["id"]
+        now = int(time.time() * 1000)
+        found = api.get(
+            "/availability",
+            params={
+                "startUnix": now,
+                "endUnix": now + 40 * 86_400_000,
+                "locationId": location,
+                "appointmentTypeId": kind,
+            },
+        ).raise_for_status()
+        days = [slots for slots in found.json()["slotsByDate"].values() if slots]
+        slot = days[min(day_index, len(days) - 1)][0]
+        practitioner, config_id = next(iter(slot["practitionerToConfig"].items()))
+        sent = time.time() - 1
+        api.post("/attempt/send-code", json={"email": email}).raise_for_status()
+        code = server.code_for(email, newer_than=sent)
+        checked = api.post("/attempt/verify-code", json={"code": code, "email": email})
+        assert checked.json()["verified"] is True, checked.text
+        api.post(
+            "/attempt/patient",
+            json={"firstName": "Manny", "lastName": "Ager", "dateOfBirth": "1970-01-02"},
+        ).raise_for_status()
+        body = {
+            "appointmentTypeId": kind,
+            "locationId": location,
+            "practitionerId": int(practitioner),
+            "schedulerConfigId": config_id,
+            "startDateTime": slot["startDateTime"],
+        }
+        api.post("/attempt/hold", json=body).raise_for_status()
+        booked = api.post("/attempt/appointment", json=body)
+        assert booked.status_code == 201, booked.text
+        return booked.json()
+
+
+def to_contact_step(page: Any, server: Server) -> Any:
+    """Open /demo and take the mouse to the code step; returns the widget frame."""
+    page.goto(f"{server.url}/demo")
+    frame = widget_frame(page)
+    frame.get_by_label("Follow-up").check()
+    frame.get_by_label("Riverside Family Health - Oakland").check()
+    frame.get_by_role("button", name="Continue").click()
+    frame.locator(".sp-day.sp-open").first.click()
+    frame.locator(".sp-time").first.click()
+    frame.get_by_role("heading", name="Confirm your email").wait_for()
+    return frame
