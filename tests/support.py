@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -162,3 +163,22 @@ def with_database(dsn: str, name: str) -> str:
     scheme, _, rest = base.partition("://")
     host_part = rest.split("/", 1)[0]
     return f"{scheme}://{host_part}/{name}" + (f"?{query}" if query else "")
+
+
+async def start_serve(env: dict[str, str], port: int) -> asyncio.subprocess.Process:
+    """`slotproof serve` as a real process (stderr piped: its JSON log lines)."""
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "app.cli", "serve", "--port", str(port),
+        env=env, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+
+
+async def wait_ready(base_url: str, tries: int = 300) -> httpx.Response:
+    """The first answer of /readyz, polling every 0.1 s while the server starts."""
+    async with httpx.AsyncClient() as http:
+        for _ in range(tries):
+            try:
+                return await http.get(f"{base_url}/readyz")
+            except httpx.TransportError:
+                await asyncio.sleep(0.1)
+    raise AssertionError("server did not start")

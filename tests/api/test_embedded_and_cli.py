@@ -9,9 +9,8 @@ import tempfile
 from pathlib import Path
 
 import asyncpg
-import httpx
 
-from tests.support import scratch_database
+from tests.support import scratch_database, start_serve, wait_ready
 
 
 def test_embedded_postgres_starts_and_serves_a_query():
@@ -120,41 +119,17 @@ async def test_bad_configuration_names_the_variable():
     assert "SLOTPROOF_ENV" in err
 
 
-def test_serve_answers_http(admin_database_url, tmp_path):
+async def test_serve_answers_http(admin_database_url):
     """`slotproof serve` as a real process: migrates and answers /readyz."""
-    del tmp_path
-
-    async def run() -> None:
-        async with scratch_database(admin_database_url) as dsn:
-            env = {**os.environ, "DATABASE_URL": dsn}
-            proc = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                "app.cli",
-                "serve",
-                "--port",
-                "18731",
-                env=env,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.PIPE,
-            )
-            try:
-                async with httpx.AsyncClient() as http:
-                    for _ in range(100):
-                        try:
-                            r = await http.get("http://127.0.0.1:18731/readyz")
-                            break
-                        except httpx.TransportError:
-                            await asyncio.sleep(0.1)
-                    else:
-                        raise AssertionError("server did not start")
-                assert r.status_code == 200 and r.json() == {"status": "ready"}
-            finally:
-                proc.terminate()
-                _, err = await proc.communicate()
-            assert b"request" in err  # a structured access line was logged
-
-    asyncio.run(run())
+    async with scratch_database(admin_database_url) as dsn:
+        proc = await start_serve({**os.environ, "DATABASE_URL": dsn}, port=18731)
+        try:
+            ready = await wait_ready("http://127.0.0.1:18731")
+            assert ready.status_code == 200 and ready.json() == {"status": "ready"}
+        finally:
+            proc.terminate()
+            _, err = await proc.communicate()
+        assert b"request" in err  # a structured access line was logged
 
 
 def _postgres_running_on(pgdata: str) -> bool:
@@ -167,42 +142,20 @@ def _postgres_running_on(pgdata: str) -> bool:
     return False
 
 
-def test_serve_without_database_url_runs_and_stops_the_embedded_server():
+async def test_serve_without_database_url_runs_and_stops_the_embedded_server():
     data_dir = tempfile.mkdtemp(prefix="slotproof-serve-")
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
     env["SLOTPROOF_DATA_DIR"] = data_dir
-
-    async def run() -> None:
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "app.cli",
-            "serve",
-            "--port",
-            "18732",
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
-        try:
-            async with httpx.AsyncClient() as http:
-                for _ in range(200):
-                    try:
-                        r = await http.get("http://127.0.0.1:18732/readyz")
-                        break
-                    except httpx.TransportError:
-                        await asyncio.sleep(0.1)
-                else:
-                    raise AssertionError("server did not start")
-            assert r.status_code == 200 and r.json() == {"status": "ready"}
-            assert _postgres_running_on(data_dir)
-        finally:
-            proc.terminate()
-            await proc.communicate()
-        for _ in range(100):
-            if not _postgres_running_on(data_dir):
-                break
-            await asyncio.sleep(0.1)
-        assert not _postgres_running_on(data_dir), "embedded PostgreSQL outlived the server"
-
-    asyncio.run(run())
+    proc = await start_serve(env, port=18732)
+    try:
+        ready = await wait_ready("http://127.0.0.1:18732")
+        assert ready.status_code == 200 and ready.json() == {"status": "ready"}
+        assert _postgres_running_on(data_dir)
+    finally:
+        proc.terminate()
+        await proc.communicate()
+    for _ in range(100):
+        if not _postgres_running_on(data_dir):
+            break
+        await asyncio.sleep(0.1)
+    assert not _postgres_running_on(data_dir), "embedded PostgreSQL outlived the server"
