@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: run test lint format bench clean install install-dev
+.PHONY: run test lint format bench clean install install-dev browser-deps
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,13 +30,34 @@ run: install
 	print(); print('  slotproof is starting on http://$(HOST):$(PORT)'); \
 	print('  OpenAPI UI:    http://$(HOST):$(PORT)/schema'); \
 	print('  Health:        http://$(HOST):$(PORT)/readyz'); \
+	print('  Widget demo:   http://$(HOST):$(PORT)/demo   (a mock practice site; the code is in this log)'); \
 	print('  Demo account:  ', d['accountId'], ' setting', d['settingId'], ' widget key', d['publishableKey']); \
 	print('  Demo partner:  client_id=' + d['clientId'], ' client_secret=' + d['clientSecret']); \
 	print('  Get a token:   curl -s -d grant_type=client_credentials -d client_id=' + d['clientId'] + ' -d client_secret=' + d['clientSecret'] + ' http://$(HOST):$(PORT)/oauth2/token'); \
 	print()"
 	$(BIN)/slotproof serve --host $(HOST) --port $(PORT)
 
-test: install-dev
+# Browser tests (tests/browser) need Debian's chromium at /usr/bin/chromium and Playwright for
+# Python (a dev dependency). As root, `make test` installs chromium first; otherwise those
+# tests are skipped with the reason (SLOTPROOF_REQUIRE_BROWSER=1 makes that a failure: CI).
+browser-deps: install-dev
+	@if [ -x /usr/bin/chromium ]; then :; \
+	elif [ "$$(id -u)" = 0 ]; then \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-cache show chromium >/dev/null 2>&1 || apt-get update -q; \
+	  apt-get install -y -q chromium || { apt-get update -q && apt-get install -y -q chromium; }; \
+	else \
+	  echo "browser-deps: /usr/bin/chromium missing and not root: run 'sudo apt-get install chromium'" \
+	       "(until then the browser tests are skipped)"; \
+	fi
+	@$(BIN)/python -c "import playwright" 2>/dev/null || $(BIN)/pip install --quiet playwright
+
+TEST_DEPS := install-dev
+ifeq ($(shell id -u),0)
+TEST_DEPS += browser-deps
+endif
+
+test: $(TEST_DEPS)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: install-dev

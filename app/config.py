@@ -6,6 +6,7 @@ development defaults (console/file delivery, the embedded database, a missing se
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from collections.abc import Mapping
@@ -16,6 +17,7 @@ import msgspec
 
 Environment = Literal["development", "production"]
 Delivery = Literal["console", "file", "providers"]
+RateLimits = Literal["auto", "on", "off"]
 
 DEV_SECRET_KEY = "dev-only-insecure-secret-key-change-me"  # noqa: S105 - refused in production
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -52,6 +54,14 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     cors_origins: tuple[str, ...] = ()
     hsts_max_age_seconds: int = 63_072_000
     token_rate_limit_per_minute: int = 20
+    # layered rate limits (app/core/ratelimit_middleware.py): "auto" enforces every layer in
+    # production and only the token endpoint's in development; "on" everywhere; "off" none
+    rate_limits: RateLimits = "auto"
+    rate_limit_ip_per_minute: int = 300
+    rate_limit_widget_key_per_minute: int = 600
+    rate_limit_partner_client_per_minute: int = 1200
+    trusted_proxies: tuple[str, ...] = ()  # IPs/CIDRs whose X-Forwarded-For is believed
+    rate_limit_redis_prefix: str = "slotproof:ratelimit:"
     access_token_ttl_seconds: int = 3600
     hold_minutes: int = 10
     attempt_idle_minutes: int = 30
@@ -71,6 +81,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     webhook_backoff_base_seconds: float = 10.0
     webhook_backoff_cap_seconds: float = 3600.0
     webhook_retry_window_seconds: float = 86_400.0
+    # retention (app/retention.py): contacts captured by attempts abandoned without a patient
+    retention_abandoned_days: int = 30
 
     @property
     def is_production(self) -> bool:
@@ -102,6 +114,18 @@ def _bool(name: str, raw: str) -> bool:
     if value in ("0", "false", "no", "off"):
         return False
     raise ConfigError(f"{name} must be 1/0, true/false, yes/no or on/off, got {raw!r}")
+
+
+def _networks(name: str, raw: str) -> tuple[str, ...]:
+    networks = []
+    for part in raw.split(","):
+        if not (part := part.strip()):
+            continue
+        try:
+            networks.append(str(ipaddress.ip_network(part, strict=False)))
+        except ValueError:
+            raise ConfigError(f"{name} must list IP addresses or CIDRs, got {part!r}") from None
+    return tuple(networks)
 
 
 def _url(name: str, raw: str, schemes: tuple[str, ...]) -> str:
@@ -157,6 +181,14 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         values["outbox_dir"] = Path(raw).resolve()
     if raw := get("REDIS_URL"):
         values["redis_url"] = _url("REDIS_URL", raw, ("redis", "rediss"))
+    if raw := get("SLOTPROOF_RATE_LIMITS"):
+        values["rate_limits"] = _choice("SLOTPROOF_RATE_LIMITS", raw, ("auto", "on", "off"))
+    if raw := get("SLOTPROOF_TRUSTED_PROXIES"):
+        values["trusted_proxies"] = _networks("SLOTPROOF_TRUSTED_PROXIES", raw)
+    if raw := get("SLOTPROOF_RATE_LIMIT_PREFIX"):
+        if len(raw) > 100 or not raw.isprintable() or " " in raw:
+            raise ConfigError("SLOTPROOF_RATE_LIMIT_PREFIX must be up to 100 printable characters")
+        values["rate_limit_redis_prefix"] = raw
     if raw := get("SLOTPROOF_IN_PROCESS_WORKER"):
         values["in_process_worker"] = _bool("SLOTPROOF_IN_PROCESS_WORKER", raw)
     if raw := get("SLOTPROOF_TWILIO_API_URL"):
@@ -172,6 +204,14 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         ("SLOTPROOF_DB_ACQUIRE_TIMEOUT", "db_acquire_timeout_seconds", 1, 120),
         ("SLOTPROOF_HSTS_MAX_AGE", "hsts_max_age_seconds", 0, 63_072_000),
         ("SLOTPROOF_TOKEN_RATE_LIMIT", "token_rate_limit_per_minute", 1, 100_000),
+        ("SLOTPROOF_RATE_LIMIT_IP", "rate_limit_ip_per_minute", 1, 1_000_000),
+        ("SLOTPROOF_RATE_LIMIT_WIDGET_KEY", "rate_limit_widget_key_per_minute", 1, 1_000_000),
+        (
+            "SLOTPROOF_RATE_LIMIT_PARTNER_CLIENT",
+            "rate_limit_partner_client_per_minute",
+            1,
+            1_000_000,
+        ),
         ("SLOTPROOF_HOLD_MINUTES", "hold_minutes", 1, 120),
         ("SLOTPROOF_ATTEMPT_IDLE_MINUTES", "attempt_idle_minutes", 5, 10_080),
         ("SLOTPROOF_DELIVERY_MAX_ATTEMPTS", "delivery_max_attempts", 1, 50),
@@ -179,6 +219,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         ("SLOTPROOF_DELIVERY_BACKOFF_CAP", "delivery_backoff_cap_seconds", 1, 86_400),
         ("SLOTPROOF_DELIVERY_LEASE", "delivery_lease_seconds", 10, 3600),
         ("SLOTPROOF_PROVIDER_TIMEOUT", "provider_timeout_seconds", 1, 120),
+        ("SLOTPROOF_RETENTION_ABANDONED_DAYS", "retention_abandoned_days", 1, 3650),
     ):
         if raw := get(name):
             values[field] = _int(name, raw, low, high)

@@ -1,4 +1,5 @@
-"""Periodic jobs: expired holds are swept, idle attempts become ABANDONED.
+"""Periodic jobs: expired holds are swept, idle attempts become ABANDONED, and the retention
+pass erases what is kept no longer (app/retention.py).
 
 Each pass is safe to run from several processes at once (row locks with SKIP LOCKED, and
 deletes of already-expired rows). They run inside `slotproof serve` unless --no-worker, and in
@@ -18,6 +19,7 @@ from app.appointments.store import sweep_expired_holds
 from app.attempts.service import abandon_idle
 from app.config import Settings
 from app.core import clock
+from app.retention import run_retention
 
 log = logging.getLogger("slotproof.jobs")
 INTERVAL_SECONDS = 30.0
@@ -32,7 +34,8 @@ async def run_periodic_once(
     while batch := await abandon_idle(pool, timedelta(minutes=settings.attempt_idle_minutes), now):
         abandoned += batch
     done = {"holdsSwept": swept, "attemptsAbandoned": abandoned}
-    if swept or abandoned:
+    done.update(await run_retention(pool, settings, now))
+    if any(done.values()):
         log.info("periodic jobs", extra=done)
     return done
 

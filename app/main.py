@@ -9,19 +9,30 @@ from litestar import Litestar, Router
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.spec import Components, SecurityScheme
+from litestar.openapi.spec import Components
 
+from app.analytics.api import AnalyticsController
 from app.appointments.api import AppointmentController
 from app.attempts.api import AttemptController
+from app.audit.api import AuditLogController
+from app.audit.middleware import audit_middleware
 from app.availability.api import get_availability
 from app.config import Settings, load_settings
 from app.core.db import create_pool
 from app.core.errors import EXCEPTION_HANDLERS
 from app.core.health import healthz, readyz
+from app.core.http import strict_json_body
 from app.core.idempotency import idempotency_middleware
 from app.core.logs import access_log_middleware
-from app.core.ratelimit import RateLimiter
+from app.core.openapi import (
+    PARTNER_PROBLEMS,
+    SECURITY_SCHEMES,
+    WIDGET_PROBLEMS,
+    document_problems,
+)
+from app.core.ratelimit_middleware import build_rate_limits, rate_limit_middleware
 from app.core.requestid import request_id_middleware
+from app.core.security import secure_app
 from app.embed.api import ManageController, WidgetController
 from app.embed.assets import ASSET_ROUTES
 from app.identity.api import IdentityProofController
@@ -50,7 +61,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
 
             dsn = start_embedded(settings.data_dir)
         app.state.pool = await create_pool(
-            dsn, min_size=settings.db_pool_min, max_size=settings.db_pool_max
+            dsn,
+            min_size=settings.db_pool_min,
+            max_size=settings.db_pool_max,
+            connect_timeout=settings.db_connect_timeout_seconds,
+            acquire_timeout=settings.db_acquire_timeout_seconds,
         )
         background = {}
         if settings.in_process_worker:
@@ -66,6 +81,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             for loop in background.values():
                 await loop.stop()
             await app.state.pool.close()
+            if app.state.rate_limits is not None:
+                await app.state.rate_limits.aclose()
 
     partner = Router(
         path=PARTNER_BASE,
@@ -82,9 +99,15 @@ def create_app(settings: Settings | None = None) -> Litestar:
             WebhookEndpointController,
             AttemptController,
             AppointmentController,
+            AnalyticsController,
+            AuditLogController,
         ],
     )
-    return Litestar(
+    document_problems(partner, PARTNER_PROBLEMS)
+    widget = document_problems(
+        Router(path="/", route_handlers=[WidgetController, ManageController]), WIDGET_PROBLEMS
+    )
+    app = Litestar(
         route_handlers=[
             healthz,
             readyz,
@@ -92,40 +115,40 @@ def create_app(settings: Settings | None = None) -> Litestar:
             twilio_status,
             sendgrid_events,
             partner,
-            WidgetController,
-            ManageController,
+            widget,
             *ASSET_ROUTES,
         ],
         lifespan=[lifespan],
         state=State(
             {
                 "settings": settings,
-                "token_limiter": RateLimiter(settings.token_rate_limit_per_minute, 60),
+                "rate_limits": build_rate_limits(settings),
             }
         ),
         dependencies={"pool": Provide(_provide_pool, sync_to_thread=False)},
+        before_request=strict_json_body,
         exception_handlers=EXCEPTION_HANDLERS,
-        # order matters: request ids outermost, so idempotency problems carry one
-        middleware=[request_id_middleware, access_log_middleware, idempotency_middleware],
+        # order matters: request ids outermost, so rate-limit and idempotency problems carry
+        # one; rate limits before idempotency, so a refused request claims no key
+        middleware=[
+            request_id_middleware,
+            access_log_middleware,
+            rate_limit_middleware,
+            audit_middleware,  # outside idempotency: replays of PHI responses are audited too
+            idempotency_middleware,
+        ],
         openapi_config=OpenAPIConfig(
             title="slotproof",
             version="0.1.0",
             description="Patient self-scheduling with identity proofing.",
             path="/schema",
-            components=Components(
-                security_schemes={
-                    "PartnerOAuth": SecurityScheme(
-                        type="http",
-                        scheme="bearer",
-                        bearer_format="JWT",
-                        description="Access token from POST /oauth2/token",
-                    )
-                }
-            ),
+            components=Components(security_schemes=SECURITY_SCHEMES),
         ),
         logging_config=None,
         debug=False,
     )
+    # security headers + CORS around everything, unknown routes and errors included
+    return secure_app(app, settings)
 
 
 def create_served_app() -> Litestar:

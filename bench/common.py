@@ -108,3 +108,74 @@ async def load(
         started = time.perf_counter()
         await asyncio.gather(*(worker(http) for _ in range(concurrency)))
         return latencies, time.perf_counter() - started, errors
+
+
+async def double_bookings(conn) -> int:
+    """Pairs of live appointments (any status the no-overlap constraint covers) of one
+    practitioner whose blocked ranges overlap; must be 0."""
+    return await conn.fetchval(
+        "SELECT count(*) FROM appointments a JOIN appointments b ON a.id < b.id"
+        " AND a.practitioner_id = b.practitioner_id"
+        " AND tstzrange(a.blocked_from, a.blocked_until) && tstzrange(b.blocked_from, b.blocked_until)"
+        " WHERE a.status NOT IN ('CANCELLED', 'RESCHEDULED', 'VOIDED')"
+        " AND b.status NOT IN ('CANCELLED', 'RESCHEDULED', 'VOIDED')"
+    )
+
+
+def machine_cpu() -> tuple[float, float]:
+    """(busy, total) jiffies of the whole machine from /proc/stat ((0, 0) where there is none);
+    the difference of two readings gives the share of all cores that was busy in between."""
+    try:
+        with open("/proc/stat") as stat:
+            fields = [float(x) for x in stat.readline().split()[1:]]
+    except (OSError, ValueError):
+        return 0.0, 0.0
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0.0)  # idle + iowait
+    total = sum(fields[:8])  # guest time is already counted in user
+    return total - idle, total
+
+
+def _child_pids(pid: int) -> list[int]:
+    pids: list[int] = []
+    try:
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{task}/children") as children:
+                pids += [int(p) for p in children.read().split()]
+    except OSError:
+        pass
+    return pids
+
+
+def served_pids() -> list[int]:
+    """The processes of the `slotproof serve` this benchmark started (`served`), its uvicorn
+    worker processes included; [] where /proc is not available."""
+    pending, found = _child_pids(os.getpid()), []
+    while pending:
+        pid = pending.pop()
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                cmdline = f.read().replace(b"\0", b" ")
+        except OSError:
+            continue
+        if b"app.cli serve" in cmdline:
+            stack = [pid]
+            while stack:
+                current = stack.pop()
+                found.append(current)
+                stack += _child_pids(current)
+        else:
+            pending += _child_pids(pid)
+    return found
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU seconds the given live processes have used so far."""
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rpartition(")")[2].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+        except (OSError, ValueError, IndexError):
+            continue
+    return total / os.sysconf("SC_CLK_TCK")

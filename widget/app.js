@@ -220,6 +220,7 @@
     if (e.source !== parent || !e.data || e.data.type !== 'slotproof:focus') return;
     const all = [...document.querySelectorAll('button:not([disabled]), a[href], input:not([disabled]), select, [tabindex="0"]')];
     const target = e.data.edge === 'last' ? all[all.length - 1] : all[0];
+    window.focus();
     if (target) target.focus();
   });
   addEventListener('keydown', (e) => {
@@ -459,8 +460,8 @@
     S.months.clear();
     idemKeys.clear();
     if (S.manage) stepManage();
-    else if (needsChoice()) stepService();
-    else stepTime();
+    else if (S.sel.type && S.sel.loc) stepTime(); // keep the visit details already chosen
+    else stepService();
   }
 
   /* ---------- step 1: service, location, practitioner ---------- */
@@ -618,6 +619,8 @@
           days = openDays(data, S.view);
         }
         autoAdvance = 0;
+        // the earliest day with openings starts selected: its times show without a click
+        if (!S.day || !days.has(S.day)) S.day = [...days].sort((a, b) => Number(a.split('/')[1]) - Number(b.split('/')[1]))[0] || null;
         calendarArea.removeAttribute('aria-busy');
         drawCalendar(calendarArea, timesArea, data, days, first, show);
         const next = shift(S.view, 1);
@@ -658,7 +661,7 @@
     for (let i = 0; i < lead; i += 1) row.append(h('td', {}));
     const buttons = [];
     const isToday = (d) => view.y === first.y && view.m === first.m && d === zoned(Date.now(), tz).day;
-    const focusDay = S.day && days.has(S.day) ? S.day : [...days].sort((a, b) => Number(a.split('/')[1]) - Number(b.split('/')[1]))[0] || dayKey(view.y, view.m, 1);
+    const focusDay = S.day && days.has(S.day) ? S.day : dayKey(view.y, view.m, 1);
     for (let d = 1; d <= count; d += 1) {
       const key = dayKey(view.y, view.m, d);
       const open = days.has(key);

@@ -1,126 +1,127 @@
 /* slotproof loader: <script src="https://HOST/widget/v1/loader.js" data-key="pk_…" async>
  * Mounts the booking frame into [data-slotproof], else a floating button that opens it in a
- * modal dialog. No cookies, no inline script or style attributes (strict host CSP works: allow
- * HOST in script-src and frame-src). Events from the frame are checked against HOST's origin
- * and re-dispatched on window as CustomEvents (slotproof:ready|step|booked|resize). */
+ * modal dialog. No cookies, no inline script, no style attributes (styles go through the CSSOM,
+ * which a strict host CSP allows; the host needs HOST in script-src and frame-src). Messages
+ * from the frame are checked against HOST's origin and re-dispatched on window as
+ * CustomEvents (slotproof:ready|step|booked|resize) with only the contract's fields.
+ * Served with comments and indentation stripped (app/embed/assets.py); budget 2 KB gzipped. */
 (function () {
   'use strict';
-  var me = document.currentScript || document.querySelector('script[data-key][src*="/widget/v1/loader.js"]');
-  if (!me || me.getAttribute('data-slotproof-loaded')) return;
-  me.setAttribute('data-slotproof-loaded', '1');
-  var STRINGS = {"__strings__":0}; // the server puts the loader* strings of strings.js here
+  var d = document, html = d.documentElement, me = d.currentScript || d.querySelector('script[data-key][src*="/widget/v1/loader.js"]');
+  if (!me || me.slotproof) return;
+  me.slotproof = 1;
+  /* the server copies the loader* strings of strings.js here */
+  var STRINGS = {"__strings__":0};
   var origin = new URL(me.src, location.href).origin;
-  var lang = (me.getAttribute('data-lang') || document.documentElement.lang || navigator.language || 'en').slice(0, 2).toLowerCase();
-  var L = STRINGS[lang] || STRINGS.en || {};
-  var src = origin + '/widget/v1/frame?key=' + encodeURIComponent(me.getAttribute('data-key') || '') + '&lang=' + encodeURIComponent(lang);
-  var PUBLIC = { 'slotproof:ready': 1, 'slotproof:step': 1, 'slotproof:booked': 1, 'slotproof:resize': 1 };
+  var lang = (me.dataset.lang || html.lang || navigator.language || 'en').slice(0, 2).toLowerCase();
+  var L = STRINGS[lang] || STRINGS.en;
+  var src = origin + '/widget/v1/frame?key=' + encodeURIComponent(me.dataset.key || '') + '&lang=' + encodeURIComponent(lang);
   var FIELDS = ['step', 'appointmentId', 'startDateTime', 'height'];
-  var frames = [];
-  var modal;
+  var frames = [], modal, button;
 
-  function el(tag, css, attrs) {
-    var e = document.createElement(tag);
-    for (var k in css) e.style[k] = css[k]; // CSSOM, allowed under style-src without 'unsafe-inline'
-    for (k in attrs) e.setAttribute(k, attrs[k]);
+  function el(tag, css, attrs, parent) {
+    var e = d.createElement(tag);
+    e.style.cssText = css;
+    for (var k in attrs) e.setAttribute(k, attrs[k]);
+    if (parent) parent.appendChild(e);
     return e;
   }
 
   function mount(box, inModal) {
-    var f = el('iframe', { width: '100%', border: '0', display: 'block', height: inModal ? '100%' : '560px' }, {
-      src: src + (inModal ? '&mode=modal' : ''), title: L.loaderTitle, allow: 'clipboard-write'
-    });
-    var rec = { f: f, box: box, modal: inModal, ready: false };
-    // no word from the frame in 8 s: offer a plain link to the same booking page
-    rec.timer = setTimeout(function () {
-      if (rec.ready) return;
-      rec.link = el('a', { display: 'inline-block', padding: '12px 0', font: '600 16px/1.4 system-ui,sans-serif' }, { href: src, target: '_blank', rel: 'noopener' });
-      rec.link.textContent = L.loaderBook;
-      f.style.display = 'none';
-      box.insertBefore(rec.link, f);
+    var rec = { box: box, modal: inModal };
+    rec.f = el('iframe', 'width:100%;border:0;display:block;height:' + (inModal ? '100%' : '560px'), {
+      src: src + (inModal ? '&mode=modal' : ''), title: L.loaderTitle
+    }, box);
+    /* no word from the frame in 8 s: offer a plain link to the same booking page */
+    rec.t = setTimeout(function () {
+      rec.a = el('a', 'display:inline-block;padding:12px 0', { href: src, target: '_blank', rel: 'noopener' });
+      rec.a.textContent = L.loaderBook;
+      rec.f.style.display = 'none';
+      box.insertBefore(rec.a, rec.f);
     }, 8000);
     frames.push(rec);
-    box.appendChild(f);
     return rec;
   }
 
   addEventListener('message', function (e) {
-    var d = e.data, rec;
-    if (e.origin !== origin || !d || typeof d.type !== 'string') return;
+    var m = e.data, rec;
     for (var i = 0; i < frames.length; i++) if (frames[i].f.contentWindow === e.source) rec = frames[i];
-    if (!rec) return;
-    if (d.type === 'slotproof:ready' && !rec.ready) {
-      rec.ready = true;
-      clearTimeout(rec.timer);
-      if (rec.link) rec.box.removeChild(rec.link);
+    if (!rec || e.origin !== origin || !m || typeof m.type !== 'string') return;
+    if (m.type === 'slotproof:ready') {
+      clearTimeout(rec.t);
+      if (rec.a) rec.a.remove();
       rec.f.style.display = 'block';
     }
-    if (d.type === 'slotproof:resize' && !rec.modal && d.height > 0) rec.f.style.height = Math.min(d.height, 20000) + 'px';
-    if (d.type === 'slotproof:close' && rec.modal) close();
-    if (!PUBLIC[d.type]) return;
-    var detail = {};
-    for (i = 0; i < FIELDS.length; i++) if (FIELDS[i] in d) detail[FIELDS[i]] = d[FIELDS[i]];
-    dispatchEvent(new CustomEvent(d.type, { detail: detail }));
+    if (m.type === 'slotproof:resize' && !rec.modal && m.height > 0) rec.f.style.height = Math.min(m.height, 2e4) + 'px';
+    if (m.type === 'slotproof:close' && rec.modal) close();
+    if (!/^slotproof:(ready|step|booked|resize)$/.test(m.type)) return;
+    /* only the contract's fields (JSON.stringify keeps the listed names) */
+    dispatchEvent(new CustomEvent(m.type, { detail: JSON.parse(JSON.stringify(m, FIELDS)) }));
   });
 
-  // ---- floating button + accessible modal dialog ----
   function open() {
     if (!modal) {
-      var overlay = el('div', { position: 'fixed', inset: '0', zIndex: '2147483646', background: 'rgba(0,0,0,.55)', display: 'flex', alignItems: 'center', justifyContent: 'center' });
-      var dialog = el('div', { position: 'relative', background: '#fff', width: '100%', maxWidth: '560px', height: '100%', maxHeight: '760px', display: 'flex', flexDirection: 'column', borderRadius: '8px', overflow: 'hidden' }, {
+      var o = el('div', 'position:fixed;inset:0;z-index:2147483646;background:#0009;display:flex;align-items:center;justify-content:center', {}, d.body);
+      var dlg = el('div', 'background:#fff;width:100%;max-width:560px;height:100%;max-height:760px;display:flex;flex-direction:column;border-radius:8px', {
         role: 'dialog', 'aria-modal': 'true', 'aria-label': L.loaderTitle
-      });
-      var x = el('button', { alignSelf: 'flex-end', margin: '4px', minWidth: '44px', minHeight: '44px', border: '0', background: '#fff', color: '#1a1a1a', font: '28px/1 system-ui,sans-serif', cursor: 'pointer' }, { type: 'button', 'aria-label': L.loaderClose });
+      }, o);
+      /* focus trap: Shift+Tab from the close button goes to the frame's last control (asked
+       * of the frame), Tab past the frame's last control comes back to the close button */
+      var head = el('span', '', { tabindex: 0 }, dlg);
+      var x = el('button', 'align-self:flex-end;margin:4px;min-width:44px;min-height:44px;border:0;background:#fff;color:#1a1a1a;font:28px/1 sans-serif', { type: 'button', 'aria-label': L.loaderClose }, dlg);
       x.textContent = '\u00d7';
       x.onclick = close;
-      var body = el('div', { flex: '1', minHeight: '0' });
-      // focus trap: Tab past the frame's last control comes back to the close button,
-      // Shift+Tab from the close button goes to the frame's last control
-      var head = el('span', {}, { tabindex: '0' }), tail = el('span', {}, { tabindex: '0' });
-      head.onfocus = function () { modal.rec.f.focus(); modal.rec.f.contentWindow.postMessage({ type: 'slotproof:focus', edge: 'last' }, origin); };
-      tail.onfocus = function () { x.focus(); };
-      dialog.appendChild(head); dialog.appendChild(x); dialog.appendChild(body); dialog.appendChild(tail);
-      overlay.appendChild(dialog);
-      overlay.onclick = function (e) { if (e.target === overlay) close(); };
-      document.body.appendChild(overlay);
-      modal = { overlay: overlay, dialog: dialog, x: x, rec: mount(body, true) };
+      var rec = mount(el('div', 'flex:1;min-height:0', {}, dlg), true);
+      el('span', '', { tabindex: 0 }, dlg).onfocus = function () { x.focus(); };
+      head.onfocus = function () {
+        rec.f.focus();
+        rec.f.contentWindow.postMessage({ type: 'slotproof:focus', edge: 'last' }, origin);
+      };
+      o.onclick = function (e) { if (e.target === o) close(); };
+      modal = { o: o, dlg: dlg, x: x };
     }
-    modal.back = document.activeElement;
-    modal.overflow = document.documentElement.style.overflow;
-    document.documentElement.style.overflow = 'hidden';
-    modal.overlay.style.display = 'flex';
+    modal.back = d.activeElement;
+    modal.overflow = html.style.overflow;
+    html.style.overflow = 'hidden';
+    modal.o.style.display = 'flex';
     button.setAttribute('aria-expanded', 'true');
-    document.addEventListener('keydown', onKey, true);
-    document.addEventListener('focusin', onFocus, true);
+    d.addEventListener('keydown', onKey, true);
+    d.addEventListener('focusin', onFocus, true);
     modal.x.focus();
   }
 
   function close() {
-    if (!modal || modal.overlay.style.display === 'none') return;
-    modal.overlay.style.display = 'none';
-    document.documentElement.style.overflow = modal.overflow;
+    if (!modal || modal.o.style.display === 'none') return;
+    modal.o.style.display = 'none';
+    html.style.overflow = modal.overflow;
     button.setAttribute('aria-expanded', 'false');
-    document.removeEventListener('keydown', onKey, true);
-    document.removeEventListener('focusin', onFocus, true);
+    d.removeEventListener('keydown', onKey, true);
+    d.removeEventListener('focusin', onFocus, true);
     (modal.back && modal.back.focus ? modal.back : button).focus();
   }
 
-  function onKey(e) { if (e.key === 'Escape') { e.preventDefault(); close(); } }
-  function onFocus(e) { if (!modal.dialog.contains(e.target)) modal.x.focus(); }
-
-  var button;
-  function start() {
-    var boxes = document.querySelectorAll('[data-slotproof]');
-    if (boxes.length) {
-      for (var i = 0; i < boxes.length; i++) mount(boxes[i], false);
-      return;
+  function onKey(e) {
+    if (e.key === 'Escape') {
+      e.preventDefault();
+      close();
     }
-    button = el('button', { position: 'fixed', right: '16px', bottom: '16px', zIndex: '2147483645', padding: '12px 20px', border: '0', borderRadius: '999px', background: '#0b5cab', color: '#fff', font: '600 16px/1.2 system-ui,sans-serif', boxShadow: '0 2px 10px rgba(0,0,0,.3)', cursor: 'pointer' }, {
+  }
+
+  function onFocus(e) {
+    if (!modal.dlg.contains(e.target)) modal.x.focus();
+  }
+
+  function start() {
+    var boxes = d.querySelectorAll('[data-slotproof]');
+    for (var i = 0; i < boxes.length; i++) mount(boxes[i], false);
+    if (boxes.length) return;
+    button = el('button', 'position:fixed;right:16px;bottom:16px;z-index:2147483645;padding:12px 20px;border:0;border-radius:99px;background:#0b5cab;color:#fff;font:600 16px sans-serif;box-shadow:0 2px 9px #0006', {
       type: 'button', 'aria-haspopup': 'dialog', 'aria-expanded': 'false', 'class': 'slotproof-launcher'
-    });
+    }, d.body);
     button.textContent = L.loaderBook;
     button.onclick = open;
-    document.body.appendChild(button);
   }
-  if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', start);
+
+  if (d.readyState === 'loading') d.addEventListener('DOMContentLoaded', start);
   else start();
 })();

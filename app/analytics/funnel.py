@@ -155,6 +155,11 @@ def local_days(start: datetime, end: datetime, zone: ZoneInfo) -> list[date]:
     return [first + timedelta(days=i) for i in range((last - first).days + 1)]
 
 
+def day_starts(days: Sequence[date], zone: ZoneInfo) -> list[datetime]:
+    """The instants at which days[1:] begin in `zone` (DST-proof: zoneinfo resolves each)."""
+    return [datetime.combine(d, time(0), tzinfo=zone) for d in days[1:]]
+
+
 def shape(
     aggregates: Iterable[GroupAggregate], group_by: str, days: Sequence[date] | None = None
 ) -> list[FunnelGroup]:

@@ -3,7 +3,8 @@ names or dates of birth."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Sequence
+from datetime import date, datetime
 from typing import Any
 
 import asyncpg
@@ -13,54 +14,69 @@ from app.analytics.funnel import FUNNEL_STEPS, GroupAggregate
 
 Conn = asyncpg.Connection | asyncpg.Pool
 
-# group key of an attempt, by `groupBy` (fixed SQL, never from the request)
+# group key of an attempt, by `groupBy` (fixed SQL, never from the request). Days are bucketed
+# by the account's local midnights, computed by the caller ($5): a binary search per row instead
+# of a time zone conversion per row.
 _GROUP_KEYS = {
-    "day": "to_char(a.created_at AT TIME ZONE acc.time_zone, 'YYYY-MM-DD')",
-    "setting": "a.setting_id",
-    "location": "a.location_id",
+    "day": "width_bucket(f.created_at, $5::timestamptz[])",
+    "setting": "f.setting_id",
+    "location": "f.location_id",
     "total": "NULL::bigint",
 }
-_T = [f"t{i}" for i in range(len(FUNNEL_STEPS))]
+_REACHED = [
+    "started_at",
+    "availability_viewed_at",
+    "slot_selected_at",
+    "code_sent_at",
+    "verified_at",
+    "patient_set_at",
+    "booked_at",
+]
+_FROM_PREVIOUS = [
+    None,
+    "wait_availability_viewed",
+    "wait_slot_selected",
+    "wait_code_sent",
+    "wait_verified",
+    "wait_patient_set",
+    "wait_booked",
+]
+_TO_BOOKING = [
+    "booking_from_started",
+    "booking_from_availability_viewed",
+    "booking_from_slot_selected",
+    "booking_from_code_sent",
+    "booking_from_verified",
+    "booking_from_patient_set",
+    None,
+]
+assert len(_REACHED) == len(_FROM_PREVIOUS) == len(_TO_BOOKING) == len(FUNNEL_STEPS)
+_PCT = "percentile_cont(ARRAY[0.5, 0.9]::float8[]) WITHIN GROUP (ORDER BY f.{column}) AS {alias}"
 
 
 def _funnel_sql(group_by: str) -> str:
-    key = _GROUP_KEYS[group_by]
-    firsts = ",\n".join(
-        f"min(s.at) FILTER (WHERE s.step = '{step}') AS {t}"
-        for step, t in zip(FUNNEL_STEPS, _T, strict=True)
-    )
-    reached = ", ".join(f"count({t}) AS r{i}" for i, t in enumerate(_T))
-    pct = "percentile_cont(ARRAY[0.5, 0.9]::float8[]) WITHIN GROUP (ORDER BY extract(epoch FROM {a} - {b}))"
-    from_previous = ",\n".join(
-        pct.format(a=_T[i], b=_T[i - 1]) + f" FILTER (WHERE {_T[i]} >= {_T[i - 1]}) AS p{i}"
-        for i in range(1, len(_T))
-    )
-    booked = _T[-1]
-    to_booking = ",\n".join(
-        pct.format(a=booked, b=_T[i]) + f" FILTER (WHERE {booked} >= {_T[i]}) AS b{i}"
-        for i in range(len(_T) - 1)
-    )
+    """Per group: attempts, abandoned, reached per step (r0..r6), [median, p90] seconds from the
+    previous step (p1..p6) and to booking (b0..b5), over attempt_funnel (one row per attempt,
+    kept by triggers; the seconds are its generated columns)."""
+    columns = [
+        f"{_GROUP_KEYS[group_by]} AS key",
+        "count(*) AS attempts",
+        "count(f.abandoned_at) AS abandoned",
+        *(f"count(f.{c}) AS r{i}" for i, c in enumerate(_REACHED)),
+        *(_PCT.format(column=c, alias=f"p{i}") for i, c in enumerate(_FROM_PREVIOUS) if c),
+        *(_PCT.format(column=c, alias=f"b{i}") for i, c in enumerate(_TO_BOOKING) if c),
+    ]
+    select = ",\n       ".join(columns)
     return f"""
-WITH per_attempt AS (
-    SELECT a.id, {key} AS key,
-           {firsts},
-           bool_or(s.step = 'ABANDONED') AS abandoned
-    FROM self_scheduling_attempts a
-    JOIN accounts acc ON acc.id = a.account_id
-    LEFT JOIN attempt_steps s ON s.attempt_id = a.id
-    WHERE a.account_id = $1 AND a.created_at >= $2 AND a.created_at < $3
-      AND ($4::bigint IS NULL OR a.setting_id = $4)
-    GROUP BY a.id, 2
-)
-SELECT key, count(*) AS attempts, count(*) FILTER (WHERE abandoned) AS abandoned,
-       {reached},
-       {from_previous},
-       {to_booking}
-FROM per_attempt
-GROUP BY key
-"""  # noqa: S608 - fixed identifiers and step names only
+SELECT {select}
+FROM attempt_funnel f
+WHERE f.account_id = $1 AND f.created_at >= $2 AND f.created_at < $3
+  AND ($4::bigint IS NULL OR f.setting_id = $4)
+GROUP BY 1
+"""  # noqa: S608 - fixed identifiers only
 
 
+FUNNEL_WORK_MEM = "64MB"
 _FUNNEL_SQL = {group_by: _funnel_sql(group_by) for group_by in _GROUP_KEYS}
 
 
@@ -68,10 +84,10 @@ def _pair(value: list[float] | None) -> tuple[float, float] | None:
     return None if value is None else (value[0], value[1])
 
 
-def _aggregate(row: asyncpg.Record) -> GroupAggregate:
+def _aggregate(row: asyncpg.Record, key: str | int | None) -> GroupAggregate:
     n = len(FUNNEL_STEPS)
     return GroupAggregate(
-        key=row["key"],
+        key=key,
         attempts=row["attempts"],
         abandoned=row["abandoned"],
         reached=tuple(row[f"r{i}"] for i in range(n)),
@@ -81,17 +97,35 @@ def _aggregate(row: asyncpg.Record) -> GroupAggregate:
 
 
 async def funnel(
-    conn: Conn,
+    pool: asyncpg.Pool,
     account_id: int,
     start: datetime,
     end: datetime,
     *,
     group_by: str,
     setting_id: int | None = None,
+    days: Sequence[date] = (),
+    midnights: Sequence[datetime] = (),
 ) -> list[GroupAggregate]:
-    """One query: the funnel aggregates of the attempts created in [start, end)."""
-    rows = await conn.fetch(_FUNNEL_SQL[group_by], account_id, start, end, setting_id)
-    return [_aggregate(r) for r in rows]
+    """One query: the funnel aggregates of the attempts created in [start, end). Grouped by
+    day, `days[i]` is the local date that starts at `midnights[i - 1]` (days[0] before
+    midnights[0]); the caller computes both in the account's zone."""
+    args: list[Any] = [account_id, start, end, setting_id]
+    if group_by == "day":
+        if len(days) != len(midnights) + 1:
+            raise ValueError("days must be one longer than midnights")
+        args.append(list(midnights))
+    async with pool.acquire() as conn, conn.transaction():
+        # the ordered-set aggregates sort the range's rows by group: keep that sort in memory
+        await conn.execute(f"SET LOCAL work_mem = '{FUNNEL_WORK_MEM}'")
+        rows = await conn.fetch(_FUNNEL_SQL[group_by], *args)
+    out = []
+    for row in rows:
+        key = row["key"]
+        if group_by == "day":
+            key = days[key].isoformat()
+        out.append(_aggregate(row, key))
+    return out
 
 
 async def account_zone(conn: Conn, account_id: int) -> str:

@@ -15,6 +15,7 @@ from litestar.params import QueryParameter
 from app.appointments import changes, store
 from app.appointments import schemas as s
 from app.appointments.booking import to_appointment
+from app.audit.spec import audit
 from app.core import clock
 from app.core.crud import Row
 from app.core.errors import invalid, not_found
@@ -60,7 +61,11 @@ class AppointmentController(Controller):
     tags = ["appointments"]
     opt = scope(SCHEDULING)
 
-    @get("/", summary="Appointments at a location (filters, cursor)")
+    @get(
+        "/",
+        opt=audit("appointment", "read", "response:appointments[].id"),
+        summary="Appointments at a location (filters, cursor)",
+    )
     async def list_appointments(
         self,
         pool: DbPool,
@@ -98,7 +103,11 @@ class AppointmentController(Controller):
         rows, next_cursor = page(rows, limit)
         return s.AppointmentPage([to_appointment(r) for r in rows], next_cursor)
 
-    @get("/{appointment_id:int}", summary="One appointment at a location")
+    @get(
+        "/{appointment_id:int}",
+        opt=audit("appointment", "read", "path:appointment_id"),
+        summary="One appointment at a location",
+    )
     async def get_appointment(
         self, pool: DbPool, account_id: PathId, location_id: PathId, appointment_id: PathId
     ) -> s.Appointment:
@@ -106,6 +115,7 @@ class AppointmentController(Controller):
 
     @put(
         "/{appointment_id:int}",
+        opt=audit("appointment", "update", "path:appointment_id"),
         summary="Change status, time (re-checked like a booking), practitioner or note",
     )
     async def update_appointment(

@@ -3,15 +3,54 @@
 from __future__ import annotations
 
 from litestar import Controller, Request, Response, get, post, put
+from litestar.openapi.spec import Link
 
 from app.appointments import schemas as appointment_schemas
 from app.appointments.booking import to_appointment
 from app.attempts import schemas as s
 from app.attempts import service, store
+from app.audit.spec import audit
 from app.core import clock
 from app.core.http import DbPool, JSONBody, PathId
+from app.core.openapi import linked
 from app.partners.guard import scope
 from app.partners.scopes import SCHEDULING
+
+
+# OpenAPI links of the attempt flow: create -> read / attach a proof / patient / hold / book,
+# patient -> hold / book, hold -> book that same slot
+_NEW = {"account_id": "$request.path.account_id", "attempt_id": "$response.body#/id"}
+_SAME = {"account_id": "$request.path.account_id", "attempt_id": "$request.path.attempt_id"}
+
+
+def _next_steps(ids: dict[str, str], *operation_ids: str) -> dict[str, Link]:
+    return {name: Link(operation_id=name, parameters=ids) for name in operation_ids}
+
+
+_AFTER_PATIENT = _next_steps(_SAME, "getAttempt", "holdAttemptSlot", "bookAttemptAppointment")
+_CREATED = linked(
+    {
+        201: _next_steps(
+            _NEW,
+            "getAttempt",
+            "attachAttemptIdentityProof",
+            "setAttemptPatient",
+            "holdAttemptSlot",
+            "bookAttemptAppointment",
+        )
+    }
+)
+_PATIENT_SET = linked({200: _AFTER_PATIENT, 201: _AFTER_PATIENT})
+_HELD = linked(
+    {
+        201: {
+            **_next_steps(_SAME, "getAttempt"),
+            "bookAttemptAppointment": Link(
+                operation_id="bookAttemptAppointment", parameters=_SAME, request_body="$request.body"
+            ),
+        }
+    }
+)
 
 
 class AttemptController(Controller):
@@ -19,18 +58,29 @@ class AttemptController(Controller):
     tags = ["self-scheduling attempts"]
     opt = scope(SCHEDULING)
 
-    @post("/", summary="Start a self-scheduling attempt")
+    @post(
+        "/",
+        operation_id="createAttempt",
+        operation_class=_CREATED,
+        summary="Start a self-scheduling attempt",
+    )
     async def create_attempt(
         self, pool: DbPool, account_id: PathId, data: JSONBody[s.AttemptIn]
     ) -> s.Attempt:
         attempt = await service.start(pool, account_id, data, clock.now())
         return await service.view(pool, attempt)
 
-    @get("/{attempt_id:int}", summary="An attempt with its recorded steps")
+    @get(
+        "/{attempt_id:int}", operation_id="getAttempt", summary="An attempt with its recorded steps"
+    )
     async def get_attempt(self, pool: DbPool, account_id: PathId, attempt_id: PathId) -> s.Attempt:
         return await service.view(pool, await store.get(pool, account_id, attempt_id))
 
-    @put("/{attempt_id:int}/identity-proof", summary="Attach an identity proof")
+    @put(
+        "/{attempt_id:int}/identity-proof",
+        operation_id="attachAttemptIdentityProof",
+        summary="Attach an identity proof",
+    )
     async def attach_proof(
         self, pool: DbPool, account_id: PathId, attempt_id: PathId, data: JSONBody[s.ProofIn]
     ) -> s.Attempt:
@@ -41,8 +91,11 @@ class AttemptController(Controller):
 
     @post(
         "/{attempt_id:int}/patient",
+        operation_id="setAttemptPatient",
+        operation_class=_PATIENT_SET,
         summary="Set the patient (200 matched an existing one, 201 created)",
-        responses={},
+        opt=audit("patient", "create", "response:id", action_if_200="update"),
+        responses=s.MATCHED_PATIENT,
     )
     async def set_patient(
         self, pool: DbPool, account_id: PathId, attempt_id: PathId, data: JSONBody[s.PatientIn]
@@ -52,7 +105,12 @@ class AttemptController(Controller):
         )
         return Response(service.to_patient(patient), status_code=201 if created else 200)
 
-    @post("/{attempt_id:int}/hold", summary="Hold a slot for this attempt")
+    @post(
+        "/{attempt_id:int}/hold",
+        operation_id="holdAttemptSlot",
+        operation_class=_HELD,
+        summary="Hold a slot for this attempt",
+    )
     async def hold_slot(
         self,
         request: Request,
@@ -64,7 +122,12 @@ class AttemptController(Controller):
         settings = request.app.state.settings
         return await service.hold(pool, settings, account_id, attempt_id, data, clock.now())
 
-    @post("/{attempt_id:int}/appointment", summary="Book the appointment")
+    @post(
+        "/{attempt_id:int}/appointment",
+        operation_id="bookAttemptAppointment",
+        summary="Book the appointment",
+        opt=audit("appointment", "create", "response:id"),
+    )
     async def book(
         self,
         request: Request,

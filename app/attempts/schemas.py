@@ -6,6 +6,7 @@ from datetime import date, datetime
 from typing import Annotated
 
 import msgspec
+from litestar.openapi.datastructures import ResponseSpec
 
 from app.core.schema import Id, Schema
 
@@ -55,3 +56,11 @@ class Patient(Schema):
     date_of_birth: date
     email: str | None
     mobile_phone: str | None
+
+
+# POST .../patient answers 201 when it created the patient, 200 when it matched an existing one
+MATCHED_PATIENT = {
+    200: ResponseSpec(
+        data_container=Patient, description="Matched an existing patient", generate_examples=False
+    )
+}

@@ -15,6 +15,7 @@ from app.availability.shape import availability_response
 from app.core import clock
 from app.core.errors import invalid
 from app.core.http import DbPool, PathId
+from app.core.openapi import problem_responses
 from app.partners.guard import scope
 from app.partners.scopes import SCHEDULING
 
@@ -43,6 +44,7 @@ def parse_ids(raw: str | None, field: str) -> tuple[int, ...] | None:
     "/self-scheduling/availability",
     opt=scope(SCHEDULING),
     tags=["self-scheduling"],
+    responses=problem_responses(422),  # setting_inactive
     summary="Bookable times of a self-scheduling setting at one location",
 )
 async def get_availability(

@@ -3,6 +3,10 @@
 Handlers raise `Problem` (or a subclass); anything Litestar raises (validation, unknown route,
 wrong method) and anything unexpected is turned into the same shape here. Bodies never echo the
 request's values, so no PHI can leak through an error.
+
+The database going away (refused or dropped connections, a server shutting down or starting
+up, the pool's acquire timeout) is a 503 `database_unavailable` with `Retry-After`, never a 500
+or a hang; see `app.core.db` for the timeouts that make it fail fast.
 """
 
 from __future__ import annotations
@@ -16,11 +20,13 @@ import asyncpg
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, SerializationException, ValidationException
 
+from app.core.db import DatabaseUnavailable
 from app.core.requestid import accept_or_generate, current_request_id
 
 log = logging.getLogger("slotproof.errors")
 
 PROBLEM_JSON = "application/problem+json"
+DB_RETRY_AFTER_SECONDS = 5
 
 _CODES_BY_STATUS = {
     400: "bad_request",
@@ -97,6 +103,8 @@ def problem_response(
         "requestId": request_id,
     }
     body.update(extra)
+    if status == 503 and not any(name.lower() == "retry-after" for name in headers):
+        headers["Retry-After"] = str(DB_RETRY_AFTER_SECONDS)  # every 503 says when to retry
     return Response(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
@@ -188,6 +196,42 @@ def handle_data_error(request: Request, exc: Exception) -> Response[dict[str, An
     )
 
 
+def handle_database_unavailable(request: Request, exc: Exception) -> Response[dict[str, Any]]:
+    """PostgreSQL cannot be reached or dropped the connection: transient, so 503 + Retry-After.
+    Only the exception's class is logged (driver messages may quote server text)."""
+    log.warning("database unavailable", extra={"error": type(exc).__name__})
+    return problem_response(
+        503,
+        "database_unavailable",
+        "The database is temporarily unavailable; try again shortly.",
+        {"Retry-After": str(DB_RETRY_AFTER_SECONDS)},
+        request=request,
+        retryAfterSeconds=DB_RETRY_AFTER_SECONDS,
+    )
+
+
+def _raised_by_database_driver(exc: BaseException) -> bool:
+    """Whether asyncpg raised this (or the error it stems from): a socket error or timeout
+    inside the driver is the database going away, elsewhere it is someone else's problem."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        tb = current.__traceback__
+        while tb is not None:
+            if "/asyncpg/" in tb.tb_frame.f_code.co_filename.replace("\\", "/"):
+                return True
+            tb = tb.tb_next
+        current = current.__cause__ or current.__context__
+    return False
+
+
+def handle_os_error(request: Request, exc: OSError) -> Response[dict[str, Any]]:
+    if _raised_by_database_driver(exc):
+        return handle_database_unavailable(request, exc)
+    return handle_unexpected(request, exc)
+
+
 def handle_unexpected(request: Request, exc: Exception) -> Response[dict[str, Any]]:
     log.error("unhandled error: %s", type(exc).__name__, exc_info=exc)
     return problem_response(
@@ -201,6 +245,19 @@ EXCEPTION_HANDLERS = {
     # server-side SQLSTATE class 22 (data exception) and asyncpg's client-side encoding error
     asyncpg.DataError: handle_data_error,
     asyncpg.exceptions._base.DataError: handle_data_error,
+    # the database away: connection refused/reset/timed out while acquiring (DatabaseUnavailable),
+    # a connection lost mid-query (PostgresConnectionError: ConnectionDoesNotExistError, class
+    # 08), a server shutting down or starting up (57P01-57P03), no connection slots left (53300)
+    # and a closed or broken connection (InterfaceError); resolved by the class hierarchy, so
+    # the DataError entries above still win for that InterfaceError subclass
+    DatabaseUnavailable: handle_database_unavailable,
+    asyncpg.PostgresConnectionError: handle_database_unavailable,
+    asyncpg.AdminShutdownError: handle_database_unavailable,
+    asyncpg.CrashShutdownError: handle_database_unavailable,
+    asyncpg.CannotConnectNowError: handle_database_unavailable,
+    asyncpg.TooManyConnectionsError: handle_database_unavailable,
+    asyncpg.InterfaceError: handle_database_unavailable,
+    OSError: handle_os_error,  # TimeoutError included
     Exception: handle_unexpected,
 }
 

@@ -11,6 +11,7 @@ from litestar import get
 from app.core.errors import Problem
 from app.core.http import DbPool
 from app.core.migrate import is_current
+from app.core.openapi import problem_responses
 
 
 class Health(msgspec.Struct):
@@ -22,7 +23,12 @@ async def healthz() -> Health:
     return Health("ok")
 
 
-@get("/readyz", tags=["operations"], summary="Database reachable and migrations current")
+@get(
+    "/readyz",
+    tags=["operations"],
+    responses=problem_responses(503),
+    summary="Database reachable and migrations current",
+)
 async def readyz(pool: DbPool) -> Health:
     try:
         async with asyncio.timeout(2), pool.acquire() as conn:

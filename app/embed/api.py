@@ -17,6 +17,7 @@ from app.attempts import schemas as attempt_schemas
 from app.attempts import service as attempts
 from app.attempts import store as attempt_store
 from app.attempts.machine import TERMINAL, Step
+from app.audit.spec import audit
 from app.availability import schemas as availability_schemas
 from app.availability import store as availability_store
 from app.availability.api import from_unix_ms, parse_ids
@@ -26,6 +27,7 @@ from app.core import clock
 from app.core.crud import Row
 from app.core.errors import Problem, not_found
 from app.core.http import DbPool, JSONBody
+from app.core.openapi import WIDGET_ATTEMPT, WIDGET_KEY
 from app.core.secrets import random_token
 from app.embed import schemas as s
 from app.embed.auth import attempt_token_hash, widget_attempt, widget_setting
@@ -98,7 +100,7 @@ class WidgetController(Controller):
     path = "/widget/v1"
     tags = ["widget"]
 
-    @get("/config", summary="What the widget shows for this publishable key")
+    @get("/config", security=WIDGET_KEY, summary="What the widget shows for this publishable key")
     async def config(self, request: Request, pool: DbPool) -> s.WidgetConfig:
         setting = await widget_setting(request)
         account = setting["account_id"]
@@ -138,7 +140,7 @@ class WidgetController(Controller):
             allowed_phone_countries=list(setting["allowed_phone_countries"]),
         )
 
-    @post("/attempt", summary="Start a booking session")
+    @post("/attempt", security=WIDGET_KEY, summary="Start a booking session")
     async def start(self, request: Request, pool: DbPool) -> s.AttemptStarted:
         setting = await widget_setting(request)
         secret = request.app.state.settings.secret_key
@@ -164,13 +166,17 @@ class WidgetController(Controller):
             attempt_token=token, attempt=await _widget_attempt_view(pool, attempt)
         )
 
-    @get("/attempt", summary="This booking session")
+    @get("/attempt", security=WIDGET_ATTEMPT, summary="This booking session")
     async def current(self, request: Request, pool: DbPool) -> s.WidgetAttempt:
         setting = await widget_setting(request)
         attempt = await widget_attempt(request, setting)
         return await _widget_attempt_view(pool, attempt)  # type: ignore[arg-type]
 
-    @get("/availability", summary="Open times (the partner availability shape)")
+    @get(
+        "/availability",
+        security=[*WIDGET_ATTEMPT, *WIDGET_KEY],  # the attempt token is optional here
+        summary="Open times (the partner availability shape)",
+    )
     async def availability(
         self,
         request: Request,
@@ -208,7 +214,13 @@ class WidgetController(Controller):
             )
         return availability_response(result, names)
 
-    @post("/attempt/send-code", status_code=200, summary="Send a code to an email or phone")
+    @post(
+        "/attempt/send-code",
+        status_code=200,
+        security=WIDGET_ATTEMPT,
+        opt=audit("identity_proof", "update", "attempt:proof"),
+        summary="Send a code to an email or phone",
+    )
     async def send_code(
         self, request: Request, pool: DbPool, data: JSONBody[s.SendCodeIn]
     ) -> s.CodeSent:
@@ -222,7 +234,13 @@ class WidgetController(Controller):
         )  # fmt: skip
         return s.CodeSent(sent=True)
 
-    @post("/attempt/verify-code", status_code=200, summary="Check a code")
+    @post(
+        "/attempt/verify-code",
+        status_code=200,
+        security=WIDGET_ATTEMPT,
+        opt=audit("identity_proof", "update", "attempt:proof"),
+        summary="Check a code",
+    )
     async def verify_code(
         self, request: Request, pool: DbPool, data: JSONBody[s.VerifyCodeIn]
     ) -> s.CodeChecked:
@@ -240,7 +258,9 @@ class WidgetController(Controller):
             return s.CodeChecked(verified=False, missing_verifications=missing)
         return s.CodeChecked(verified=True, missing_verifications=proof.missing_verifications)
 
-    @post("/attempt/hold", summary="Hold a time while the patient finishes")
+    @post(
+        "/attempt/hold", security=WIDGET_ATTEMPT, summary="Hold a time while the patient finishes"
+    )
     async def hold(
         self, request: Request, pool: DbPool, data: JSONBody[appointment_schemas.SlotRequest]
     ) -> appointment_schemas.Hold:
@@ -251,7 +271,13 @@ class WidgetController(Controller):
             clock.now(),
         )  # fmt: skip
 
-    @post("/attempt/patient", summary="Name and date of birth (200 matched, 201 created)")
+    @post(
+        "/attempt/patient",
+        security=WIDGET_ATTEMPT,
+        opt=audit("patient", "create", "response:id", action_if_200="update"),
+        responses=attempt_schemas.MATCHED_PATIENT,
+        summary="Name and date of birth (200 matched, 201 created)",
+    )
     async def patient(
         self, request: Request, pool: DbPool, data: JSONBody[attempt_schemas.PatientIn]
     ) -> Response[attempt_schemas.Patient]:
@@ -266,7 +292,12 @@ class WidgetController(Controller):
         )
         return Response(attempts.to_patient(row), status_code=201 if created else 200)
 
-    @post("/attempt/appointment", summary="Book; returns the manage link")
+    @post(
+        "/attempt/appointment",
+        security=WIDGET_ATTEMPT,
+        opt=audit("appointment", "create", "response:appointment.id"),
+        summary="Book; returns the manage link",
+    )
     async def book(
         self, request: Request, pool: DbPool, data: JSONBody[appointment_schemas.SlotRequest]
     ) -> s.Booked:
@@ -305,7 +336,11 @@ class ManageController(Controller):
     path = "/widget/v1/manage"
     tags = ["widget"]
 
-    @get("/{manage_token:str}", summary="The appointment behind a manage link")
+    @get(
+        "/{manage_token:str}",
+        opt=audit("appointment", "read", "response:appointment.id"),
+        summary="The appointment behind a manage link",
+    )
     async def show(
         self, request: Request, pool: DbPool, manage_token: FromPath[str]
     ) -> s.ManagedAppointment:
@@ -335,7 +370,12 @@ class ManageController(Controller):
             setting_publishable_key=key,
         )
 
-    @post("/{manage_token:str}/cancel", status_code=200, summary="Cancel through the link")
+    @post(
+        "/{manage_token:str}/cancel",
+        status_code=200,
+        opt=audit("appointment", "update", "response:appointment.id"),
+        summary="Cancel through the link",
+    )
     async def cancel(
         self, request: Request, pool: DbPool, manage_token: FromPath[str]
     ) -> s.AppointmentOnly:
@@ -346,7 +386,12 @@ class ManageController(Controller):
         )  # fmt: skip
         return s.AppointmentOnly(appointment=booking.to_appointment(updated))
 
-    @post("/{manage_token:str}/reschedule", status_code=200, summary="Move to another time")
+    @post(
+        "/{manage_token:str}/reschedule",
+        status_code=200,
+        opt=audit("appointment", "update", "response:appointment.id"),
+        summary="Move to another time",
+    )
     async def reschedule(
         self,
         request: Request,

@@ -39,6 +39,7 @@ WIDGET_DIR = PROJECT_ROOT / "widget"
 STATIC_PATH = "/widget/v1/static"
 STATIC_NAMES = frozenset({"app.js", "app.css", "strings.js", "demo.js", "demo.css"})
 FRAME_ASSETS = ("app.css", "strings.js", "app.js")
+MINIFIED = frozenset({"app.js", "demo.js"})  # and loader.js; strings.js stays as written
 LANGS = ("en", "es")
 STRINGS_PLACEHOLDER = '{"__strings__":0}'
 
@@ -89,6 +90,25 @@ def build(body: bytes, media_type: str) -> Asset:
     )
 
 
+def strip_js(source: str) -> str:
+    """Comments and indentation out, one statement per line left (readable when debugging):
+    drops lines that are only a `//` comment and `/* … */` blocks that start a line. The
+    widget's sources keep comments on lines of their own for this."""
+    out: list[str] = []
+    in_block = False
+    for line in source.splitlines():
+        text = line.strip()
+        if in_block:
+            in_block = "*/" not in text
+            continue
+        if text.startswith("/*"):
+            in_block = "*/" not in text
+            continue
+        if text and not text.startswith("//"):
+            out.append(text)
+    return "\n".join(out) + "\n"
+
+
 class _Files:
     """Widget files, built once and rebuilt when a source changes (mtime + size)."""
 
@@ -114,7 +134,14 @@ class _Files:
 
     def static(self, name: str) -> Asset:
         media = _MEDIA[Path(name).suffix]
-        return self._cached(name, (name,), lambda: build(self.read(name), media))
+
+        def make() -> Asset:
+            body = self.read(name)
+            if name in MINIFIED:
+                body = strip_js(body.decode()).encode()
+            return build(body, media)
+
+        return self._cached(name, (name,), make)
 
     def strings(self) -> dict:
         """strings.js is `self.SlotproofStrings = {json};` — the JSON part, parsed."""
@@ -129,7 +156,7 @@ class _Files:
                 lang: {k: v for k, v in table[lang].items() if k.startswith("loader")}
                 for lang in LANGS
             }
-            source = self.read("loader.js").decode()
+            source = strip_js(self.read("loader.js").decode())
             if STRINGS_PLACEHOLDER not in source:
                 raise RuntimeError("widget/loader.js lost its strings placeholder")
             body = source.replace(

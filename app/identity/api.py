@@ -8,8 +8,10 @@ from typing import Any
 from litestar import Controller, Request, get, post
 from litestar.datastructures import CacheControlHeader
 
+from app.audit.spec import audit
 from app.core.errors import invalid
 from app.core.http import DbPool, JSONBody, PathId
+from app.core.openapi import problem_responses
 from app.identity import policy, service, store
 from app.identity import schemas as s
 from app.identity.contacts import Contact, contact_from
@@ -63,7 +65,11 @@ class IdentityProofController(Controller):
         )
         return s.CreatedProof(token=token, **_fields(proof))
 
-    @get("/{proof_id:int}", opt=scope(SCHEDULING), summary="Read an identity proof")
+    @get(
+        "/{proof_id:int}",
+        opt={**scope(SCHEDULING), **audit("identity_proof", "read", "path:proof_id")},
+        summary="Read an identity proof",
+    )
     async def get_identity_proof(
         self, pool: DbPool, account_id: PathId, proof_id: PathId
     ) -> s.Proof:
@@ -72,7 +78,7 @@ class IdentityProofController(Controller):
 
     @post(
         "/{proof_id:int}/send",
-        opt=scope(SCHEDULING),
+        opt={**scope(SCHEDULING), **audit("identity_proof", "update", "path:proof_id")},
         status_code=200,
         summary="Send a verification code to an email address or mobile number",
     )
@@ -92,7 +98,7 @@ class IdentityProofController(Controller):
 
     @post(
         "/{proof_id:int}/verify",
-        opt=scope(SCHEDULING),
+        opt={**scope(SCHEDULING), **audit("identity_proof", "update", "path:proof_id")},
         status_code=200,
         summary="Check a verification code",
     )
@@ -116,7 +122,8 @@ class IdentityProofController(Controller):
 
     @get(
         "/{proof_id:int}/patient",
-        opt=scope(SCHEDULING),
+        opt={**scope(SCHEDULING), **audit("patient", "read", "response:patientId")},
+        responses=problem_responses(422),  # not_verified, ambiguous_match, proof_expired
         summary="The patient holding the verified contact(s)",
     )
     async def identity_proof_patient(

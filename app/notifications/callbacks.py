@@ -28,6 +28,7 @@ from app.config import Settings
 from app.core.db import transaction
 from app.core.errors import Problem, invalid
 from app.core.http import DbPool
+from app.core.openapi import problem_responses
 from app.notifications import store
 from app.notifications.sendgrid_email import NOTIFICATION_ARG
 from app.notifications.twilio_sms import STATUS_CALLBACK_PATH
@@ -54,6 +55,10 @@ SENDGRID_STATUS = {
     "dropped": "FAILED",
     "blocked": "FAILED",
 }
+
+
+# 400 an unreadable body (after a valid signature), 403 a bad or missing signature
+CALLBACK_PROBLEMS = problem_responses(400, 403, 429, 503)
 
 
 def _forbidden() -> Problem:
@@ -102,6 +107,7 @@ def _digest(item: dict[str, Any]) -> str:
     STATUS_CALLBACK_PATH,
     status_code=204,
     tags=["provider callbacks"],
+    responses=CALLBACK_PROBLEMS,
     summary="Twilio message status callback",
 )
 async def twilio_status(request: Request, pool: DbPool) -> None:
@@ -139,6 +145,7 @@ async def twilio_status(request: Request, pool: DbPool) -> None:
     SENDGRID_EVENTS_PATH,
     status_code=204,
     tags=["provider callbacks"],
+    responses=CALLBACK_PROBLEMS,
     summary="SendGrid Event Webhook",
 )
 async def sendgrid_events(request: Request, pool: DbPool) -> None:

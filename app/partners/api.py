@@ -1,4 +1,7 @@
-"""POST /oauth2/token: OAuth2 client-credentials (form body or HTTP Basic)."""
+"""POST /oauth2/token: OAuth2 client-credentials (form body or HTTP Basic).
+
+Rate limited per client IP (`SLOTPROOF_TOKEN_RATE_LIMIT` a minute) before the body is read, by
+app/core/ratelimit_middleware.py, so the limit is shared by every instance when Redis is set."""
 
 from __future__ import annotations
 
@@ -8,9 +11,10 @@ from urllib.parse import unquote_plus
 
 import msgspec
 from litestar import Request, Response, post
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import URLEncodedBody
 
-from app.core.ratelimit import RateLimiter
+from app.core.openapi import problem_responses
 from app.core.secrets import hash_secret, verify_secret
 from app.partners import store, tokens
 from app.partners.scopes import parse_scopes
@@ -64,16 +68,23 @@ def _basic_credentials(header: str) -> tuple[str, str] | None:
     tags=["partner auth"],
     summary="Exchange client credentials for an access token",
     status_code=200,
-    responses={},
+    responses={
+        400: ResponseSpec(
+            OAuthError,
+            description="Malformed request, unsupported grant or scope",
+            generate_examples=False,
+        ),
+        401: ResponseSpec(
+            OAuthError, description="Client authentication failed", generate_examples=False
+        ),
+        **problem_responses(429, 503),
+    },
 )
 async def issue_token(
     request: Request,
     data: URLEncodedBody[TokenForm],
-) -> Response[TokenResponse | OAuthError]:
+) -> Response[TokenResponse]:
     state = request.app.state
-    limiter: RateLimiter = state.token_limiter
-    limiter.check(f"ip:{request.client.host if request.client else 'unknown'}")
-
     basic = _basic_credentials(request.headers.get("authorization", ""))
     client_id, secret = basic if basic else (data.client_id or "", data.client_secret or "")
     if data.grant_type != "client_credentials":

@@ -3,7 +3,8 @@
 SCHEDULING = "scheduling"
 CONFIG = "config"
 ANALYTICS = "analytics"
-ALL_SCOPES = (SCHEDULING, CONFIG, ANALYTICS)
+AUDIT = "audit"  # ours: read the PHI audit trail (GET …/audit-log)
+ALL_SCOPES = (SCHEDULING, CONFIG, ANALYTICS, AUDIT)
 
 
 def parse_scopes(raw: str, *, separator: str | None = None) -> list[str]:

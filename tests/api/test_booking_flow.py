@@ -126,9 +126,7 @@ async def test_the_whole_partner_flow(partner, pool, settings, outbox_dir):
         pass
     files = [json.loads(f.read_text()) for f in outbox_dir.glob("*.json")]
     confirmation = [
-        f
-        for f in files
-        if f["purpose"] == "appointment_confirmation" and f["to"] == email
+        f for f in files if f["purpose"] == "appointment_confirmation" and f["to"] == email
     ]
     assert len(confirmation) == 1
     assert "#manage=mg_" in confirmation[0]["body"]

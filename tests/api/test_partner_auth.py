@@ -13,6 +13,7 @@ import pytest
 from app.config import Settings
 from app.main import create_app
 from app.partners import tokens
+from app.partners.scopes import ALL_SCOPES
 from app.partners.store import create_client
 from tests.support import Partner, fetch_token, make_account, make_partner, problem_code, running
 
@@ -54,12 +55,12 @@ async def test_token_with_form_credentials(client, partner: Partner, settings: S
     assert set(body) == {"access_token", "token_type", "expires_in", "scope"}
     assert body["token_type"] == "Bearer"
     assert body["expires_in"] == 3600
-    assert body["scope"] == "scheduling config analytics"
+    assert body["scope"] == " ".join(ALL_SCOPES)
     assert r.headers["cache-control"] == "no-store"
     assert r.headers["pragma"] == "no-cache"
     claims = tokens.verify(settings.secret_key, settings.public_url, body["access_token"])
     assert claims.client_id == partner.client_id
-    assert claims.scopes == {"scheduling", "config", "analytics"}
+    assert claims.scopes == set(ALL_SCOPES) >= {"scheduling", "config", "analytics", "audit"}
     # the token works on the partner API
     listed = await partner.get("/location", token=body["access_token"])
     assert listed.status_code == 200, listed.text

@@ -31,8 +31,10 @@ def server(admin_database_url: str, tmp_path_factory: pytest.TempPathFactory) ->
         stop_server(proc, admin_database_url, name)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    """Per module, not per session: while Playwright's sync API is started, its event loop
+    counts as running in this thread, and pytest-asyncio's async tests elsewhere cannot run."""
     if reason := browser_missing():
         pytest.skip(reason)
     from playwright.sync_api import sync_playwright
@@ -74,9 +76,9 @@ def _context(browser: Any, problems: PageProblems, **options: Any) -> Any:
         page.on("pageerror", lambda exc: problems.append(f"pageerror: {exc}"))
         page.on(
             "console",
-            lambda msg: problems.append(f"console.{msg.type}: {msg.text}")
-            if msg.type == "error"
-            else None,
+            lambda msg: (
+                problems.append(f"console.{msg.type}: {msg.text}") if msg.type == "error" else None
+            ),
         )
 
     context.on("page", watch)

@@ -146,6 +146,9 @@ def start_server(admin_dsn: str, workdir: Path) -> tuple[Server, subprocess.Pope
         "SLOTPROOF_OUTBOX_DIR": str(outbox),
         "SLOTPROOF_PUBLIC_URL": url,
         "SLOTPROOF_DATA_DIR": str(workdir / "data"),
+        # every test browses from 127.0.0.1 with the one demo key: not what limits are about
+        "SLOTPROOF_RATE_LIMIT_IP": "100000",
+        "SLOTPROOF_RATE_LIMIT_WIDGET_KEY": "100000",
     }
     seeded = subprocess.run(
         [sys.executable, "-m", "app.cli", "seed-demo"],

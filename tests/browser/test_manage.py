@@ -68,4 +68,3 @@ def test_unknown_manage_link_says_so(server: Server, page: Any, shots: Shots) ->
     page.goto(f"{server.url}/widget/v1/frame#manage=mg_not-a-real-token")
     page.get_by_role("heading", name="Link not found").wait_for()
     shots(page, "unknown link")
-

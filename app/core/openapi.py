@@ -1,0 +1,143 @@
+"""The OpenAPI description of errors and callers, shared by every layer.
+
+Every 4xx/5xx body is RFC 9457 `application/problem+json` (`app.core.errors`); `ProblemDetails`
+is its schema. Litestar has no layer-level `responses`, so `document_problems` adds the problem
+responses of a whole router to each of its HTTP handlers after registration (a handler's own
+`responses=` entry for a status wins). Which statuses a layer can answer:
+
+* partner (`PARTNER_PROBLEMS`): 400 validation, 401 token, 403 grant/scope, 404 absent or
+  another account's, 429 rate limited, 503 database unavailable; writes (`WRITE_PROBLEMS`) add
+  409 state conflict / idempotency key in flight and 422 not allowed / idempotency key reused.
+* widget (`WIDGET_PROBLEMS`): the same without 403 (no grants), plus 422 `setting_inactive` on
+  every call (the publishable key's setting may be switched off).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from litestar import Router
+from litestar.handlers import HTTPRouteHandler
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.openapi.spec import Link, Operation, SecurityScheme
+from litestar.openapi.spec import OpenAPIResponse as ResponseObject
+from litestar.routes import HTTPRoute
+
+from app.core.errors import PROBLEM_JSON
+from app.core.schema import UNSET, Schema, UnsetType
+
+
+class ProblemFieldError(Schema):
+    field: str
+    message: str
+
+
+class ProblemDetails(Schema):
+    """RFC 9457 problem details, with a stable machine-readable `code`."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    code: str
+    request_id: str
+    errors: list[ProblemFieldError] | UnsetType = UNSET
+    """Field-level validation errors (`validation_failed`)."""
+    alternatives: list[dict[str, Any]] | UnsetType = UNSET
+    """Up to 3 nearest open slots (`slot_unavailable`), shaped like a slot request."""
+    retry_after_seconds: int | UnsetType = UNSET
+    """When to try again (429, 503); also in the `Retry-After` header."""
+    missing_verifications: list[str] | UnsetType = UNSET
+    """Contacts still to verify (`not_verified`)."""
+    fields: list[str] | UnsetType = UNSET
+    """The request fields a conflict is about (`in_use`)."""
+
+
+_DESCRIPTIONS = {
+    400: "Malformed or invalid request (`validation_failed`, with `errors`).",
+    401: "Missing, invalid or expired credentials.",
+    403: "Valid credentials without a grant on this account, or a missing scope.",
+    404: "The resource does not exist or belongs to another account.",
+    409: "State conflict (slot taken, already booked, idempotency key in flight).",
+    413: "The request body is too large.",
+    422: "Understood but not allowed (e.g. not verified, idempotency key reused).",
+    429: "Rate limited: see `Retry-After` and `retryAfterSeconds`.",
+    503: "The database is temporarily unavailable: see `Retry-After`.",
+}
+
+PARTNER_PROBLEMS = (400, 401, 403, 404, 429, 503)
+WIDGET_PROBLEMS = (400, 401, 404, 422, 429, 503)
+WRITE_PROBLEMS = (409, 422)
+_WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+SECURITY_SCHEMES = {
+    "PartnerOAuth": SecurityScheme(
+        type="http",
+        scheme="bearer",
+        bearer_format="JWT",
+        description="Access token from POST /oauth2/token",
+    ),
+    "WidgetKey": SecurityScheme(
+        type="apiKey",
+        name="X-Widget-Key",
+        security_scheme_in="header",
+        description="The setting's publishable key (`pk_…`)",
+    ),
+    "AttemptToken": SecurityScheme(
+        type="http",
+        scheme="bearer",
+        description="The `attemptToken` from POST /widget/v1/attempt",
+    ),
+}
+WIDGET_KEY: list[dict[str, list[str]]] = [{"WidgetKey": []}]
+WIDGET_ATTEMPT: list[dict[str, list[str]]] = [{"WidgetKey": [], "AttemptToken": []}]
+
+
+def problem_responses(*statuses: int) -> dict[int, ResponseSpec]:
+    """`responses=` entries answering problem+json for each status."""
+    return {
+        status: ResponseSpec(
+            data_container=ProblemDetails,
+            media_type=PROBLEM_JSON,
+            description=_DESCRIPTIONS[status],
+            generate_examples=False,
+        )
+        for status in statuses
+    }
+
+
+def document_problems(
+    router: Router, statuses: Iterable[int], *, writes: Iterable[int] = WRITE_PROBLEMS
+) -> Router:
+    """Document the problem responses of every HTTP handler registered on `router`: `statuses`
+    for all, plus `writes` for POST/PUT/PATCH/DELETE. Handlers are the router's own copies, so
+    the decorated module-level handlers are left as they are."""
+    always, on_write = tuple(statuses), tuple(writes)
+    for route in router.routes:
+        if not isinstance(route, HTTPRoute):
+            continue
+        for handler in route.route_handlers:
+            codes = always + (on_write if _WRITES & set(handler.http_methods) else ())
+            _add_responses(handler, codes)
+    return router
+
+
+def _add_responses(handler: HTTPRouteHandler, codes: Iterable[int]) -> None:
+    handler.responses = {**problem_responses(*sorted(set(codes))), **(handler.responses or {})}
+
+
+def linked(links: Mapping[int, Mapping[str, Link]]) -> type[Operation]:
+    """An `operation_class=` adding OpenAPI links to the given responses (status -> name -> link),
+    so clients and Schemathesis's stateful tests can chain operations."""
+
+    @dataclass
+    class LinkedOperation(Operation):
+        def __post_init__(self) -> None:
+            for status, named in links.items():
+                response = (self.responses or {}).get(str(status))
+                if isinstance(response, ResponseObject):
+                    response.links = {**(response.links or {}), **named}
+
+    return LinkedOperation
