@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from datetime import datetime, timedelta
 
 import asyncpg
@@ -23,10 +24,16 @@ from app.retention import run_retention
 
 log = logging.getLogger("slotproof.jobs")
 INTERVAL_SECONDS = 30.0
+# erasing contacts reads every old abandoned attempt; its 30-day clock needs no finer grain
+CONTACT_ERASURE_EVERY_SECONDS = 600.0
 
 
 async def run_periodic_once(
-    pool: asyncpg.Pool, settings: Settings, now: datetime | None = None
+    pool: asyncpg.Pool,
+    settings: Settings,
+    now: datetime | None = None,
+    *,
+    erase_contacts: bool = True,
 ) -> dict[str, int]:
     now = now or clock.now()
     swept = await sweep_expired_holds(pool, now)
@@ -34,7 +41,7 @@ async def run_periodic_once(
     while batch := await abandon_idle(pool, timedelta(minutes=settings.attempt_idle_minutes), now):
         abandoned += batch
     done = {"holdsSwept": swept, "attemptsAbandoned": abandoned}
-    done.update(await run_retention(pool, settings, now))
+    done.update(await run_retention(pool, settings, now, erase_contacts=erase_contacts))
     if any(done.values()):
         log.info("periodic jobs", extra=done)
     return done
@@ -43,9 +50,13 @@ async def run_periodic_once(
 async def run_periodic_forever(
     pool: asyncpg.Pool, settings: Settings, stop: asyncio.Event, interval: float = INTERVAL_SECONDS
 ) -> None:
+    erased_at: float | None = None
     while not stop.is_set():
+        erase = erased_at is None or time.monotonic() - erased_at >= CONTACT_ERASURE_EVERY_SECONDS
         try:
-            await run_periodic_once(pool, settings)
+            await run_periodic_once(pool, settings, erase_contacts=erase)
+            if erase:
+                erased_at = time.monotonic()
         except (OSError, asyncpg.PostgresError) as exc:
             log.warning("periodic jobs failed; will retry", extra={"error": type(exc).__name__})
         with contextlib.suppress(TimeoutError):

@@ -645,7 +645,7 @@
     const next = button('›', go(1, 'next'), 'sp-nav', {
       'aria-label': t('nextMonth'), 'data-nav': 'next', disabled: monthIndex(view) >= monthIndex(first) + MONTHS_AHEAD,
     });
-    const caption = h('h3', { class: 'sp-month', id: 'sp-month', 'aria-live': 'polite' }, monthLabel);
+    const caption = h('h3', { class: 'sp-month', id: 'sp-month' }, monthLabel);
     const weekStart = T.weekStart;
     const head = h('tr', {});
     for (let i = 0; i < 7; i += 1) {
@@ -821,8 +821,11 @@
       : { type: 'tel', id: 'sp-contact', name: 'phone', autocomplete: 'tel', required: true, inputmode: 'tel' });
     const previous = S.sent[channel];
     if (previous) input.value = previous.to;
-    const countries = (S.cfg.allowedPhoneCountries || []).join(', ');
-    const hint = isEmail ? t('emailHint') : countries === 'US' || !countries ? t('phoneHintUS') : t('phoneHint', { countries });
+    const countries = S.cfg.allowedPhoneCountries || [];
+    const northAmerica = countries.length && countries.every((c) => c === 'US' || c === 'CA');
+    const hint = isEmail ? t('emailHint')
+      : !countries.length || countries.join() === 'US' ? t('phoneHintUS')
+        : northAmerica ? t('phoneHintNA') : t('phoneHint', { countries: countries.join(', ') });
     const submit = h('button', { type: 'submit', class: 'sp-btn' }, t('sendCode'));
     const form = h('form', { class: 'sp-form', novalidate: true },
       para(t(isEmail ? 'whyEmail' : 'whyPhone'), 'sp-lead'),

@@ -6,13 +6,16 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 from collections.abc import AsyncIterator, Iterable
 from datetime import datetime
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import msgspec
 from litestar import Controller, Request, Response, get
 from litestar.params import QueryParameter
+from litestar.response import Stream
 
 from app.analytics import funnel as f
 from app.analytics import schemas as s
@@ -48,8 +51,6 @@ def _csv_lines(rows: Iterable[list[str]]) -> str:
 
 
 def _csv_response(chunks: AsyncIterator[str], filename: str) -> Response:
-    from litestar.response import Stream
-
     return Stream(
         chunks,
         media_type=f"{CSV}; charset=utf-8",
@@ -109,13 +110,13 @@ async def _attempts(pool: DbPool, account_id: int, after_id: int, limit: int, **
     return [_attempt(r, steps[r.id]) for r in rows]
 
 
-class FunnelQuery:
-    """The parsed funnel request."""
+class FunnelQuery(msgspec.Struct, frozen=True):
+    """A funnel request, parsed: [start, end) in the account's zone."""
 
-    def __init__(
-        self, start: datetime, end: datetime, zone: ZoneInfo, setting_id: int | None
-    ) -> None:
-        self.start, self.end, self.zone, self.setting_id = start, end, zone, setting_id
+    start: datetime
+    end: datetime
+    zone: ZoneInfo
+    setting_id: int | None
 
 
 async def _funnel_query(
@@ -234,14 +235,9 @@ class AnalyticsController(Controller):
 
             async def chunks() -> AsyncIterator[str]:
                 yield _csv_lines([list(f.FUNNEL_CSV_HEADER)])
-                for group in result.groups:
-                    one = f.Funnel(
-                        start=result.start, end=result.end, time_zone=result.time_zone,
-                        group_by=result.group_by,
-                        self_scheduling_setting_id=result.self_scheduling_setting_id,
-                        groups=[group],
-                    )  # fmt: skip
-                    yield _csv_lines(f.funnel_csv_rows(one))
+                rows = f.funnel_csv_rows(result)
+                while batch := list(itertools.islice(rows, CSV_BATCH)):
+                    yield _csv_lines(batch)
 
             return _csv_response(chunks(), "funnel.csv")
         return Response(result)

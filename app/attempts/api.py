@@ -16,7 +16,6 @@ from app.core.openapi import linked
 from app.partners.guard import scope
 from app.partners.scopes import SCHEDULING
 
-
 # OpenAPI links of the attempt flow: create -> read / attach a proof / patient / hold / book,
 # patient -> hold / book, hold -> book that same slot
 _NEW = {"account_id": "$request.path.account_id", "attempt_id": "$response.body#/id"}
@@ -46,7 +45,9 @@ _HELD = linked(
         201: {
             **_next_steps(_SAME, "getAttempt"),
             "bookAttemptAppointment": Link(
-                operation_id="bookAttemptAppointment", parameters=_SAME, request_body="$request.body"
+                operation_id="bookAttemptAppointment",
+                parameters=_SAME,
+                request_body="$request.body",
             ),
         }
     }

@@ -3,7 +3,7 @@ the strict reading of JSON bodies."""
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from typing import Annotated, Any, TypeAlias
 
 import asyncpg
@@ -20,7 +20,8 @@ PathId: TypeAlias = FromPath[int]
 Cursor: TypeAlias = Annotated[str | None, QueryParameter(name="cursor", max_length=200)]
 Limit: TypeAlias = Annotated[int, QueryParameter(name="limit", ge=1, le=100)]
 
-@lru_cache(maxsize=None)
+
+@cache
 def _strict_decoder(annotation: Any) -> msgspec.json.Decoder:
     return msgspec.json.Decoder(annotation, strict=True)
 

@@ -47,8 +47,9 @@ def setting(server: Server) -> Iterator[Any]:
         " are_practitioners_selectable"
     )
     before = server.db(
-        f"SELECT {columns} FROM self_scheduling_settings WHERE publishable_key = $1", server.key
-    )[0]  # noqa: S608,E501
+        f"SELECT {columns} FROM self_scheduling_settings WHERE publishable_key = $1",  # noqa: S608
+        server.key,
+    )[0]
 
     def change(assignments: str, *args: Any) -> None:
         server.db(
@@ -61,7 +62,11 @@ def setting(server: Server) -> Iterator[Any]:
     values = dict(before)
     change(
         ", ".join(f"{name} = ${i}" for i, name in enumerate(values, start=2)),
-        *[json.dumps(v) if name == "theme" else v for name, v in values.items()],
+        # (a raw asyncpg connection reads jsonb as its JSON text)
+        *[
+            json.dumps(v) if name == "theme" and not isinstance(v, str) else v
+            for name, v in values.items()
+        ],
     )
 
 
@@ -79,10 +84,10 @@ def test_email_and_sms_verification(
     frame.get_by_role("button", name="Verify").click()
 
     heading_focused(frame, "Confirm your mobile number")
-    assert "US mobile number" in frame.locator(".sp-hint").first.inner_text()
+    assert "US or Canadian mobile number" in frame.locator(".sp-hint").first.inner_text()
     shots(page, "phone")
     digits = f"{secrets.randbelow(10_000):04d}"
-    frame.get_by_label("Mobile number").fill(f"(201) 555-{digits}")
+    frame.get_by_role("textbox", name="Mobile number").fill(f"(201) 555-{digits}")
     sent = time.time() - 1
     frame.get_by_role("button", name="Send code").click()
     frame.get_by_text("(201) 555-").first.wait_for()
@@ -104,6 +109,7 @@ def test_theme_colours_keep_aa_contrast(
     frame = widget_frame(page)
     frame.get_by_role("heading", name="What do you need?").wait_for()
     frame.get_by_label("New patient visit").check()
+    frame.get_by_label("Riverside Family Health - Brooklyn").check()
     primary = frame.get_by_role("button", name="Continue")
     assert primary.evaluate(CONTRAST_JS) >= 4.5
     assert primary.evaluate("el => getComputedStyle(el).borderRadius") == "0px"

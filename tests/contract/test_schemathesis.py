@@ -118,9 +118,7 @@ async def world(client, pool, settings) -> World:
     # spare objects, one per DELETE
     spare_location = await partner.create("/location", {"name": "Spare", "timeZone": "UTC"})
     spare_doctor = await partner.create("/practitioner", {"firstName": "S", "lastName": "P"})
-    spare_kind = await partner.create(
-        "/appointment-type", {"name": "Spare", "durationMinutes": 15}
-    )
+    spare_kind = await partner.create("/appointment-type", {"name": "Spare", "durationMinutes": 15})
     spare_practice = await build_practice(partner)  # its setting is deleted
     spare_configs = await build_practice(partner)  # its config is deleted
     flow = await build_practice(partner, method=None)  # new attempts, patients without a proof
@@ -248,8 +246,8 @@ def _real_objects_and_credentials(context, case, kwargs) -> None:
 
 def _real_body(case: schemathesis.Case, world: World, *, stateful: bool) -> None:
     """A new attempt is for the flow setting (no verification); in the stateful attempt flow
-    the patient gets a deliverable email and slot requests the flow practice's ids, so the
-    chain gets past validation (a random time then meets 409 `slot_unavailable`)."""
+    the patient gets a plausible email and birth date, and slot requests the flow practice's
+    ids, so the chain gets past validation (a random time then meets 409 `slot_unavailable`)."""
     operation = case.operation.definition.raw.get("operationId")
     assert isinstance(case.body, dict)
     if operation == "createAttempt":
@@ -257,7 +255,7 @@ def _real_body(case: schemathesis.Case, world: World, *, stateful: bool) -> None
         case.body.pop("identityProofId", None)
     elif stateful and operation == "setAttemptPatient":
         case.body.pop("phone", None)
-        case.body["email"] = "flow.patient@example.com"
+        case.body.update(email="flow.patient@example.com", dateOfBirth="1980-02-03")
     elif stateful and operation in ("holdAttemptSlot", "bookAttemptAppointment"):
         case.body.update({k: v for k, v in world.flow.items() if k != "setting_id"})
 
