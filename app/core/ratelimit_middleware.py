@@ -42,6 +42,8 @@ from app.partners import tokens
 
 WINDOW = 60.0  # every configured limit is per minute
 EXEMPT_PATHS = frozenset({"/healthz", "/readyz"})  # probes must never see a 429
+# cacheable widget assets: patients behind one clinic NAT share an IP, and these carry no data
+EXEMPT_ASSETS = ("/widget/v1/static/", "/widget/v1/loader.js", "/widget/v1/frame", "/demo")
 TOKEN_PATH = "/oauth2/token"  # noqa: S105 - a path, not a secret
 WIDGET_PREFIX = "/widget/v1/"
 PARTNER_PREFIX = "/partner/"
@@ -130,7 +132,9 @@ class RateLimits:
     def rules(self, scope: Scope) -> list[Rule]:
         path: str = scope["path"]
         is_token = self.token and path.rstrip("/") == TOKEN_PATH
-        if path in EXEMPT_PATHS or not (self.layered or is_token):
+        if path in EXEMPT_PATHS or path.startswith(EXEMPT_ASSETS):
+            return []
+        if not (self.layered or is_token):
             return []
         headers: list[tuple[bytes, bytes]] = scope["headers"]
         client = scope.get("client")

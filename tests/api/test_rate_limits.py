@@ -79,6 +79,8 @@ async def test_ip_limit_refuses_once_reached_and_only_that_ip(settings: Settings
         assert_limited(await c.get("/schema/openapi.json"), 3)  # every route counts
         assert (await c.get("/healthz")).status_code == 200  # probes are never limited
         assert (await c.get("/readyz")).status_code == 200
+        loader = await c.get("/widget/v1/loader.js")  # cacheable widget assets are not counted
+        assert loader.status_code == 200 and "ratelimit-limit" not in loader.headers
         other = app.client("203.0.113.12")
         assert (await other.get(UNAUTHED)).status_code == 401
 
