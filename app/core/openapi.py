@@ -7,7 +7,8 @@ responses of a whole router to each of its HTTP handlers after registration (a h
 
 * partner (`PARTNER_PROBLEMS`): 400 validation, 401 token, 403 grant/scope, 404 absent or
   another account's, 429 rate limited, 503 database unavailable; writes (`WRITE_PROBLEMS`) add
-  409 state conflict / idempotency key in flight and 422 not allowed / idempotency key reused.
+  409 state conflict / idempotency key in flight, 413 body too large and 422 not allowed /
+  idempotency key reused.
 * widget (`WIDGET_PROBLEMS`): the same without 403 (no grants), plus 422 `setting_inactive` on
   every call (the publishable key's setting may be switched off).
 """
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
 from litestar import Router
 from litestar.handlers import HTTPRouteHandler
@@ -24,6 +25,7 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import Link, Operation, SecurityScheme
 from litestar.openapi.spec import OpenAPIResponse as ResponseObject
 from litestar.routes import HTTPRoute
+from msgspec import Meta
 
 from app.core.errors import PROBLEM_JSON
 from app.core.schema import UNSET, Schema, UnsetType
@@ -34,8 +36,21 @@ class ProblemFieldError(Schema):
     message: str
 
 
+_FieldErrors = Annotated[
+    list[ProblemFieldError], Meta(description="Field errors (`validation_failed`)")
+]
+_Alternatives = Annotated[
+    list[dict[str, Any]],
+    Meta(description="Up to 3 nearest open slots, shaped like a slot request"),
+]
+_RetryAfter = Annotated[int, Meta(description="When to retry (429, 503); also `Retry-After`")]
+_Missing = Annotated[list[str], Meta(description="Contacts still to verify (`not_verified`)")]
+_Fields = Annotated[list[str], Meta(description="The request fields a conflict is about")]
+
+
 class ProblemDetails(Schema):
-    """RFC 9457 problem details, with a stable machine-readable `code`."""
+    """RFC 9457 problem details, with a stable machine-readable `code`; the extension members
+    after `requestId` appear only where they apply."""
 
     type: str
     title: str
@@ -43,16 +58,11 @@ class ProblemDetails(Schema):
     detail: str
     code: str
     request_id: str
-    errors: list[ProblemFieldError] | UnsetType = UNSET
-    """Field-level validation errors (`validation_failed`)."""
-    alternatives: list[dict[str, Any]] | UnsetType = UNSET
-    """Up to 3 nearest open slots (`slot_unavailable`), shaped like a slot request."""
-    retry_after_seconds: int | UnsetType = UNSET
-    """When to try again (429, 503); also in the `Retry-After` header."""
-    missing_verifications: list[str] | UnsetType = UNSET
-    """Contacts still to verify (`not_verified`)."""
-    fields: list[str] | UnsetType = UNSET
-    """The request fields a conflict is about (`in_use`)."""
+    errors: _FieldErrors | UnsetType = UNSET
+    alternatives: _Alternatives | UnsetType = UNSET
+    retry_after_seconds: _RetryAfter | UnsetType = UNSET
+    missing_verifications: _Missing | UnsetType = UNSET
+    fields: _Fields | UnsetType = UNSET
 
 
 _DESCRIPTIONS = {
@@ -69,7 +79,7 @@ _DESCRIPTIONS = {
 
 PARTNER_PROBLEMS = (400, 401, 403, 404, 429, 503)
 WIDGET_PROBLEMS = (400, 401, 404, 422, 429, 503)
-WRITE_PROBLEMS = (409, 422)
+WRITE_PROBLEMS = (409, 413, 422)
 _WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 SECURITY_SCHEMES = {

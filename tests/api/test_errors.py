@@ -206,3 +206,22 @@ async def test_unexpected_error_in_a_route_is_500_problem():
         body = _assert_problem(r, 400, "validation_failed")
         assert "JANE-DOE-1980" not in r.text
         assert body["errors"] == [{"field": "kind", "message": "Invalid enum value"}]
+
+
+async def test_json_bodies_are_typed_strictly(partner: Partner):
+    """Found by contract fuzzing: Litestar's lax conversion took `"active": 0` for false and
+    `"durationMinutes": "30"` for 30; a JSON body must carry the declared JSON types."""
+    created = await partner.create("/appointment-type", {"name": "Visit", "durationMinutes": 30})
+    for body in (
+        {"name": "X", "durationMinutes": 30, "active": 0},
+        {"name": "X", "durationMinutes": "30"},
+    ):
+        r = await partner.post("/appointment-type", json=body)
+        problem = _assert_problem(r, 400, "validation_failed")
+        assert problem["errors"][0]["field"] in ("active", "durationMinutes")
+    r = await partner.put(f"/appointment-type/{created['id']}", json={"active": "false"})
+    assert _assert_problem(r, 400, "validation_failed")["errors"] == [
+        {"field": "active", "message": "Expected `bool`, got `str`"}
+    ]
+    r = await partner.put(f"/appointment-type/{created['id']}", json={"active": False})
+    assert r.status_code == 200 and r.json()["active"] is False

@@ -289,6 +289,9 @@ ATTEMPT_FLOW = schema.include(path_regex=r"^/partner/.*/self-scheduling/attempt"
 
 
 def test_attempt_flow_links(fuzzed_app) -> None:
+    """Stateful: chains of attempt calls along the OpenAPI links (create -> read, proof,
+    patient, hold, book; patient -> hold, book; hold -> book the held slot), same checks."""
+    assert ATTEMPT_FLOW.statistic.transitions.total >= 13  # the links are in the document
     base = ATTEMPT_FLOW.as_state_machine()
 
     class AttemptFlow(base):  # type: ignore[misc, valid-type]
