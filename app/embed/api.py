@@ -30,7 +30,7 @@ from app.core.http import DbPool, JSONBody
 from app.core.openapi import WIDGET_ATTEMPT, WIDGET_KEY
 from app.core.secrets import random_token
 from app.embed import schemas as s
-from app.embed.auth import attempt_token_hash, widget_attempt, widget_setting
+from app.embed.auth import attempt_token_hash, widget_attempt, widget_session, widget_setting
 from app.identity import service as identity
 from app.identity import store as identity_store
 from app.identity.contacts import contact_from
@@ -168,9 +168,8 @@ class WidgetController(Controller):
 
     @get("/attempt", security=WIDGET_ATTEMPT, summary="This booking session")
     async def current(self, request: Request, pool: DbPool) -> s.WidgetAttempt:
-        setting = await widget_setting(request)
-        attempt = await widget_attempt(request, setting)
-        return await _widget_attempt_view(pool, attempt)  # type: ignore[arg-type]
+        session = await widget_session(request)
+        return await _widget_attempt_view(pool, session.attempt)
 
     @get(
         "/availability",
@@ -224,12 +223,11 @@ class WidgetController(Controller):
     async def send_code(
         self, request: Request, pool: DbPool, data: JSONBody[s.SendCodeIn]
     ) -> s.CodeSent:
-        setting = await widget_setting(request)
-        attempt = await widget_attempt(request, setting)
-        proof_id = await _proof_id(attempt)  # type: ignore[arg-type]
-        contact = contact_from(data.email, data.phone, setting["allowed_phone_countries"])
+        session = await widget_session(request)
+        proof_id = await _proof_id(session.attempt)
+        contact = contact_from(data.email, data.phone, session.setting["allowed_phone_countries"])
         await identity.send_code(
-            pool, setting["account_id"], proof_id, contact,
+            pool, session.account_id, proof_id, contact,
             secret_key=request.app.state.settings.secret_key,
         )  # fmt: skip
         return s.CodeSent(sent=True)
@@ -244,16 +242,15 @@ class WidgetController(Controller):
     async def verify_code(
         self, request: Request, pool: DbPool, data: JSONBody[s.VerifyCodeIn]
     ) -> s.CodeChecked:
-        setting = await widget_setting(request)
-        attempt = await widget_attempt(request, setting)
-        proof_id = await _proof_id(attempt)  # type: ignore[arg-type]
-        contact = contact_from(data.email, data.phone, setting["allowed_phone_countries"])
+        session = await widget_session(request)
+        proof_id = await _proof_id(session.attempt)
+        contact = contact_from(data.email, data.phone, session.setting["allowed_phone_countries"])
         proof = await identity.verify_code(
-            pool, setting["account_id"], proof_id, contact, data.code,
+            pool, session.account_id, proof_id, contact, data.code,
             secret_key=request.app.state.settings.secret_key,
         )  # fmt: skip
         if proof is None:
-            current = await identity_store.get_proof(pool, setting["account_id"], proof_id)
+            current = await identity_store.get_proof(pool, session.account_id, proof_id)
             missing = current.missing_verifications
             return s.CodeChecked(verified=False, missing_verifications=missing)
         return s.CodeChecked(verified=True, missing_verifications=proof.missing_verifications)
@@ -264,10 +261,9 @@ class WidgetController(Controller):
     async def hold(
         self, request: Request, pool: DbPool, data: JSONBody[appointment_schemas.SlotRequest]
     ) -> appointment_schemas.Hold:
-        setting = await widget_setting(request)
-        attempt = await widget_attempt(request, setting)
+        session = await widget_session(request)
         return await attempts.hold(
-            pool, request.app.state.settings, setting["account_id"], attempt.id, data,  # type: ignore[union-attr]
+            pool, request.app.state.settings, session.account_id, session.attempt.id, data,
             clock.now(),
         )  # fmt: skip
 
@@ -281,14 +277,13 @@ class WidgetController(Controller):
     async def patient(
         self, request: Request, pool: DbPool, data: JSONBody[attempt_schemas.PatientIn]
     ) -> Response[attempt_schemas.Patient]:
-        setting = await widget_setting(request)
-        attempt = await widget_attempt(request, setting)
+        session = await widget_session(request)
         row, created = await attempts.set_patient(
             pool,
-            setting["account_id"],
-            attempt.id,
+            session.account_id,
+            session.attempt.id,
             data,
-            clock.now(),  # type: ignore[union-attr]
+            clock.now(),
         )
         return Response(attempts.to_patient(row), status_code=201 if created else 200)
 
@@ -301,16 +296,15 @@ class WidgetController(Controller):
     async def book(
         self, request: Request, pool: DbPool, data: JSONBody[appointment_schemas.SlotRequest]
     ) -> s.Booked:
-        setting = await widget_setting(request)
-        attempt = await widget_attempt(request, setting)
+        session = await widget_session(request)
         settings = request.app.state.settings
         booked = await attempts.book(
             pool,
             settings,
-            setting["account_id"],
-            attempt.id,
+            session.account_id,
+            session.attempt.id,
             data,
-            clock.now(),  # type: ignore[union-attr]
+            clock.now(),
         )
         return s.Booked(
             appointment=booking.to_appointment(booked.appointment),

@@ -7,6 +7,8 @@ later call to that one attempt of that setting.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import asyncpg
 from litestar.connection import ASGIConnection
 
@@ -53,3 +55,22 @@ async def widget_attempt(
     if attempt is None or attempt.setting_id != setting["id"]:
         raise Problem(401, "invalid_attempt_token", "This booking session is not valid.")
     return attempt
+
+
+@dataclass(frozen=True)
+class WidgetSession:
+    """The setting behind the key and the attempt behind the bearer token of one call."""
+
+    setting: Row
+    attempt: attempt_store.Attempt
+
+    @property
+    def account_id(self) -> int:
+        return self.setting["account_id"]
+
+
+async def widget_session(connection: ASGIConnection) -> WidgetSession:
+    setting = await widget_setting(connection)
+    attempt = await widget_attempt(connection, setting)
+    assert attempt is not None  # required=True raises instead
+    return WidgetSession(setting, attempt)
