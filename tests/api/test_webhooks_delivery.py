@@ -723,7 +723,9 @@ async def test_production_connects_to_the_checked_address_with_the_original_host
     await dispatcher.run_once(pool, production, batch=100, resolve=resolve)
     [request] = receiver.at("/pinned")
     assert request.headers["host"] == f"hooks.partner.example:{receiver.port}"
-    assert asked == [("hooks.partner.example", receiver.port)]
+    # deliveries other tests left pending may be resolved in the same pass: look at ours only
+    ours = [a for a in asked if a[1] == receiver.port]
+    assert ours == [("hooks.partner.example", receiver.port)]
     Webhook(endpoint["secret"]).verify(request.body, request.headers)
     [entry] = await log(partner, endpoint["id"])
     assert (entry["status"], entry["attempts"]) == ("DELIVERED", 1)
