@@ -22,8 +22,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from app.core.errors import Problem
-
 log = logging.getLogger("slotproof.ratelimit")
 
 Clock = Callable[[], float]
@@ -148,45 +146,6 @@ class MemoryBackend:
             log.warning("rate limiter over %d buckets: forgetting the oldest", self.max_keys)
             for key in list(self._windows)[:excess]:
                 del self._windows[key]
-
-
-class RateLimiter:
-    """One in-process fixed-window limit over many keys, for single-key uses inside a handler
-    (the layered request limits use the backends above, through the middleware)."""
-
-    def __init__(self, limit: int, window_seconds: float, clock: Clock = time.monotonic) -> None:
-        self.limit = limit
-        self.window = window_seconds
-        self.clock = clock
-        self._counts: dict[str, tuple[float, int]] = {}
-
-    def hit(self, key: str) -> float | None:
-        """Count one hit; returns seconds to wait when over the limit, else None."""
-        now = self.clock()
-        window_start, count = self._counts.get(key, (now, 0))
-        if now - window_start >= self.window:
-            window_start, count = now, 0
-        if count >= self.limit:
-            return self.window - (now - window_start)
-        self._counts[key] = (window_start, count + 1)
-        if len(self._counts) > 10_000:
-            self._evict(now)
-        return None
-
-    def check(self, key: str) -> None:
-        wait = self.hit(key)
-        if wait is not None:
-            retry = whole_seconds(wait)
-            raise Problem(
-                429,
-                "rate_limited",
-                "Too many requests; try again later.",
-                headers={"Retry-After": str(retry)},
-                retryAfterSeconds=retry,
-            )
-
-    def _evict(self, now: float) -> None:
-        self._counts = {k: v for k, v in self._counts.items() if now - v[0] < self.window}
 
 
 # --- Redis -----------------------------------------------------------------------------------

@@ -9,7 +9,6 @@ import pytest
 
 from app.core.errors import Problem
 from app.core.pagination import check_limit, decode_cursor, encode_cursor, page
-from app.core.ratelimit import RateLimiter
 from app.core.schema import Patch, check_time_zone
 from app.core.secrets import hash_secret, keyed_hash, random_token, verify_secret
 from app.practice.schemas import LocationPatch, PractitionerPatch
@@ -73,79 +72,6 @@ def test_page_cuts_at_limit_and_points_at_last_row():
     assert got == rows
     assert cursor is None
     assert page([], 5) == ([], None)
-
-
-# --- rate limiter ---------------------------------------------------------------------------
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def test_rate_limiter_window_and_reset():
-    clock = Clock()
-    limiter = RateLimiter(2, 60, clock=clock)
-    assert limiter.hit("a") is None
-    clock.now += 10
-    assert limiter.hit("a") is None
-    clock.now += 5
-    assert limiter.hit("a") == pytest.approx(45.0)  # window began at 1000, now 1015
-    assert limiter.hit("b") is None  # keys are independent
-    clock.now += 44.9
-    assert limiter.hit("a") == pytest.approx(0.1)
-    clock.now += 0.1  # 60 s after the window began: a fresh window
-    assert limiter.hit("a") is None
-    assert limiter.hit("a") is None
-    assert limiter.hit("a") == pytest.approx(60.0)
-
-
-def test_rejected_hits_do_not_extend_the_window():
-    clock = Clock()
-    limiter = RateLimiter(1, 10, clock=clock)
-    assert limiter.hit("k") is None
-    for _ in range(5):
-        clock.now += 1
-        assert limiter.hit("k") is not None
-    clock.now += 5  # 10 s after the first hit
-    assert limiter.hit("k") is None
-
-
-def test_rate_limiter_check_raises_429_with_retry_after():
-    clock = Clock()
-    limiter = RateLimiter(1, 60, clock=clock)
-    limiter.check("ip:1")
-    clock.now += 20.5
-    with pytest.raises(Problem) as info:
-        limiter.check("ip:1")
-    problem = info.value
-    assert problem.status == 429
-    assert problem.code == "rate_limited"
-    assert problem.headers == {"Retry-After": "40"}  # 39.5 s rounded up
-    assert problem.extra == {"retryAfterSeconds": 40}
-
-
-def test_rate_limiter_retry_after_is_at_least_one_second():
-    clock = Clock()
-    limiter = RateLimiter(1, 60, clock=clock)
-    limiter.check("k")
-    clock.now += 59.99
-    with pytest.raises(Problem) as info:
-        limiter.check("k")
-    assert info.value.extra["retryAfterSeconds"] == 1
-
-
-def test_rate_limiter_evicts_expired_keys():
-    clock = Clock()
-    limiter = RateLimiter(1, 60, clock=clock)
-    for i in range(10_001):
-        limiter.hit(f"k{i}")
-    clock.now += 61
-    limiter.hit("fresh")  # over 10,000 keys: expired windows are dropped
-    assert set(limiter._counts) == {"fresh"}
 
 
 # --- secrets --------------------------------------------------------------------------------
