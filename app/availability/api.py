@@ -20,8 +20,16 @@ from app.partners.guard import scope
 from app.partners.scopes import SCHEDULING
 
 _MAX_MS = 253_402_300_799_000  # 9999-12-31T23:59:59Z
+_MAX_ID = 2**63 - 1
 
-UnixMs = Annotated[int, QueryParameter(ge=0, le=_MAX_MS)]
+# the query parameters shared by the partner and the widget availability calls
+StartUnix = Annotated[int, QueryParameter(name="startUnix", ge=0, le=_MAX_MS)]
+EndUnix = Annotated[int, QueryParameter(name="endUnix", ge=0, le=_MAX_MS)]
+LocationIdQuery = Annotated[int, QueryParameter(name="locationId", ge=1, le=_MAX_ID)]
+AppointmentTypeIdQuery = Annotated[int, QueryParameter(name="appointmentTypeId", ge=1, le=_MAX_ID)]
+PractitionerIdsQuery = Annotated[
+    str | None, QueryParameter(name="practitionerIds", max_length=2000)
+]
 
 
 def from_unix_ms(value: int) -> datetime:
@@ -50,16 +58,12 @@ def parse_ids(raw: str | None, field: str) -> tuple[int, ...] | None:
 async def get_availability(
     pool: DbPool,
     account_id: PathId,
-    setting_id: Annotated[int, QueryParameter(name="selfSchedulingSettingId", ge=1, le=2**63 - 1)],
-    start_unix: Annotated[int, QueryParameter(name="startUnix", ge=0, le=_MAX_MS)],
-    end_unix: Annotated[int, QueryParameter(name="endUnix", ge=0, le=_MAX_MS)],
-    location_id: Annotated[int, QueryParameter(name="locationId", ge=1, le=2**63 - 1)],
-    appointment_type_id: Annotated[
-        int, QueryParameter(name="appointmentTypeId", ge=1, le=2**63 - 1)
-    ],
-    practitioner_ids: Annotated[
-        str | None, QueryParameter(name="practitionerIds", max_length=2000)
-    ] = None,
+    setting_id: Annotated[int, QueryParameter(name="selfSchedulingSettingId", ge=1, le=_MAX_ID)],
+    start_unix: StartUnix,
+    end_unix: EndUnix,
+    location_id: LocationIdQuery,
+    appointment_type_id: AppointmentTypeIdQuery,
+    practitioner_ids: PractitionerIdsQuery = None,
 ) -> s.Availability:
     query = SlotSearch(
         setting_id=setting_id,

@@ -4,10 +4,8 @@ as the partner API."""
 
 from __future__ import annotations
 
-from typing import Annotated
-
 from litestar import Controller, Request, Response, get, post
-from litestar.params import FromPath, QueryParameter
+from litestar.params import FromPath
 
 from app.appointments import booking, changes
 from app.appointments import schemas as appointment_schemas
@@ -20,7 +18,15 @@ from app.attempts.machine import TERMINAL, Step
 from app.audit.spec import audit
 from app.availability import schemas as availability_schemas
 from app.availability import store as availability_store
-from app.availability.api import from_unix_ms, parse_ids
+from app.availability.api import (
+    AppointmentTypeIdQuery,
+    EndUnix,
+    LocationIdQuery,
+    PractitionerIdsQuery,
+    StartUnix,
+    from_unix_ms,
+    parse_ids,
+)
 from app.availability.service import SlotSearch, search
 from app.availability.shape import availability_response
 from app.core import clock
@@ -35,9 +41,6 @@ from app.identity import service as identity
 from app.identity import store as identity_store
 from app.identity.contacts import contact_from
 from app.identity.policy import Method
-
-_MAX_MS = 253_402_300_799_000
-_MAX_ID = 2**63 - 1
 
 
 def _location(row: Row) -> s.WidgetLocation:
@@ -180,15 +183,11 @@ class WidgetController(Controller):
         self,
         request: Request,
         pool: DbPool,
-        start_unix: Annotated[int, QueryParameter(name="startUnix", ge=0, le=_MAX_MS)],
-        end_unix: Annotated[int, QueryParameter(name="endUnix", ge=0, le=_MAX_MS)],
-        location_id: Annotated[int, QueryParameter(name="locationId", ge=1, le=_MAX_ID)],
-        appointment_type_id: Annotated[
-            int, QueryParameter(name="appointmentTypeId", ge=1, le=_MAX_ID)
-        ],
-        practitioner_ids: Annotated[
-            str | None, QueryParameter(name="practitionerIds", max_length=2000)
-        ] = None,
+        start_unix: StartUnix,
+        end_unix: EndUnix,
+        location_id: LocationIdQuery,
+        appointment_type_id: AppointmentTypeIdQuery,
+        practitioner_ids: PractitionerIdsQuery = None,
     ) -> availability_schemas.Availability:
         setting = await widget_setting(request)
         attempt = await widget_attempt(request, setting, required=False)
