@@ -14,7 +14,7 @@ from app.core.http import DbPool, JSONBody, PathId
 from app.core.openapi import problem_responses
 from app.identity import policy, service, store
 from app.identity import schemas as s
-from app.identity.contacts import Contact, contact_from
+from app.identity.contacts import contact_from
 from app.identity.store import Proof
 from app.partners.guard import scope
 from app.partners.scopes import SCHEDULING
@@ -24,10 +24,6 @@ _METHODS = ", ".join(m.value for m in policy.Method)
 
 def _secret_key(request: Request) -> str:
     return request.app.state.settings.secret_key
-
-
-def _contact(email: str | None, phone: str | None) -> Contact:
-    return contact_from(email, phone)
 
 
 def _fields(proof: Proof) -> dict[str, Any]:
@@ -90,7 +86,7 @@ class IdentityProofController(Controller):
         proof_id: PathId,
         data: JSONBody[s.SendIn],
     ) -> s.Sent:
-        contact = _contact(data.email, data.phone)
+        contact = contact_from(data.email, data.phone)
         await service.send_code(
             pool, account_id, proof_id, contact, secret_key=_secret_key(request)
         )
@@ -110,7 +106,7 @@ class IdentityProofController(Controller):
         proof_id: PathId,
         data: JSONBody[s.VerifyIn],
     ) -> s.Verified:
-        contact = _contact(data.email, data.phone)
+        contact = contact_from(data.email, data.phone)
         proof = await service.verify_code(
             pool, account_id, proof_id, contact, data.code, secret_key=_secret_key(request)
         )
