@@ -322,9 +322,6 @@ async def _managed(request: Request, pool, token: str) -> Row:
     return row
 
 
-_FINAL = {"CANCELLED", "VOIDED", "CHECKED_OUT", "NO_SHOW", "IN_TREATMENT", "CHECKED_IN"}
-
-
 class ManageController(Controller):
     path = "/widget/v1/manage"
     tags = ["widget"]
@@ -350,7 +347,8 @@ class ManageController(Controller):
             " JOIN self_scheduling_settings s ON s.id = c.setting_id WHERE c.id = $1",
             row["scheduler_config_id"],
         )
-        upcoming = row["start_at"] > clock.now() and row["status"] not in _FINAL
+        # the same rules the cancel and reschedule calls apply to a patient
+        upcoming = row["start_at"] > clock.now()
         return s.ManagedAppointment(
             appointment=booking.to_appointment(row),
             location=_location(location),
@@ -358,8 +356,8 @@ class ManageController(Controller):
             practitioner=s.WidgetPractitioner(
                 id=row["practitioner_id"], display_name=names.get(row["practitioner_id"], "")
             ),
-            can_cancel=upcoming,
-            can_reschedule=upcoming and key is not None,
+            can_cancel=upcoming and row["status"] in changes.PATIENT_CANCELLABLE,
+            can_reschedule=upcoming and row["status"] in changes.RESCHEDULABLE and key is not None,
             setting_publishable_key=key,
         )
 

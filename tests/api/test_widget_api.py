@@ -135,6 +135,18 @@ async def test_widget_booking_flow(partner, client, pool):
     assert shown["practitioner"]["displayName"] == "Doc0 Test"
     assert shown["canCancel"] is True and shown["settingPublishableKey"] == practice.publishable_key
 
+    # the link offers only what the cancel and reschedule calls would allow the patient
+    appointment_id = result["appointment"]["id"]
+    checked_in = await partner.put(
+        f"/location/{practice.location_ids[0]}/appointment/{appointment_id}",
+        json={"status": "CHECKED_IN"},
+    )
+    assert checked_in.status_code == 200, checked_in.text
+    shown = (await client.get(f"/widget/v1/manage/{result['manageToken']}")).json()
+    assert (shown["canCancel"], shown["canReschedule"]) == (False, False)
+    refused = await client.post(f"/widget/v1/manage/{result['manageToken']}/cancel")
+    assert refused.status_code == 409
+
 
 async def test_widget_auth_errors(partner, client):
     practice = await build_practice(partner)
