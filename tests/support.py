@@ -182,3 +182,12 @@ async def wait_ready(base_url: str, tries: int = 300) -> httpx.Response:
             except httpx.TransportError:
                 await asyncio.sleep(0.1)
     raise AssertionError("server did not start")
+
+
+async def last_code(pool: asyncpg.Pool, account_id: int) -> str | None:
+    """The newest verification code queued for the account (read before the worker scrubs it)."""
+    return await pool.fetchval(
+        "SELECT params->>'code' FROM notifications WHERE account_id = $1"
+        " AND purpose = 'verification_code' ORDER BY id DESC LIMIT 1",
+        account_id,
+    )

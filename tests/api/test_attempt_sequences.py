@@ -14,6 +14,7 @@ import pytest
 from app.attempts.machine import State, Step, is_valid_history
 from app.core import clock
 from tests.builders import build_practice
+from tests.support import last_code
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 ACTIONS = ["send", "verify_right", "verify_wrong", "hold", "patient", "book", "attach_again"]
@@ -52,11 +53,7 @@ async def test_random_attempt_sequences(partner, pool, practice, seed):
         if action == "send":
             r = await partner.post(f"/identity-proof/{proof['id']}/send", json={"email": email})
         elif action in ("verify_right", "verify_wrong"):
-            code = await pool.fetchval(
-                "SELECT params->>'code' FROM notifications WHERE account_id = $1"
-                " AND purpose = 'verification_code' ORDER BY id DESC LIMIT 1",
-                partner.account_id,
-            )
+            code = await last_code(pool, partner.account_id)
             if code is None or action == "verify_wrong":
                 code = "999999" if code != "999999" else "888888"
             r = await partner.post(

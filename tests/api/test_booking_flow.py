@@ -11,7 +11,7 @@ from app.core import clock
 from app.notifications.channels import build_channels
 from app.notifications.worker import run_once
 from tests.builders import build_practice
-from tests.support import make_partner, problem_code
+from tests.support import last_code, make_partner, problem_code
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)  # Monday, 07:00 in New York
 MONDAY_9 = "2026-03-09T09:00:00-04:00"
@@ -32,14 +32,6 @@ def slot_body(practice, start=MONDAY_9, practitioner=0):
         "schedulerConfigId": practice.config_ids[practitioner * len(practice.location_ids)],
         "startDateTime": start,
     }
-
-
-async def last_code(pool, account_id):
-    return await pool.fetchval(
-        "SELECT params->>'code' FROM notifications WHERE account_id = $1"
-        " AND purpose = 'verification_code' ORDER BY id DESC LIMIT 1",
-        account_id,
-    )
 
 
 async def verified_attempt(p, pool, practice, email="ana@example.com"):

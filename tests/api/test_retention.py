@@ -14,6 +14,7 @@ from app.notifications.channels import build_channels
 from app.notifications.worker import run_once as deliver
 from app.retention import ERASED, run_retention
 from tests.builders import build_practice
+from tests.support import last_code
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 SLOT = {"startDateTime": "2026-03-09T09:00:00-04:00"}
@@ -24,14 +25,6 @@ def frozen_clock(monkeypatch):
     current = {"now": NOW}
     monkeypatch.setattr(clock, "now", lambda: current["now"])
     return current
-
-
-async def last_code(pool, account_id):
-    return await pool.fetchval(
-        "SELECT params->>'code' FROM notifications WHERE account_id = $1"
-        " AND purpose = 'verification_code' ORDER BY id DESC LIMIT 1",
-        account_id,
-    )
 
 
 async def verified_proof(p, pool, email, *, setting_id=None):

@@ -6,7 +6,7 @@ import pytest
 
 from app.core import clock
 from tests.builders import build_practice
-from tests.support import problem_code
+from tests.support import last_code, problem_code
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 
@@ -31,14 +31,6 @@ class Widget:
 
     async def post(self, path, **kw):
         return await self.http.post(f"/widget/v1{path}", headers=self.headers(), **kw)
-
-
-async def last_code(pool, account_id):
-    return await pool.fetchval(
-        "SELECT params->>'code' FROM notifications WHERE account_id = $1"
-        " AND purpose = 'verification_code' ORDER BY id DESC LIMIT 1",
-        account_id,
-    )
 
 
 def month_of_march(practice):
