@@ -69,7 +69,8 @@ format: install-dev
 	$(BIN)/ruff check --fix .
 
 bench: install-dev
-	@for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+	@for name in availability booking widget funnel load; do \
+	  echo "== bench/$$name.py"; $(BIN)/python -m bench.$$name || exit 1; done
 
 clean:
 	rm -rf $(VENV) .data build *.egg-info

@@ -3,7 +3,7 @@ existing appointments. Prints in-process engine compute p50/p95, HTTP p50/p95 an
 availability endpoint against `slotproof serve`, and the same for a trivial JSON endpoint
 (/healthz, the framework ceiling) with the ratio.
 
-Run: `make bench` or `.venv/bin/python bench/availability.py [--requests N] [--concurrency C]`.
+Run: `make bench` or `.venv/bin/python -m bench.availability [--requests N] [--concurrency C]`.
 """
 
 from __future__ import annotations

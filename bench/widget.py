@@ -8,7 +8,7 @@ choose first, so the calendar opens at once), each run in a fresh browser contex
 and then warm. Measured in the browser: t0 = the loader's resource-timing start on the host page,
 t1 = when the first time button is in the frame's DOM, on one clock (timeOrigin + now()).
 
-Run: `make bench` or `.venv/bin/python bench/widget.py [--runs N]`. Exits 1 when a size is over
+Run: `make bench` or `.venv/bin/python -m bench.widget [--runs N]`. Exits 1 when a size is over
 budget; prints whether the timing met its target.
 """
 
