@@ -63,6 +63,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     trusted_proxies: tuple[str, ...] = ()  # IPs/CIDRs whose X-Forwarded-For is believed
     rate_limit_redis_prefix: str = "slotproof:ratelimit:"
     access_token_ttl_seconds: int = 3600
+    # availability answers cached per process (app/availability/cache.py); 0 turns it off
+    availability_cache_mb: int = 64
     hold_minutes: int = 10
     attempt_idle_minutes: int = 30
     # notification delivery (app/notifications)
@@ -212,6 +214,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             1,
             1_000_000,
         ),
+        ("SLOTPROOF_AVAILABILITY_CACHE_MB", "availability_cache_mb", 0, 65_536),
         ("SLOTPROOF_HOLD_MINUTES", "hold_minutes", 1, 120),
         ("SLOTPROOF_ATTEMPT_IDLE_MINUTES", "attempt_idle_minutes", 5, 10_080),
         ("SLOTPROOF_DELIVERY_MAX_ATTEMPTS", "delivery_max_attempts", 1, 50),

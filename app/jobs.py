@@ -1,5 +1,6 @@
-"""Periodic jobs: expired holds are swept, idle attempts become ABANDONED, and the retention
-pass erases what is kept no longer (app/retention.py).
+"""Periodic jobs: expired holds are swept, idle attempts become ABANDONED, old availability
+change rows are pruned (app/availability/cache.py), and the retention pass erases what is kept
+no longer (app/retention.py).
 
 Each pass is safe to run from several processes at once (row locks with SKIP LOCKED, and
 deletes of already-expired rows). They run inside `slotproof serve` unless --no-worker, and in
@@ -18,6 +19,8 @@ import asyncpg
 
 from app.appointments.store import sweep_expired_holds
 from app.attempts.service import abandon_idle
+from app.availability.cache import PRUNE_KEEP
+from app.availability.store import prune_changes
 from app.config import Settings
 from app.core import clock
 from app.retention import run_retention
@@ -40,7 +43,13 @@ async def run_periodic_once(
     abandoned = 0
     while batch := await abandon_idle(pool, timedelta(minutes=settings.attempt_idle_minutes), now):
         abandoned += batch
-    done = {"holdsSwept": swept, "attemptsAbandoned": abandoned}
+    async with pool.acquire() as conn:
+        pruned = await prune_changes(conn, PRUNE_KEEP)
+    done = {
+        "holdsSwept": swept,
+        "attemptsAbandoned": abandoned,
+        "availabilityChangesPruned": pruned,
+    }
     done.update(await run_retention(pool, settings, now, erase_contacts=erase_contacts))
     if any(done.values()):
         log.info("periodic jobs", extra=done)

@@ -17,6 +17,7 @@ from app.attempts.api import AttemptController
 from app.audit.api import AuditLogController
 from app.audit.middleware import audit_middleware
 from app.availability.api import get_availability
+from app.availability.cache import AnswerCache
 from app.config import Settings, load_settings
 from app.core.db import create_pool
 from app.core.errors import EXCEPTION_HANDLERS
@@ -123,6 +124,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
             {
                 "settings": settings,
                 "rate_limits": build_rate_limits(settings),
+                "availability_cache": (
+                    AnswerCache(settings.availability_cache_mb * 2**20)
+                    if settings.availability_cache_mb
+                    else None
+                ),
             }
         ),
         dependencies={"pool": Provide(_provide_pool, sync_to_thread=False)},

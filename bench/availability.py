@@ -209,7 +209,27 @@ async def main(requests: int, concurrency: int) -> None:
                 )
             )
             ratio = (len(lat) / secs) / (len(trivial) / tsecs)
-            print(f"availability throughput / trivial endpoint throughput = {ratio:.0%}")
+            print(f"availability throughput / trivial endpoint throughput = {ratio:.0%}"
+                  " (the same query again: served from the answer cache)")  # fmt: skip
+            # every request a new range (shifted by a minute): each one is a cache miss
+            shifts = iter(range(1, 10**6))
+
+            def shifted(h):
+                shift = next(shifts) * 60_000
+                return h.get(url, headers=headers, params={
+                    **params, "startUnix": params["startUnix"] + shift,
+                    "endUnix": params["endUnix"] + shift,
+                })  # fmt: skip
+
+            cold1, csecs1, cerrors1 = await load(shifted, total=requests // 2, concurrency=1)
+            print(summary(f"HTTP availability, cache misses (c=1, errors={cerrors1})", cold1,
+                          csecs1))  # fmt: skip
+            cold, csecs, cerrors = await load(shifted, total=requests, concurrency=concurrency)
+            print(summary(f"HTTP availability, cache misses (c={concurrency}, errors={cerrors})",
+                          cold, csecs))  # fmt: skip
+            cold_ratio = (len(cold) / csecs) / (len(trivial) / tsecs)
+            print(f"cache-miss availability throughput / trivial endpoint throughput = "
+                  f"{cold_ratio:.0%}")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -132,3 +132,40 @@ async def insert_appointment(
         end + timedelta(minutes=after),
         status,
     )
+
+
+def ms(dt: datetime) -> int:
+    return int(dt.timestamp() * 1000)
+
+
+async def availability(practice: Practice, start: datetime, end: datetime, **extra: Any):
+    """GET the partner availability of the practice's first location."""
+    params = {
+        "selfSchedulingSettingId": practice.setting_id,
+        "startUnix": ms(start),
+        "endUnix": ms(end),
+        "locationId": practice.location_ids[0],
+        "appointmentTypeId": practice.appointment_type_id,
+        **extra,
+    }
+    return await practice.partner.get("/self-scheduling/availability", params=params)
+
+
+async def hold_first_config(practice: Practice, start_date_time: str) -> dict[str, Any]:
+    """A new partner attempt holding `start_date_time` with the practice's first practitioner,
+    location and config; returns the attempt."""
+    attempt = await practice.partner.create(
+        "/self-scheduling/attempt", {"selfSchedulingSettingId": practice.setting_id}
+    )
+    hold = await practice.partner.post(
+        f"/self-scheduling/attempt/{attempt['id']}/hold",
+        json={
+            "appointmentTypeId": practice.appointment_type_id,
+            "locationId": practice.location_ids[0],
+            "practitionerId": practice.practitioner_ids[0],
+            "schedulerConfigId": practice.config_ids[0],
+            "startDateTime": start_date_time,
+        },
+    )
+    assert hold.status_code == 201, hold.text
+    return attempt

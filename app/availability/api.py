@@ -5,13 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from litestar import get
+from litestar import MediaType, Request, Response, get
 from litestar.params import QueryParameter
 
 from app.availability import schemas as s
-from app.availability import store
-from app.availability.service import SlotSearch, search
-from app.availability.shape import availability_response
+from app.availability.answer import availability_json
+from app.availability.service import SlotSearch
 from app.core import clock
 from app.core.errors import invalid
 from app.core.http import DbPool, PathId
@@ -56,6 +55,7 @@ def parse_ids(raw: str | None, field: str) -> tuple[int, ...] | None:
     summary="Bookable times of a self-scheduling setting at one location",
 )
 async def get_availability(
+    request: Request,
     pool: DbPool,
     account_id: PathId,
     setting_id: Annotated[int, QueryParameter(name="selfSchedulingSettingId", ge=1, le=_MAX_ID)],
@@ -64,7 +64,7 @@ async def get_availability(
     location_id: LocationIdQuery,
     appointment_type_id: AppointmentTypeIdQuery,
     practitioner_ids: PractitionerIdsQuery = None,
-) -> s.Availability:
+) -> Response[s.Availability]:
     query = SlotSearch(
         setting_id=setting_id,
         location_id=location_id,
@@ -73,7 +73,6 @@ async def get_availability(
         range_end=from_unix_ms(end_unix),
         practitioner_ids=parse_ids(practitioner_ids, "practitionerIds"),
     )
-    async with pool.acquire() as conn:
-        result = await search(conn, account_id, query, clock.now())
-        names = await store.display_names(conn, account_id, result.practitioner_ids)
-    return availability_response(result, names)
+    cache = request.app.state.availability_cache
+    body = await availability_json(pool, cache, account_id, query, clock.now())
+    return Response(body, media_type=MediaType.JSON)

@@ -133,6 +133,9 @@ class Busy(msgspec.Struct, frozen=True):
     scheduler_config_id: int | None = None
     # the appointment's real start; None = does not count toward max_per_day
     counted_at: datetime | None = None
+    # a hold stops blocking at this instant (None: an appointment). Not read by the engine:
+    # callers use it to know how long a result stays right.
+    expires_at: datetime | None = None
 
 
 class Slot(msgspec.Struct, frozen=True, gc=False):

@@ -9,7 +9,7 @@ An inactive limit imposes nothing (no notice; no horizon).
 from __future__ import annotations
 
 import calendar
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 Unit = Literal["HOURS", "DAYS", "WEEKS", "MONTHS"]
@@ -31,3 +31,19 @@ def earliest_start(now: datetime, amount: int, unit: Unit, active: bool) -> date
 
 def latest_start(now: datetime, amount: int, unit: Unit, active: bool) -> datetime | None:
     return add_limit(now, amount, unit) if active else None
+
+
+def before_limit(at: datetime, amount: int, unit: Unit, active: bool) -> datetime:
+    """A `now` before which `add_limit(now)` is certainly earlier than `at`: exact for fixed
+    units; for MONTHS a calendar month is taken as 31 days (never later than the truth).
+
+    How long an availability answer stays right as time passes: the minimum notice reaches
+    the first slot at `before_limit(first_start, notice…)`, and the forward limit reaches the
+    next start beyond it at `before_limit(next_start, forward…)`."""
+    # in UTC: arithmetic on a zoned datetime is wall-clock arithmetic, wrong across DST
+    at = at.astimezone(UTC)
+    if not active:
+        return at
+    if unit == "MONTHS":
+        return at - timedelta(days=31) * amount
+    return at - _FIXED[unit] * amount

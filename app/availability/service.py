@@ -14,7 +14,7 @@ import msgspec
 
 from app.availability import engine as e
 from app.availability import store
-from app.availability.limits import earliest_start, latest_start
+from app.availability.limits import before_limit, earliest_start, latest_start
 from app.core.crud import Row
 from app.core.errors import Problem, invalid
 from app.selfscheduling import store as settings_store
@@ -22,6 +22,8 @@ from app.selfscheduling import store as settings_store
 MAX_RANGE = timedelta(days=62)
 # busy times are read this far around the range: buffers, and whole local days for maxPerDay
 _MARGIN = timedelta(days=1, hours=14)
+# how far past the forward limit slots are computed to learn when the next comes into reach
+_PROBE = timedelta(days=1)
 
 
 class SlotSearch(msgspec.Struct, frozen=True, kw_only=True):
@@ -43,6 +45,9 @@ class SearchResult(msgspec.Struct, kw_only=True):
     slots: list[e.Slot]
     practitioner_ids: list[int]
     busy: list[e.Busy]
+    # the answer is certainly unchanged by the passing of time before this instant (holds
+    # expiring, the notice and forward limits moving on); None: not by time at all
+    stable_until: datetime | None = None
 
 
 def check_range(start: datetime, end: datetime) -> None:
@@ -115,17 +120,16 @@ async def search(
         if rows
         else []
     )
-    earliest = earliest_start(
-        now,
-        setting["afterward_booking_limit"],
-        setting["afterward_booking_limit_unit"],
-        setting["afterward_booking_limit_active"],
-    )
-    latest = latest_start(
-        now,
-        setting["forward_booking_limit"],
-        setting["forward_booking_limit_unit"],
-        setting["forward_booking_limit_active"],
+    limits = _setting_limits(setting)
+    earliest = earliest_start(now, *limits.notice)
+    latest = latest_start(now, *limits.forward)
+    # When the forward limit cuts the range, slots are computed a little past it (`probe_end`)
+    # to learn when the next one comes into reach; those are cut off again below.
+    cut = latest is not None and latest < query.range_end
+    probe_end = (
+        min(query.range_end, max(query.range_start, latest) + _PROBE)  # type: ignore[type-var]
+        if cut
+        else query.range_end
     )
     slots = e.compute_slots(
         [store.engine_config(r) for r in rows],
@@ -133,11 +137,24 @@ async def search(
         busy=busy,
         now=now,
         min_notice=earliest - now,
-        max_ahead=None if latest is None else latest - now,
+        max_ahead=None if latest is None or cut else latest - now,
         range_start=query.range_start,
-        range_end=query.range_end,
+        range_end=probe_end,
         appointment_type_id=query.appointment_type_id,
     )
+    bounds = [b.expires_at for b in busy if b.expires_at is not None]
+    if slots:
+        bounds.append(before_limit(slots[0].start, *limits.notice))
+    if cut:
+        latest_ms = e.to_unix_ms(latest)  # type: ignore[arg-type]
+        keep = next(
+            (i for i, slot in enumerate(slots) if e.to_unix_ms(slot.start) > latest_ms),
+            len(slots),
+        )
+        beyond = slots[keep].start if keep < len(slots) else None
+        slots = slots[:keep]
+        if beyond is not None or probe_end < query.range_end:
+            bounds.append(before_limit(beyond or probe_end, *limits.forward))
     return SearchResult(
         setting=setting,
         time_zone=time_zone,
@@ -145,6 +162,27 @@ async def search(
         slots=slots,
         practitioner_ids=practitioner_ids,
         busy=busy,
+        stable_until=min(bounds, default=None),
+    )
+
+
+class _Limits(msgspec.Struct, frozen=True):
+    notice: tuple[int, str, bool]
+    forward: tuple[int, str, bool]
+
+
+def _setting_limits(setting: Row) -> _Limits:
+    return _Limits(
+        notice=(
+            setting["afterward_booking_limit"],
+            setting["afterward_booking_limit_unit"],
+            setting["afterward_booking_limit_active"],
+        ),
+        forward=(
+            setting["forward_booking_limit"],
+            setting["forward_booking_limit_unit"],
+            setting["forward_booking_limit_active"],
+        ),
     )
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 
 import asyncpg
 
@@ -62,12 +62,14 @@ async def busy(
     itself."""
     rows = await conn.fetch(
         f"""
-        SELECT practitioner_id, blocked_from, blocked_until, scheduler_config_id, start_at
+        SELECT practitioner_id, blocked_from, blocked_until, scheduler_config_id, start_at,
+               NULL::timestamptz AS expires_at
           FROM appointments
          WHERE account_id = $1 AND practitioner_id = ANY($2::bigint[]) AND {LIVE}
            AND blocked_from < $4 AND blocked_until > $3 AND id IS DISTINCT FROM $7
         UNION ALL
-        SELECT practitioner_id, blocked_from, blocked_until, scheduler_config_id, start_at
+        SELECT practitioner_id, blocked_from, blocked_until, scheduler_config_id, start_at,
+               expires_at
           FROM holds
          WHERE account_id = $1 AND practitioner_id = ANY($2::bigint[])
            AND blocked_from < $4 AND blocked_until > $3
@@ -81,10 +83,7 @@ async def busy(
         except_attempt_id,
         except_appointment_id,
     )
-    return [
-        e.Busy(r["practitioner_id"], r[1], r[2], r["scheduler_config_id"], r["start_at"])
-        for r in rows
-    ]
+    return [e.Busy(r[0], r[1], r[2], r[3], r[4], r[5]) for r in rows]
 
 
 async def display_names(conn: Conn, account_id: int, ids: list[int]) -> dict[int, str]:
@@ -104,3 +103,59 @@ async def appointment_type(conn: Conn, account_id: int, type_id: int) -> Row | N
         account_id,
         type_id,
     )
+
+
+# ------------------------------------------------------------ change tracking (0011 migration)
+
+
+async def snapshot(conn: Conn) -> str:
+    """The current transaction snapshot, to label an answer computed from reads made after
+    this call."""
+    return await conn.fetchval("SELECT pg_current_snapshot()::text")
+
+
+async def changed_since(
+    conn: Conn, account_id: int, snapshot_text: str, practitioner_ids: list[int]
+) -> bool:
+    """Has a transaction not visible to `snapshot_text` changed something availability reads
+    for this account (account-wide, or one of these practitioners)?"""
+    return await conn.fetchval(
+        """
+        SELECT EXISTS (
+            SELECT 1 FROM availability_changes
+             WHERE account_id = ANY(ARRAY[$1, 0]::bigint[])
+               AND xid >= pg_snapshot_xmin($2::text::pg_snapshot)
+               AND practitioner_id = ANY($3::bigint[])
+               AND NOT pg_visible_in_snapshot(xid, $2::text::pg_snapshot))
+        """,
+        account_id,
+        snapshot_text,
+        [0, *practitioner_ids],
+    )
+
+
+async def prune_changes(conn: asyncpg.Connection, keep: timedelta) -> int:
+    """Record the oldest running transaction, then delete the changes that ended before one
+    recorded at least `keep` ago: every snapshot that could miss them is older than `keep`,
+    and no cached answer lives that long. Returns the rows deleted."""
+    async with conn.transaction():
+        await conn.execute(
+            "INSERT INTO availability_change_horizons (oldest_running)"
+            " VALUES (pg_snapshot_xmin(pg_current_snapshot()))"
+        )
+        return await conn.fetchval(
+            """
+            WITH horizon AS (
+                SELECT taken_at, oldest_running FROM availability_change_horizons
+                 WHERE taken_at <= clock_timestamp() - $1::interval
+                 ORDER BY taken_at DESC LIMIT 1),
+            gone AS (
+                DELETE FROM availability_changes c USING horizon h
+                 WHERE c.xid < h.oldest_running RETURNING 1),
+            forgotten AS (
+                DELETE FROM availability_change_horizons x USING horizon h
+                 WHERE x.taken_at < h.taken_at)
+            SELECT count(*) FROM gone
+            """,
+            keep,
+        )

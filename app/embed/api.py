@@ -4,7 +4,7 @@ as the partner API."""
 
 from __future__ import annotations
 
-from litestar import Controller, Request, Response, get, post
+from litestar import Controller, MediaType, Request, Response, get, post
 from litestar.params import FromPath
 
 from app.appointments import booking, changes
@@ -18,6 +18,7 @@ from app.attempts.machine import TERMINAL, Step
 from app.audit.spec import audit
 from app.availability import schemas as availability_schemas
 from app.availability import store as availability_store
+from app.availability.answer import availability_json
 from app.availability.api import (
     AppointmentTypeIdQuery,
     EndUnix,
@@ -27,8 +28,7 @@ from app.availability.api import (
     from_unix_ms,
     parse_ids,
 )
-from app.availability.service import SlotSearch, search
-from app.availability.shape import availability_response
+from app.availability.service import SlotSearch
 from app.core import clock
 from app.core.crud import Row
 from app.core.errors import Problem, not_found
@@ -188,7 +188,7 @@ class WidgetController(Controller):
         location_id: LocationIdQuery,
         appointment_type_id: AppointmentTypeIdQuery,
         practitioner_ids: PractitionerIdsQuery = None,
-    ) -> availability_schemas.Availability:
+    ) -> Response[availability_schemas.Availability]:
         setting = await widget_setting(request)
         attempt = await widget_attempt(request, setting, required=False)
         now = clock.now()
@@ -201,16 +201,13 @@ class WidgetController(Controller):
             practitioner_ids=parse_ids(practitioner_ids, "practitionerIds"),
             except_attempt_id=attempt.id if attempt else None,
         )
-        async with pool.acquire() as conn:
-            result = await search(conn, setting["account_id"], query, now, setting=setting)
-            names = await availability_store.display_names(
-                conn, setting["account_id"], result.practitioner_ids
-            )
+        cache = request.app.state.availability_cache
+        body = await availability_json(pool, cache, setting["account_id"], query, now)
         if attempt is not None:
             await attempts.record_first(
                 pool, setting["account_id"], attempt.id, Step.AVAILABILITY_VIEWED, now
             )
-        return availability_response(result, names)
+        return Response(body, media_type=MediaType.JSON)
 
     @post(
         "/attempt/send-code",

@@ -5,32 +5,16 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from app.core import clock
-from tests.builders import build_practice, insert_appointment
+from tests.builders import availability, build_practice, insert_appointment, ms
 from tests.support import make_partner, problem_code
 
 # Monday 2 March 2026, 07:00 in New York (EST, -05:00)
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 
 
-def ms(dt: datetime) -> int:
-    return int(dt.timestamp() * 1000)
-
-
 @pytest.fixture(autouse=True)
 def frozen_clock(monkeypatch):
     monkeypatch.setattr(clock, "now", lambda: NOW)
-
-
-async def availability(practice, start, end, **extra):
-    params = {
-        "selfSchedulingSettingId": practice.setting_id,
-        "startUnix": ms(start),
-        "endUnix": ms(end),
-        "locationId": practice.location_ids[0],
-        "appointmentTypeId": practice.appointment_type_id,
-        **extra,
-    }
-    return await practice.partner.get("/self-scheduling/availability", params=params)
 
 
 def day(y, m, d, zone_hours):

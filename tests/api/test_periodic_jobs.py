@@ -4,7 +4,7 @@ import pytest
 
 from app.core import clock
 from app.jobs import run_periodic_once
-from tests.builders import build_practice
+from tests.builders import build_practice, hold_first_config
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 
@@ -20,20 +20,7 @@ async def test_idle_attempts_are_abandoned_and_their_holds_swept(
     partner, pool, settings, frozen_clock
 ):
     practice = await build_practice(partner, method=None)
-    idle = await partner.create(
-        "/self-scheduling/attempt", {"selfSchedulingSettingId": practice.setting_id}
-    )
-    hold = await partner.post(
-        f"/self-scheduling/attempt/{idle['id']}/hold",
-        json={
-            "appointmentTypeId": practice.appointment_type_id,
-            "locationId": practice.location_ids[0],
-            "practitionerId": practice.practitioner_ids[0],
-            "schedulerConfigId": practice.config_ids[0],
-            "startDateTime": "2026-03-09T09:00:00-04:00",
-        },
-    )
-    assert hold.status_code == 201
+    idle = await hold_first_config(practice, "2026-03-09T09:00:00-04:00")
     frozen_clock["now"] = NOW + timedelta(minutes=20)
     fresh = await partner.create(
         "/self-scheduling/attempt", {"selfSchedulingSettingId": practice.setting_id}

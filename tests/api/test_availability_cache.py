@@ -1,0 +1,201 @@
+"""The availability answer cache (app/availability/cache.py) never serves an answer a fresh
+search would not give: writes by any path, uncommitted-then-committed writes, and the passing
+of time (notice, forward limit, hold expiry) all make the next call search again."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from app.availability.store import prune_changes
+from app.core import clock
+from tests.builders import availability, build_practice, hold_first_config, insert_appointment
+
+# Monday 2 March 2026, 07:00 in New York (EST); 9:00-12:00 weekday rules, 30-minute grid
+NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
+MONDAY_9AM = datetime(2026, 3, 2, 14, 0, tzinfo=UTC)
+NEXT_MONDAY = datetime(2026, 3, 9, 4, 0, tzinfo=UTC)  # local midnight (EDT from 8 March)
+
+
+@pytest.fixture(autouse=True)
+def frozen_clock(monkeypatch):
+    current = {"now": NOW}
+    monkeypatch.setattr(clock, "now", lambda: current["now"])
+    return current
+
+
+@pytest.fixture
+def cache(app):
+    return app.state.availability_cache
+
+
+class Counted:
+    """Calls one availability query and tells whether the cache answered it."""
+
+    def __init__(self, cache, practice, start, end, **extra):
+        self.cache, self.practice, self.args, self.extra = cache, practice, (start, end), extra
+
+    async def __call__(self):
+        hits = self.cache.hits
+        response = await availability(self.practice, *self.args, **self.extra)
+        assert response.status_code == 200, response.text
+        return response, self.cache.hits == hits + 1
+
+
+def starts(response, date_key):
+    return [s["startDateTime"][11:16] for s in response.json()["slotsByDate"].get(date_key, [])]
+
+
+async def test_a_repeat_is_answered_from_the_cache_byte_for_byte(partner, cache):
+    practice = await build_practice(partner)
+    call = Counted(cache, practice, NEXT_MONDAY, NEXT_MONDAY + timedelta(days=5))
+    first, cached = await call()
+    assert not cached
+    again, cached = await call()
+    assert cached and again.content == first.content
+    assert again.headers["content-type"] == "application/json"
+
+
+async def test_a_booking_written_by_any_path_is_seen_at_once(partner, pool, cache):
+    practice = await build_practice(partner)
+    call = Counted(cache, practice, NEXT_MONDAY, NEXT_MONDAY + timedelta(days=1))
+    before, _ = await call()
+    assert starts(before, "3/9/2026")[0] == "09:00"
+    await insert_appointment(
+        pool, practice, practitioner_id=practice.practitioner_ids[0],
+        location_id=practice.location_ids[0], start=datetime(2026, 3, 9, 13, 0, tzinfo=UTC),
+    )  # fmt: skip
+    after, cached = await call()
+    assert not cached
+    assert starts(after, "3/9/2026")[0] == "09:30"
+
+
+async def test_a_write_committed_after_the_answer_was_read_is_not_missed(partner, pool, cache):
+    """The answer is computed while a booking transaction is still open; once it commits, the
+    cached answer (whose snapshot did not see it) must not be served."""
+    practice = await build_practice(partner)
+    call = Counted(cache, practice, NEXT_MONDAY, NEXT_MONDAY + timedelta(days=1))
+    async with pool.acquire() as conn:
+        transaction = conn.transaction()
+        await transaction.start()
+        patient = await conn.fetchval(
+            "INSERT INTO patients (account_id, first_name, last_name, date_of_birth)"
+            " VALUES ($1, 'Pat', 'Ient', '1980-01-01') RETURNING id",
+            partner.account_id,
+        )
+        start = datetime(2026, 3, 9, 13, 0, tzinfo=UTC)
+        await conn.execute(
+            "INSERT INTO appointments (account_id, location_id, practitioner_id, patient_id,"
+            " appointment_type_id, start_at, end_at, blocked_from, blocked_until)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $6, $7)",
+            partner.account_id, practice.location_ids[0], practice.practitioner_ids[0],
+            patient, practice.appointment_type_id, start, start + timedelta(minutes=30),
+        )  # fmt: skip
+        during, _ = await call()
+        assert starts(during, "3/9/2026")[0] == "09:00"  # not committed yet
+        await transaction.commit()
+    after, cached = await call()
+    assert not cached
+    assert starts(after, "3/9/2026")[0] == "09:30"
+
+
+async def test_other_practitioners_bookings_keep_the_answer_account_changes_do_not(
+    partner, pool, cache
+):
+    practice = await build_practice(partner, practitioners=2)
+    first, second = practice.practitioner_ids
+    call = Counted(
+        cache, practice, NEXT_MONDAY, NEXT_MONDAY + timedelta(days=1), practitionerIds=str(first)
+    )
+    original, _ = await call()
+    await insert_appointment(
+        pool, practice, practitioner_id=second, location_id=practice.location_ids[0],
+        start=datetime(2026, 3, 9, 13, 0, tzinfo=UTC),
+    )  # fmt: skip
+    same, cached = await call()
+    assert cached and same.content == original.content
+
+    renamed = await partner.put(f"/practitioner/{first}", json={"displayName": "Dr. Renamed"})
+    assert renamed.status_code == 200, renamed.text
+    after, cached = await call()
+    assert not cached
+    assert after.json()["practitioners"][0]["displayName"] == "Dr. Renamed"
+
+
+async def test_the_minimum_notice_passing_the_first_slot_refreshes_the_answer(
+    partner, cache, frozen_clock
+):
+    practice = await build_practice(partner)
+    call = Counted(cache, practice, NOW, NOW + timedelta(days=1))
+    today, _ = await call()
+    assert starts(today, "3/2/2026")[0] == "09:00"
+    frozen_clock["now"] = MONDAY_9AM - timedelta(seconds=1)
+    _, cached = await call()
+    assert cached
+    frozen_clock["now"] = MONDAY_9AM + timedelta(seconds=1)
+    later, cached = await call()
+    assert not cached
+    assert starts(later, "3/2/2026")[0] == "09:30"
+
+
+async def test_the_forward_limit_reaching_a_new_slot_refreshes_the_answer(
+    partner, cache, frozen_clock
+):
+    """forward limit 8 days: at 12:00 UTC the horizon is Tue 10 March 08:00 EDT, so that day's
+    9:00 (13:00 UTC) comes into reach at 13:00 UTC on 2 March."""
+    practice = await build_practice(partner, forward_days=8)
+    call = Counted(cache, practice, NEXT_MONDAY, NEXT_MONDAY + timedelta(days=3))
+    first, _ = await call()
+    assert starts(first, "3/10/2026") == []
+    frozen_clock["now"] = datetime(2026, 3, 2, 12, 59, 59, tzinfo=UTC)
+    _, cached = await call()
+    assert cached
+    frozen_clock["now"] = datetime(2026, 3, 2, 13, 0, tzinfo=UTC)
+    later, cached = await call()
+    assert not cached
+    assert starts(later, "3/10/2026") == ["09:00"]
+
+
+async def test_an_expiring_hold_gives_its_slot_back_without_any_write(
+    partner, cache, frozen_clock, settings
+):
+    practice = await build_practice(partner, method=None)
+    await hold_first_config(practice, "2026-03-09T09:00:00-04:00")
+    call = Counted(cache, practice, NEXT_MONDAY, NEXT_MONDAY + timedelta(days=1))
+    held, _ = await call()
+    assert starts(held, "3/9/2026")[0] == "09:30"
+    expiry = NOW + timedelta(minutes=settings.hold_minutes)
+    frozen_clock["now"] = expiry - timedelta(seconds=1)
+    _, cached = await call()
+    assert cached
+    frozen_clock["now"] = expiry
+    released, cached = await call()
+    assert not cached
+    assert starts(released, "3/9/2026")[0] == "09:00"
+
+
+async def test_the_widget_shares_the_cache(partner, client, cache):
+    practice = await build_practice(partner)
+    params = {
+        "startUnix": int(NEXT_MONDAY.timestamp() * 1000),
+        "endUnix": int((NEXT_MONDAY + timedelta(days=1)).timestamp() * 1000),
+        "locationId": practice.location_ids[0],
+        "appointmentTypeId": practice.appointment_type_id,
+    }
+    headers = {"X-Widget-Key": practice.publishable_key}
+    first = await client.get("/widget/v1/availability", params=params, headers=headers)
+    assert first.status_code == 200, first.text
+    hits = cache.hits
+    again = await client.get("/widget/v1/availability", params=params, headers=headers)
+    assert cache.hits == hits + 1 and again.content == first.content
+
+
+async def test_pruning_keeps_recent_changes_and_drops_old_ones(partner, pool):
+    practice = await build_practice(partner)
+    mine = "SELECT count(*) FROM availability_changes WHERE account_id = $1"
+    assert await pool.fetchval(mine, partner.account_id) > 0
+    async with pool.acquire() as conn:
+        assert await prune_changes(conn, timedelta(hours=1)) == 0  # no horizon that old yet
+        assert await pool.fetchval(mine, partner.account_id) > 0
+        # keep=0: the horizon just recorded qualifies; every change already committed goes
+        assert await prune_changes(conn, timedelta(0)) > 0
+    assert await pool.fetchval(mine, practice.partner.account_id) == 0
