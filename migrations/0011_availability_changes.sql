@@ -1,15 +1,17 @@
 -- What availability shows depends on these tables. Every transaction that writes one of them
--- leaves one row here per (account, practitioner) it touched (practitioner 0: account-wide,
--- e.g. a setting, a scheduler config or a location). A cached availability answer remembers
--- the snapshot it was computed under; it is still good while no row here for its account and
--- practitioners is invisible to that snapshot (app/availability/cache.py). Rows are only ever
--- inserted, one per transaction and key, so writers never wait on each other here.
+-- leaves rows here: for an appointment or hold, its practitioner and blocked time; for a
+-- setting, scheduler config, appointment type, location or practitioner, practitioner 0 and no
+-- time (everything in the account). A cached availability answer remembers the snapshot it
+-- was computed under; it is still good while no row here for its account, practitioners and
+-- time window is invisible to that snapshot (app/availability/cache.py). Rows are only ever
+-- inserted, so writers never wait on each other here.
 CREATE TABLE availability_changes (
-    account_id      bigint NOT NULL,
-    xid             xid8   NOT NULL DEFAULT pg_current_xact_id(),
-    practitioner_id bigint NOT NULL,
-    PRIMARY KEY (account_id, xid, practitioner_id)
+    account_id      bigint    NOT NULL,
+    xid             xid8      NOT NULL DEFAULT pg_current_xact_id(),
+    practitioner_id bigint    NOT NULL,
+    during          tstzrange            -- NULL: all time
 );
+CREATE INDEX availability_changes_idx ON availability_changes (account_id, xid);
 
 -- Pruning needs to know which transactions had ended some time ago: each pruning pass records
 -- the oldest transaction still running, and later passes delete changes older than a horizon
@@ -22,13 +24,18 @@ CREATE TABLE availability_change_horizons (
 CREATE FUNCTION note_practitioner_availability_change() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
+    -- closed ranges, never empty: the busy query also matches a zero-length block
     IF TG_OP <> 'INSERT' THEN
-        INSERT INTO availability_changes (account_id, practitioner_id)
-        VALUES (OLD.account_id, OLD.practitioner_id) ON CONFLICT DO NOTHING;
+        INSERT INTO availability_changes (account_id, practitioner_id, during)
+        VALUES (OLD.account_id, OLD.practitioner_id,
+                tstzrange(least(OLD.blocked_from, OLD.blocked_until),
+                          greatest(OLD.blocked_from, OLD.blocked_until), '[]'));
     END IF;
     IF TG_OP <> 'DELETE' THEN
-        INSERT INTO availability_changes (account_id, practitioner_id)
-        VALUES (NEW.account_id, NEW.practitioner_id) ON CONFLICT DO NOTHING;
+        INSERT INTO availability_changes (account_id, practitioner_id, during)
+        VALUES (NEW.account_id, NEW.practitioner_id,
+                tstzrange(least(NEW.blocked_from, NEW.blocked_until),
+                          greatest(NEW.blocked_from, NEW.blocked_until), '[]'));
     END IF;
     RETURN NULL;
 END $$;
@@ -37,15 +44,10 @@ CREATE FUNCTION note_account_availability_change() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
     IF TG_OP <> 'INSERT' THEN
-        INSERT INTO availability_changes (account_id, practitioner_id)
-        VALUES (OLD.account_id, 0) ON CONFLICT DO NOTHING;
+        INSERT INTO availability_changes (account_id, practitioner_id) VALUES (OLD.account_id, 0);
     END IF;
-    IF TG_OP = 'UPDATE' AND NEW.account_id = OLD.account_id THEN
-        RETURN NULL;
-    END IF;
-    IF TG_OP <> 'DELETE' THEN
-        INSERT INTO availability_changes (account_id, practitioner_id)
-        VALUES (NEW.account_id, 0) ON CONFLICT DO NOTHING;
+    IF TG_OP = 'INSERT' OR (TG_OP = 'UPDATE' AND NEW.account_id <> OLD.account_id) THEN
+        INSERT INTO availability_changes (account_id, practitioner_id) VALUES (NEW.account_id, 0);
     END IF;
     RETURN NULL;
 END $$;
@@ -83,8 +85,7 @@ END $$;
 CREATE FUNCTION note_truncate_availability_change() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
-    INSERT INTO availability_changes (account_id, practitioner_id) VALUES (0, 0)
-    ON CONFLICT DO NOTHING;
+    INSERT INTO availability_changes (account_id, practitioner_id) VALUES (0, 0);
     RETURN NULL;
 END $$;
 CREATE TRIGGER appointments_availability_truncate AFTER TRUNCATE ON appointments

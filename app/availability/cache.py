@@ -6,8 +6,9 @@ bytes with the database snapshot its reads were made under. Before it is served 
 
 * writes: one indexed query asks whether a transaction that snapshot did not see has changed
   anything the answer read — the account's settings, configs, types, locations or
-  practitioners, or these practitioners' appointments and holds (triggers of migration 0011
-  record every such transaction in `availability_changes`);
+  practitioners, or an appointment or hold of these practitioners blocking time in the window
+  the answer read (triggers of migration 0011 record every such write in
+  `availability_changes`);
 * time: an answer also changes as time passes (a hold expires, the notice and forward limits
   move on); `SearchResult.stable_until` says until when it cannot, and the clock must not have
   gone back before the answer was computed;
@@ -37,6 +38,7 @@ class Answer:
     body: bytes
     snapshot: str  # pg_current_snapshot() taken before the answer's reads
     practitioner_ids: list[int]
+    window: tuple[datetime, datetime]  # the blocked times of appointments and holds it read
     computed_at: datetime  # the request's `now`
     stable_until: datetime  # time cannot change the answer before this
     born: float  # time.monotonic() before the snapshot was taken

@@ -45,6 +45,8 @@ class SearchResult(msgspec.Struct, kw_only=True):
     slots: list[e.Slot]
     practitioner_ids: list[int]
     busy: list[e.Busy]
+    # appointments and holds were read where their blocked time overlaps this range only
+    busy_window: tuple[datetime, datetime]
     # the answer is certainly unchanged by the passing of time before this instant (holds
     # expiring, the notice and forward limits moving on); None: not by time at all
     stable_until: datetime | None = None
@@ -106,13 +108,13 @@ async def search(
     ]
     time_zone = rows[0]["time_zone"] if rows else await _location_zone(conn, account_id, query)
     practitioner_ids = sorted({r["practitioner_id"] for r in rows})
+    busy_window = (query.range_start - _MARGIN, query.range_end + _MARGIN)
     busy = (
         await store.busy(
             conn,
             account_id,
             practitioner_ids,
-            query.range_start - _MARGIN,
-            query.range_end + _MARGIN,
+            *busy_window,
             now=now,
             except_attempt_id=query.except_attempt_id,
             except_appointment_id=query.except_appointment_id,
@@ -162,6 +164,7 @@ async def search(
         slots=slots,
         practitioner_ids=practitioner_ids,
         busy=busy,
+        busy_window=busy_window,
         stable_until=min(bounds, default=None),
     )
 

@@ -86,6 +86,12 @@ async def busy(
     return [e.Busy(r[0], r[1], r[2], r[3], r[4], r[5]) for r in rows]
 
 
+async def attempt_holds(conn: Conn, attempt_id: int) -> bool:
+    return await conn.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM holds WHERE attempt_id = $1)", attempt_id
+    )
+
+
 async def display_names(conn: Conn, account_id: int, ids: list[int]) -> dict[int, str]:
     rows = await conn.fetch(
         "SELECT id, display_name FROM practitioners"
@@ -115,10 +121,14 @@ async def snapshot(conn: Conn) -> str:
 
 
 async def changed_since(
-    conn: Conn, account_id: int, snapshot_text: str, practitioner_ids: list[int]
+    conn: Conn,
+    account_id: int,
+    snapshot_text: str,
+    practitioner_ids: list[int],
+    window: tuple[datetime, datetime],
 ) -> bool:
     """Has a transaction not visible to `snapshot_text` changed something availability reads
-    for this account (account-wide, or one of these practitioners)?"""
+    for this account: account-wide, or a block of one of these practitioners in `window`?"""
     return await conn.fetchval(
         """
         SELECT EXISTS (
@@ -126,11 +136,13 @@ async def changed_since(
              WHERE account_id = ANY(ARRAY[$1, 0]::bigint[])
                AND xid >= pg_snapshot_xmin($2::text::pg_snapshot)
                AND practitioner_id = ANY($3::bigint[])
+               AND (during IS NULL OR during && tstzrange($4, $5))
                AND NOT pg_visible_in_snapshot(xid, $2::text::pg_snapshot))
         """,
         account_id,
         snapshot_text,
         [0, *practitioner_ids],
+        *window,
     )
 
 

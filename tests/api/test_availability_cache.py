@@ -69,6 +69,22 @@ async def test_a_booking_written_by_any_path_is_seen_at_once(partner, pool, cach
     assert starts(after, "3/9/2026")[0] == "09:30"
 
 
+async def test_a_booking_outside_the_window_the_answer_read_keeps_it(partner, pool, cache):
+    practice = await build_practice(partner)
+    call = Counted(cache, practice, NEXT_MONDAY, NEXT_MONDAY + timedelta(days=1))
+    before, _ = await call()
+    # busy times are read 1 day 14 h around the range (to 11 March 18:00 UTC): 12 March is
+    # outside it, 11 March inside (the answer is the same, but it must be searched again)
+    for day, expect_cached in ((12, True), (11, False)):
+        await insert_appointment(
+            pool, practice, practitioner_id=practice.practitioner_ids[0],
+            location_id=practice.location_ids[0], start=datetime(2026, 3, day, 13, 0, tzinfo=UTC),
+        )  # fmt: skip
+        after, cached = await call()
+        assert cached is expect_cached
+        assert after.content == before.content
+
+
 async def test_a_write_committed_after_the_answer_was_read_is_not_missed(partner, pool, cache):
     """The answer is computed while a booking transaction is still open; once it commits, the
     cached answer (whose snapshot did not see it) must not be served."""
@@ -173,7 +189,7 @@ async def test_an_expiring_hold_gives_its_slot_back_without_any_write(
     assert starts(released, "3/9/2026")[0] == "09:00"
 
 
-async def test_the_widget_shares_the_cache(partner, client, cache):
+async def test_the_widget_shares_answers_until_its_attempt_holds_a_slot(partner, client, cache):
     practice = await build_practice(partner)
     params = {
         "startUnix": int(NEXT_MONDAY.timestamp() * 1000),
@@ -181,12 +197,42 @@ async def test_the_widget_shares_the_cache(partner, client, cache):
         "locationId": practice.location_ids[0],
         "appointmentTypeId": practice.appointment_type_id,
     }
-    headers = {"X-Widget-Key": practice.publishable_key}
-    first = await client.get("/widget/v1/availability", params=params, headers=headers)
-    assert first.status_code == 200, first.text
-    hits = cache.hits
-    again = await client.get("/widget/v1/availability", params=params, headers=headers)
-    assert cache.hits == hits + 1 and again.content == first.content
+    anonymous = {"X-Widget-Key": practice.publishable_key}
+
+    async def view(headers):
+        hits = cache.hits
+        response = await client.get("/widget/v1/availability", params=params, headers=headers)
+        assert response.status_code == 200, response.text
+        return response, cache.hits == hits + 1
+
+    first, cached = await view(anonymous)
+    assert not cached
+    again, cached = await view(anonymous)
+    assert cached and again.content == first.content
+
+    # an attempt that holds nothing is asked the anonymous question: same answer, from the cache
+    started = await client.post("/widget/v1/attempt", headers=anonymous)
+    assert started.status_code == 201, started.text
+    patient = {**anonymous, "Authorization": f"Bearer {started.json()['attemptToken']}"}
+    mine, cached = await view(patient)
+    assert cached and mine.content == first.content
+
+    # once it holds 9:00, that slot stays open to it alone
+    held = await client.post(
+        "/widget/v1/attempt/hold", headers=patient,
+        json={
+            "appointmentTypeId": practice.appointment_type_id,
+            "locationId": practice.location_ids[0],
+            "practitionerId": practice.practitioner_ids[0],
+            "schedulerConfigId": practice.config_ids[0],
+            "startDateTime": "2026-03-09T09:00:00-04:00",
+        },
+    )  # fmt: skip
+    assert held.status_code == 201, held.text
+    mine, _ = await view(patient)
+    others, _ = await view(anonymous)
+    assert starts(mine, "3/9/2026")[0] == "09:00"
+    assert starts(others, "3/9/2026")[0] == "09:30"
 
 
 async def test_pruning_keeps_recent_changes_and_drops_old_ones(partner, pool):

@@ -49,6 +49,7 @@ def answer(
         body=body,
         snapshot="100:105:",
         practitioner_ids=[7, 8],
+        window=(T0 - timedelta(days=2), T0 + timedelta(days=30)),
         computed_at=computed_at,
         stable_until=stable_until,
         born=born,
