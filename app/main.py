@@ -35,7 +35,7 @@ from app.core.ratelimit_middleware import build_rate_limits, rate_limit_middlewa
 from app.core.requestid import request_id_middleware
 from app.core.security import secure_app
 from app.embed.api import ManageController, WidgetController
-from app.embed.assets import ASSET_ROUTES
+from app.embed.assets import asset_routes
 from app.identity.api import IdentityProofController
 from app.notifications.callbacks import sendgrid_events, twilio_status
 from app.partners.api import issue_token
@@ -117,7 +117,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             sendgrid_events,
             partner,
             widget,
-            *ASSET_ROUTES,
+            *asset_routes(demo=not settings.is_production),
         ],
         lifespan=[lifespan],
         state=State(

@@ -309,4 +309,7 @@ async def demo_page(pool: DbPool, mode: Query = None, lang: Query = None) -> Res
     )
 
 
-ASSET_ROUTES = [loader_js, frame_page, static_file, demo_page]
+def asset_routes(*, demo: bool) -> list:
+    """The widget's routes, and /demo unless switched off: in production it is, since it would
+    show some practice's live booking widget on a page that practice never made."""
+    return [loader_js, frame_page, static_file, *([demo_page] if demo else [])]

@@ -132,6 +132,8 @@ async def test_hsts_in_production_only(client, settings):
     async with served(settings, env="production") as prod:
         for r in (await prod.get("/healthz"), await prod.get("/nope"), await prod.get("/demo")):
             assert r.headers["strict-transport-security"] == ("max-age=63072000; includeSubDomains")
+        assert (await prod.get("/demo")).status_code == 404  # no demo page in production
+    assert (await client.get("/demo")).status_code == 200
 
 
 async def test_no_cors_by_default(client, partner: Partner):

@@ -122,6 +122,11 @@ def test_floating_button_opens_an_accessible_modal(
     for key in ["Tab"] * 30 + ["Shift+Tab"] * 30:  # focus never leaves the dialog
         page.keyboard.press(key)
         assert page.evaluate(inside), key
+    # let the keys and focus messages still in flight land first (both documents)
+    settle = "new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))"
+    for _ in range(3):
+        page.evaluate(settle)
+        frame.evaluate(settle)
     # Shift+Tab from the close button wraps to the frame's last control
     page.evaluate("document.querySelector('[role=dialog] button').focus()")
     page.keyboard.press("Shift+Tab")
