@@ -34,6 +34,7 @@ __all__ = [
     "RULE",
     "Block",
     "Busy",
+    "BusySpan",
     "Override",
     "Rule",
     "SchedulerConfig",
@@ -133,6 +134,34 @@ class Busy(msgspec.Struct, frozen=True):
     scheduler_config_id: int | None = None
     # the appointment's real start; None = does not count toward max_per_day
     counted_at: datetime | None = None
+
+    def span(self) -> BusySpan:
+        """The same busy time in epoch seconds (start and counted_at floored, end ceiled)."""
+        bs, be, at = self.start, self.end, self.counted_at
+        # (a naive datetime's timestamp() would silently use the process time zone)
+        if bs.tzinfo is None or be.tzinfo is None:
+            raise ValueError("Busy.start and Busy.end must be timezone-aware datetimes")
+        if at is not None and at.tzinfo is None:
+            raise ValueError("Busy.counted_at must be a timezone-aware datetime")
+        # timestamp() is exact for whole seconds and never rounds a fraction to an integer
+        return BusySpan(
+            self.practitioner_id,
+            math.floor(bs.timestamp()),
+            math.ceil(be.timestamp()),
+            self.scheduler_config_id,
+            None if at is None else math.floor(at.timestamp()),
+        )
+
+
+class BusySpan(msgspec.Struct, frozen=True, gc=False):
+    """A `Busy` in epoch seconds, as the engine computes with it. A database can hand these
+    over directly (no datetimes to build and convert back); `Busy.span()` makes one."""
+
+    practitioner_id: int
+    start: int
+    end: int
+    scheduler_config_id: int | None = None
+    counted_at: int | None = None
     # a hold stops blocking at this instant (None: an appointment). Not read by the engine:
     # callers use it to know how long a result stays right.
     expires_at: datetime | None = None
@@ -337,7 +366,7 @@ def compute_slots(
     configs: Iterable[SchedulerConfig],
     *,
     duration_minutes: int,
-    busy: Iterable[Busy],
+    busy: Iterable[Busy | BusySpan],
     now: datetime,
     min_notice: timedelta,
     max_ahead: timedelta | None,
@@ -381,23 +410,14 @@ def compute_slots(
 
     busy_by_pid: dict[int, list[tuple[int, int]]] = {c.practitioner_id: [] for c in chosen}
     counted: dict[int, list[int]] = {c.id: [] for c in chosen if c.max_per_day is not None}
-    floor, ceil = math.floor, math.ceil
     for b in busy:
+        if type(b) is not BusySpan:
+            b = b.span()
         ranges = busy_by_pid.get(b.practitioner_id)
-        if ranges is not None:
-            bs, be = b.start, b.end
-            # (a naive datetime's timestamp() would silently use the process time zone)
-            if bs.tzinfo is None or be.tzinfo is None:
-                raise ValueError("Busy.start and Busy.end must be timezone-aware datetimes")
-            # timestamp() is exact for whole seconds and never rounds a fraction to an integer
-            s, e = floor(bs.timestamp()), ceil(be.timestamp())
-            if e > s:
-                ranges.append((s, e))
-        at = b.counted_at
-        if at is not None and b.scheduler_config_id in counted:
-            if at.tzinfo is None:
-                raise ValueError("Busy.counted_at must be a timezone-aware datetime")
-            counted[b.scheduler_config_id].append(floor(at.timestamp()))
+        if ranges is not None and b.end > b.start:
+            ranges.append((b.start, b.end))
+        if b.counted_at is not None and b.scheduler_config_id in counted:
+            counted[b.scheduler_config_id].append(b.counted_at)
 
     # Configs are processed in (practitioner_id, id) order and each appends its slots in start
     # order, with `rel` (start - lo) alongside. A stable sort of the positions by `rel` then

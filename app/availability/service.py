@@ -44,7 +44,7 @@ class SearchResult(msgspec.Struct, kw_only=True):
     selectable: bool
     slots: list[e.Slot]
     practitioner_ids: list[int]
-    busy: list[e.Busy]
+    busy: list[e.BusySpan]
     # appointments and holds were read where their blocked time overlaps this range only
     busy_window: tuple[datetime, datetime]
     # the answer is certainly unchanged by the passing of time before this instant (holds
@@ -200,13 +200,13 @@ async def _location_zone(conn: store.Conn, account_id: int, query: SlotSearch) -
     return zone
 
 
-def day_load(busy: list[e.Busy], time_zone: str) -> dict[tuple[int, date], int]:
+def day_load(busy: list[e.BusySpan], time_zone: str) -> dict[tuple[int, date], int]:
     """Live bookings per (practitioner, local date): the ranking input for assigning a
     practitioner when patients cannot choose one."""
     tz = ZoneInfo(time_zone)
     return dict(
         Counter(
-            (b.practitioner_id, b.counted_at.astimezone(tz).date())
+            (b.practitioner_id, datetime.fromtimestamp(b.counted_at, tz).date())
             for b in busy
             if b.counted_at is not None
         )

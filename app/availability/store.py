@@ -11,6 +11,10 @@ from app.core.crud import Row
 
 Conn = asyncpg.Connection | asyncpg.Pool
 LIVE = "status NOT IN ('CANCELLED', 'RESCHEDULED', 'VOIDED')"
+# epoch seconds exactly as Busy.span() rounds them (extract() is an exact numeric)
+_SECONDS = (
+    "floor(extract(epoch FROM blocked_from))::int8, ceil(extract(epoch FROM blocked_until))::int8"
+)
 
 
 def _wall(text: str) -> time:
@@ -55,26 +59,26 @@ async def busy(
     now: datetime,
     except_attempt_id: int | None = None,
     except_appointment_id: int | None = None,
-) -> list[e.Busy]:
+) -> list[e.BusySpan]:
     """Live appointments and unexpired holds of these practitioners (at any location) whose
-    buffered range overlaps [start, end). `except_attempt_id`: that attempt's own hold does
-    not block it; `except_appointment_id`: an appointment being rescheduled does not block
-    itself."""
+    buffered range overlaps [start, end), in epoch seconds as `Busy.span()` has them.
+    `except_attempt_id`: that attempt's own hold does not block it; `except_appointment_id`: an
+    appointment being rescheduled does not block itself."""
     rows = await conn.fetch(
         f"""
-        SELECT practitioner_id, blocked_from, blocked_until, scheduler_config_id, start_at,
-               NULL::timestamptz AS expires_at
+        SELECT practitioner_id, {_SECONDS}, scheduler_config_id,
+               floor(extract(epoch FROM start_at))::int8, NULL::timestamptz
           FROM appointments
          WHERE account_id = $1 AND practitioner_id = ANY($2::bigint[]) AND {LIVE}
            AND blocked_from < $4 AND blocked_until > $3 AND id IS DISTINCT FROM $7
         UNION ALL
-        SELECT practitioner_id, blocked_from, blocked_until, scheduler_config_id, start_at,
-               expires_at
+        SELECT practitioner_id, {_SECONDS}, scheduler_config_id,
+               floor(extract(epoch FROM start_at))::int8, expires_at
           FROM holds
          WHERE account_id = $1 AND practitioner_id = ANY($2::bigint[])
            AND blocked_from < $4 AND blocked_until > $3
            AND expires_at > $5 AND attempt_id IS DISTINCT FROM $6
-        """,  # noqa: S608 - LIVE is a constant
+        """,  # noqa: S608 - LIVE and _SECONDS are constants
         account_id,
         practitioner_ids,
         start,
@@ -83,7 +87,8 @@ async def busy(
         except_attempt_id,
         except_appointment_id,
     )
-    return [e.Busy(r[0], r[1], r[2], r[3], r[4], r[5]) for r in rows]
+    span = e.BusySpan
+    return [span(r[0], r[1], r[2], r[3], r[4], r[5]) for r in rows]
 
 
 async def attempt_holds(conn: Conn, attempt_id: int) -> bool:

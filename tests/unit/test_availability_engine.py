@@ -978,3 +978,15 @@ def test_memoised_datetimes_do_not_change_results():
     cold = iso_pairs(slots_on([c], *day))
     warm = iso_pairs(slots_on([c], *day))
     assert cold == warm and len(cold) == 8
+
+
+def test_busy_span_rounds_outward_to_whole_seconds_and_refuses_naive_times():
+    at = datetime(2026, 3, 9, 13, 0, 0, 250_000, tzinfo=UTC)
+    span = Busy(7, at, at + timedelta(minutes=30), 101, at).span()
+    whole = int(at.replace(microsecond=0).timestamp())
+    assert (span.start, span.end, span.counted_at) == (whole, whole + 1801, whole)
+    assert (span.practitioner_id, span.scheduler_config_id, span.expires_at) == (7, 101, None)
+    with pytest.raises(ValueError):
+        Busy(7, at, at, 101, at.replace(tzinfo=None)).span()
+    with pytest.raises(ValueError):
+        Busy(7, at.replace(tzinfo=None), at).span()
