@@ -141,18 +141,20 @@ async def _send_failure(send: Send) -> None:
     body = msgspec.json.encode(
         {
             "type": "about:blank",
-            "title": "Internal Server Error",
-            "status": 500,
-            "detail": "The server could not complete the request.",
+            "title": "Service Unavailable",
+            "status": 503,
+            "detail": "The request could not be recorded in the audit trail. Try again shortly.",
             "code": "audit_unavailable",
             "requestId": current_request_id(),
+            "retryAfterSeconds": 5,
         }
     )
     headers = [
         (b"content-type", b"application/problem+json"),
         (b"content-length", str(len(body)).encode()),
+        (b"retry-after", b"5"),
     ]
-    await send({"type": "http.response.start", "status": 500, "headers": headers})
+    await send({"type": "http.response.start", "status": 503, "headers": headers})
     await send({"type": "http.response.body", "body": body, "more_body": False})
 
 

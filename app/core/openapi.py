@@ -74,7 +74,8 @@ _DESCRIPTIONS = {
     413: "The request body is too large.",
     422: "Understood but not allowed (e.g. not verified, idempotency key reused).",
     429: "Rate limited: see `Retry-After` and `retryAfterSeconds`.",
-    503: "The database is temporarily unavailable: see `Retry-After`.",
+    503: "The database (or, for a PHI read, the audit trail) is temporarily unavailable: see"
+    " `Retry-After`.",
 }
 
 PARTNER_PROBLEMS = (400, 401, 403, 404, 429, 503)

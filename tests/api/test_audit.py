@@ -299,7 +299,8 @@ async def test_a_phi_read_is_not_answered_when_its_audit_row_cannot_be_written(
 
     monkeypatch.setattr(audit_store, "insert", broken)
     r = await partner.get(f"/identity-proof/{proof['id']}")
-    assert r.status_code == 500 and problem_code(r) == "audit_unavailable"
+    assert r.status_code == 503 and problem_code(r) == "audit_unavailable"
+    assert r.headers["retry-after"] == "5"
     assert "verifiedEmail" not in r.text
     # a write that already happened is still answered
     r = await partner.post(
