@@ -31,7 +31,7 @@ from app.core.http import DbPool
 from app.core.openapi import problem_responses
 from app.notifications import store
 from app.notifications.sendgrid_email import NOTIFICATION_ARG
-from app.notifications.twilio_sms import STATUS_CALLBACK_PATH
+from app.notifications.twilio_sms import NOTIFICATION_QUERY, STATUS_CALLBACK_PATH
 from app.notifications.worker import record_failed
 
 log = logging.getLogger("slotproof.notifications.callbacks")
@@ -116,7 +116,8 @@ async def twilio_status(request: Request, pool: DbPool) -> None:
     form = dict(parse_qsl(body, keep_blank_values=True))
     signature = request.headers.get("x-twilio-signature", "")
     algorithm = get_signature_algorithm(request.headers.get(SIGNATURE_SETTINGS_HEADER))
-    url = f"{settings.public_url}{STATUS_CALLBACK_PATH}"
+    query = request.scope.get("query_string", b"").decode("latin-1")
+    url = f"{settings.public_url}{STATUS_CALLBACK_PATH}" + (f"?{query}" if query else "")
     token = settings.twilio_auth_token
     if not (
         token and signature and RequestValidator(token).validate(url, form, signature, algorithm)
@@ -137,6 +138,7 @@ async def twilio_status(request: Request, pool: DbPool) -> None:
         "SMS",
         target,
         error,
+        notification_id=_our_id(dict(parse_qsl(query)).get(NOTIFICATION_QUERY, "")),
         provider_message_id=sid,
     )
 

@@ -13,6 +13,9 @@ from twilio.rest import Client
 from app.notifications.base import OutgoingMessage, Permanent, Retryable, SendResult, for_status
 
 STATUS_CALLBACK_PATH = "/callbacks/twilio/status"
+# our notification id rides in each message's (signed) callback URL, so a status callback that
+# arrives before the worker has stored Twilio's message SID still finds its notification
+NOTIFICATION_QUERY = "notification"
 
 # The SDK logs every request's URL and headers at INFO; ours say what matters.
 _sdk_log = logging.getLogger("slotproof.twilio_sdk")
@@ -55,7 +58,9 @@ class TwilioSms:
             created = self._client.messages.create(
                 to=message.to,
                 body=message.body,
-                status_callback=self.status_callback,
+                status_callback=(
+                    f"{self.status_callback}?{NOTIFICATION_QUERY}={message.notification_id}"
+                ),
                 **self._sender,
             )
         except TwilioRestException as exc:

@@ -128,9 +128,15 @@ def twilio_form(sid: str, status: str, **extra: str) -> dict[str, str]:
     }
 
 
-async def post_twilio(client, form, *, token=TWILIO_TOKEN, url=PUBLIC_URL + TWILIO_PATH):
-    signature = RequestValidator(token).compute_signature(url, form)
-    return await client.post(TWILIO_PATH, data=form, headers={"X-Twilio-Signature": signature})
+async def post_twilio(
+    client, form, *, token=TWILIO_TOKEN, url=PUBLIC_URL + TWILIO_PATH, query: str = ""
+):
+    """POST a signed callback; `query` is the callback URL's own query (Twilio signs it too)."""
+    tail = f"?{query}" if query else ""
+    signature = RequestValidator(token).compute_signature(url + tail, form)
+    return await client.post(
+        TWILIO_PATH + tail, data=form, headers={"X-Twilio-Signature": signature}
+    )
 
 
 async def post_sendgrid(client, events, *, key=SENDGRID_KEY, signed_body=None, timestamp=None):
@@ -239,6 +245,37 @@ async def test_twilio_callback_for_an_unknown_message_changes_nothing(callbacks,
     assert not await pool.fetchval(
         "SELECT count(*) FROM provider_callbacks WHERE event_key LIKE $1", f"{sid}:%"
     )
+
+
+async def test_twilio_callback_before_the_sid_is_stored_finds_its_notification(callbacks, pool):
+    """Twilio may call back before the worker has stored the message SID: the notification id
+    in the signed callback URL finds the row, and the worker's late bookkeeping moves nothing
+    back."""
+    account = await make_account(pool)
+    async with transaction(pool) as conn:
+        notification_id = await enqueue(
+            conn, account_id=account, channel="SMS", to="+12025550123",
+            purpose="appointment_confirmation", params=VISIT,
+        )  # fmt: skip
+    await pool.execute("UPDATE notifications SET status = 'SENDING' WHERE id = $1", notification_id)
+    sid = "SM" + secrets.token_hex(16)
+    query = f"notification={notification_id}"
+    response = await post_twilio(callbacks, twilio_form(sid, "delivered"), query=query)
+    assert response.status_code == 204, response.text
+    assert (await state(pool, notification_id))["status"] == "DELIVERED"
+    await store.mark_sent(pool, notification_id, sid)  # the worker, now
+    row = await pool.fetchrow("SELECT * FROM notifications WHERE id = $1", notification_id)
+    assert (row["status"], row["provider_message_id"]) == ("DELIVERED", sid)
+    # the query is signed: another notification id with the same signature is refused
+    signature = RequestValidator(TWILIO_TOKEN).compute_signature(
+        f"{PUBLIC_URL}{TWILIO_PATH}?{query}", twilio_form(sid, "failed")
+    )
+    forged = await callbacks.post(
+        f"{TWILIO_PATH}?notification={notification_id + 1}",
+        data=twilio_form(sid, "failed"),
+        headers={"X-Twilio-Signature": signature},
+    )
+    assert forged.status_code == 403
 
 
 def sendgrid_event(notification_id: int | None, event: str, **extra) -> dict:

@@ -122,7 +122,7 @@ async def test_twilio_receives_exactly_the_message(pool, fake):
         "To": to,
         "Body": "Your Riverside Family Health code is 493817. It expires in 10 minutes.",
         "MessagingServiceSid": MESSAGING_SERVICE,
-        "StatusCallback": f"{PUBLIC_URL}/callbacks/twilio/status",
+        "StatusCallback": f"{PUBLIC_URL}/callbacks/twilio/status?notification={notification_id}",
     }
     credentials = base64.b64encode(f"{TWILIO_SID}:{TWILIO_TOKEN}".encode()).decode()
     assert request.headers["authorization"] == f"Basic {credentials}"
@@ -140,7 +140,9 @@ async def test_twilio_from_number_instead_of_a_messaging_service(pool, fake):
         fake, twilio_messaging_service_sid=None, twilio_from_number="+15550001111"
     )
     account, to = await make_account(pool), phone()
-    await queue(pool, account, "SMS", to, purpose="appointment_cancelled", locale="es")
+    notification_id = await queue(
+        pool, account, "SMS", to, purpose="appointment_cancelled", locale="es"
+    )
 
     await run_once(pool, settings, build_channels(settings))
 
@@ -149,7 +151,7 @@ async def test_twilio_from_number_instead_of_a_messaging_service(pool, fake):
         "To": to,
         "Body": render("appointment_cancelled", "es", VISIT).sms,
         "From": "+15550001111",
-        "StatusCallback": f"{PUBLIC_URL}/callbacks/twilio/status",
+        "StatusCallback": f"{PUBLIC_URL}/callbacks/twilio/status?notification={notification_id}",
     }
 
 
