@@ -2,8 +2,10 @@
 search would not give: writes by any path, uncommitted-then-committed writes, and the passing
 of time (notice, forward limit, hold expiry) all make the next call search again."""
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
+import asyncpg
 import pytest
 
 from app.availability.store import prune_changes
@@ -245,3 +247,45 @@ async def test_pruning_keeps_recent_changes_and_drops_old_ones(partner, pool):
         # keep=0: the horizon just recorded qualifies; every change already committed goes
         assert await prune_changes(conn, timedelta(0)) > 0
     assert await pool.fetchval(mine, practice.partner.account_id) == 0
+
+
+async def test_no_answer_ever_offers_a_slot_booked_before_the_call(partner, pool, cache):
+    """Four concurrent patients book through raw SQL and ask again at once, sharing one cached
+    answer: after every commit, the next answer anyone gets must no longer offer that slot."""
+    practice = await build_practice(partner, practitioners=2, interval=15)
+    first = practice.practitioner_ids[0]
+    call = Counted(cache, practice, NEXT_MONDAY, NEXT_MONDAY + timedelta(days=5))
+    hits_before = cache.hits
+
+    def open_starts(response) -> list[int]:
+        return [
+            slot["startUnix"]
+            for day in response.json()["slotsByDate"].values()
+            for slot in day
+            if str(first) in slot["practitionerToConfig"]
+        ]
+
+    async def patient(seed: int) -> int:
+        booked = 0
+        for turn in range(12):
+            response, _ = await call()
+            starts = open_starts(response)
+            if not starts:
+                return booked
+            pick = starts[(seed * 7 + turn * 5) % len(starts)]
+            try:
+                await insert_appointment(
+                    pool, practice, practitioner_id=first,
+                    location_id=practice.location_ids[0],
+                    start=datetime.fromtimestamp(pick / 1000, UTC),
+                )  # fmt: skip
+            except asyncpg.ExclusionViolationError:
+                continue  # another patient took it first
+            booked += 1
+            after, _ = await call()
+            assert pick not in open_starts(after)
+        return booked
+
+    booked = sum(await asyncio.gather(*(patient(seed) for seed in range(4))))
+    assert booked >= 20
+    assert cache.hits > hits_before  # the answers were shared, not all recomputed
