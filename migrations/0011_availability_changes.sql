@@ -11,7 +11,7 @@ CREATE TABLE availability_changes (
     practitioner_id bigint    NOT NULL,
     during          tstzrange            -- NULL: all time
 );
-CREATE INDEX availability_changes_idx ON availability_changes (account_id, xid);
+CREATE INDEX availability_changes_idx ON availability_changes (account_id, practitioner_id, xid);
 
 -- Pruning needs to know which transactions had ended some time ago: each pruning pass records
 -- the oldest transaction still running, and later passes delete changes older than a horizon
