@@ -122,9 +122,18 @@ async def search(
         if rows
         else []
     )
-    limits = _setting_limits(setting)
-    earliest = earliest_start(now, *limits.notice)
-    latest = latest_start(now, *limits.forward)
+    notice = (
+        setting["afterward_booking_limit"],
+        setting["afterward_booking_limit_unit"],
+        setting["afterward_booking_limit_active"],
+    )
+    forward = (
+        setting["forward_booking_limit"],
+        setting["forward_booking_limit_unit"],
+        setting["forward_booking_limit_active"],
+    )
+    earliest = earliest_start(now, *notice)
+    latest = latest_start(now, *forward)
     # When the forward limit cuts the range, slots are computed a little past it (`probe_end`)
     # to learn when the next one comes into reach; those are cut off again below.
     cut = latest is not None and latest < query.range_end
@@ -146,7 +155,7 @@ async def search(
     )
     bounds = [b.expires_at for b in busy if b.expires_at is not None]
     if slots:
-        bounds.append(before_limit(slots[0].start, *limits.notice))
+        bounds.append(before_limit(slots[0].start, *notice))
     if cut:
         latest_ms = e.to_unix_ms(latest)  # type: ignore[arg-type]
         keep = next(
@@ -156,7 +165,7 @@ async def search(
         beyond = slots[keep].start if keep < len(slots) else None
         slots = slots[:keep]
         if beyond is not None or probe_end < query.range_end:
-            bounds.append(before_limit(beyond or probe_end, *limits.forward))
+            bounds.append(before_limit(beyond or probe_end, *forward))
     return SearchResult(
         setting=setting,
         time_zone=time_zone,
@@ -166,26 +175,6 @@ async def search(
         busy=busy,
         busy_window=busy_window,
         stable_until=min(bounds, default=None),
-    )
-
-
-class _Limits(msgspec.Struct, frozen=True):
-    notice: tuple[int, str, bool]
-    forward: tuple[int, str, bool]
-
-
-def _setting_limits(setting: Row) -> _Limits:
-    return _Limits(
-        notice=(
-            setting["afterward_booking_limit"],
-            setting["afterward_booking_limit_unit"],
-            setting["afterward_booking_limit_active"],
-        ),
-        forward=(
-            setting["forward_booking_limit"],
-            setting["forward_booking_limit_unit"],
-            setting["forward_booking_limit_active"],
-        ),
     )
 
 

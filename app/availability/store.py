@@ -87,8 +87,7 @@ async def busy(
         except_attempt_id,
         except_appointment_id,
     )
-    span = e.BusySpan
-    return [span(r[0], r[1], r[2], r[3], r[4], r[5]) for r in rows]
+    return [e.BusySpan(*r) for r in rows]
 
 
 async def attempt_holds(conn: Conn, attempt_id: int) -> bool:
