@@ -439,7 +439,7 @@
 
   async function ensureAttempt() {
     if (S.token) return;
-    const started = await api('POST', '/attempt', {});
+    const started = await api('POST', '/attempt', { lang });
     S.token = started.attemptToken;
     S.missing = started.attempt.missingVerifications || [];
     S.sent = {};

@@ -33,14 +33,28 @@ PURPOSE = VERIFICATION_CODE
 _NO_CODE = "0" * 64
 
 
-def _rate_limited(code: str, detail: str, retry_after: int) -> Problem:
+def _rate_limited(code: str, detail: str, retry_after: int, **extra: object) -> Problem:
     return Problem(
         429,
         code,
         detail,
         headers={"Retry-After": str(retry_after)},
         retryAfterSeconds=retry_after,
+        **extra,
     )
+
+
+async def _refuse_when_locked(
+    conn: asyncpg.Connection, proof: Proof, contact_hash: str, now: datetime
+) -> None:
+    """429 too_many_attempts while too many wrong codes lock the proof or the contact."""
+    too_many = "Too many wrong codes; verification is blocked for now."
+    if policy.proof_locked(proof.failed_attempts):
+        wait = policy.proof_retry_after(now, proof.expires_at)
+        raise _rate_limited("too_many_attempts", too_many, wait)
+    failures = await store.failures_since(conn, contact_hash, now - policy.CONTACT_FAILURE_WINDOW)
+    if (wait := policy.contact_retry_after(now, failures)) is not None:
+        raise _rate_limited("too_many_attempts", too_many, wait)
 
 
 def _check_usable(proof: Proof, contact: Contact, now: datetime) -> None:
@@ -67,9 +81,16 @@ async def create_proof(
 
 
 async def send_code(
-    pool: asyncpg.Pool, account_id: int, proof_id: int, contact: Contact, *, secret_key: str
+    pool: asyncpg.Pool,
+    account_id: int,
+    proof_id: int,
+    contact: Contact,
+    *,
+    secret_key: str,
+    locale: str = "en",
 ) -> None:
-    """Send a fresh code to `contact`, superseding this proof's earlier codes on that channel.
+    """Send a fresh code to `contact` (in `locale`), superseding this proof's earlier codes on
+    that channel.
 
     Never looks at patients: the answer and the work done are the same for any contact."""
     contact_hash = policy.contact_digest(secret_key, contact.channel, contact.key)
@@ -78,11 +99,19 @@ async def send_code(
         await store.lock_contact(conn, contact_hash)
         now = store.clock()
         _check_usable(proof, contact, now)
+        # a code that could not be used is not sent (it would only cost a message)
+        await _refuse_when_locked(conn, proof, contact_hash, now)
         sends = await store.sends_since(conn, contact_hash, now - policy.SEND_WINDOW)
         wait = policy.send_retry_after(now, sends)
         if wait is not None:
+            live = await store.live_code(conn, proof.id, contact.channel, contact_hash, now)
             raise _rate_limited(
-                "send_rate_limited", "Too many codes were sent to this contact; try later.", wait
+                "send_rate_limited",
+                "Too many codes were sent to this contact; try later.",
+                wait,
+                # whether the code already sent *for this proof* still works: a code sent for
+                # another proof (another tab, a restarted booking) does not
+                liveCode=live is not None,
             )
         code = policy.generate_code()
         await store.invalidate_live_codes(conn, proof.id, contact.channel, now)
@@ -102,6 +131,7 @@ async def send_code(
             to=contact.value,
             purpose=PURPOSE,
             params={"practice": await store.account_name(conn, account_id), "code": code},
+            locale=locale,
         )
         await attempt_service.on_proof_step(conn, proof.id, Step.CODE_SENT, now, verified=False)
     log.info("identity code queued", extra={"proofId": proof.id, "channel": contact.channel.value})
@@ -124,15 +154,7 @@ async def verify_code(
         await store.lock_contact(conn, contact_hash)
         now = store.clock()
         _check_usable(proof, contact, now)
-        too_many = "Too many wrong codes; verification is blocked for now."
-        if policy.proof_locked(proof.failed_attempts):
-            wait = policy.proof_retry_after(now, proof.expires_at)
-            raise _rate_limited("too_many_attempts", too_many, wait)
-        failures = await store.failures_since(
-            conn, contact_hash, now - policy.CONTACT_FAILURE_WINDOW
-        )
-        if (wait := policy.contact_retry_after(now, failures)) is not None:
-            raise _rate_limited("too_many_attempts", too_many, wait)
+        await _refuse_when_locked(conn, proof, contact_hash, now)
 
         live = await store.live_code(conn, proof.id, contact.channel, contact_hash, now)
         candidate = policy.code_digest(secret_key, proof.id, contact_hash, code)

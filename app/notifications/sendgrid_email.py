@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import http.client
 import logging
 import urllib.error
 
 from python_http_client.exceptions import HTTPError
 from sendgrid import SendGridAPIClient
-from sendgrid.helpers.mail import CustomArg, Mail
+from sendgrid.helpers.mail import (
+    Attachment,
+    CustomArg,
+    Disposition,
+    FileContent,
+    FileName,
+    FileType,
+    Mail,
+)
 
 from app.notifications.base import OutgoingMessage, Retryable, SendResult, for_status
 
@@ -45,6 +54,15 @@ class SendGridEmail:
             html_content=message.html or None,
         )
         mail.custom_arg = CustomArg(NOTIFICATION_ARG, str(message.notification_id))
+        for item in message.attachments:
+            mail.add_attachment(
+                Attachment(
+                    FileContent(base64.b64encode(item.content.encode()).decode()),
+                    FileName(item.filename),
+                    FileType(item.content_type),
+                    Disposition("attachment"),
+                )
+            )
         try:
             response = self._client.send(mail)
         except HTTPError as exc:

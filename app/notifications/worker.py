@@ -49,6 +49,7 @@ def build_message(row: Mapping) -> OutgoingMessage:
         subject=rendered.subject if email else None,
         html=rendered.html if email else None,
         code=row["params"].get("code") if row["purpose"] == VERIFICATION_CODE else None,
+        attachments=rendered.attachments if email else (),
     )
 
 
