@@ -36,9 +36,10 @@ def new_manage_token(secret_key: str) -> tuple[str, str]:
     return token, manage_token_hash(secret_key, token)
 
 
-def manage_url(public_url: str, token: str | None) -> str:
-    # the token rides in the fragment: it never reaches server logs or Referer headers
-    base = f"{public_url}/widget/v1/frame"
+def manage_url(public_url: str, token: str | None, locale: str = "en") -> str:
+    """The manage page, in the patient's language. The token rides in the fragment: it never
+    reaches server logs or Referer headers."""
+    base = f"{public_url}/widget/v1/frame" + ("" if locale == "en" else f"?lang={locale}")
     return f"{base}#manage={token}" if token else base
 
 
@@ -85,7 +86,7 @@ async def appointment_message(
         "practitioner": facts["practitioner"],
         "when": human_when(facts["start_at"], facts["time_zone"], locale),
         "place": place_text(facts, locale),
-        "manage_url": manage_url(public_url, token),
+        "manage_url": manage_url(public_url, token, locale),
         "starts_at": facts["start_at"].isoformat(),
         "ends_at": facts["end_at"].isoformat(),
         "event_uid": event_uid(appointment_id, public_url),

@@ -272,7 +272,7 @@ class WidgetController(Controller):
                         location_id=row["location_id"],
                         location_name=row["location_name"],
                         telehealth=row["telehealth"],
-                        manage_url=manage_url(settings.public_url, token),
+                        manage_url=manage_url(settings.public_url, token, session.attempt.locale),
                     )
                 )
         return s.UpcomingAppointments(appointments=found)
@@ -411,7 +411,7 @@ class WidgetController(Controller):
         return s.Booked(
             appointment=booking.to_appointment(booked.appointment),
             manage_token=booked.manage_token,
-            manage_url=manage_url(settings.public_url, booked.manage_token),
+            manage_url=manage_url(settings.public_url, booked.manage_token, session.attempt.locale),
         )
 
 
