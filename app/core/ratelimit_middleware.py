@@ -46,7 +46,7 @@ EXEMPT_PATHS = frozenset({"/healthz", "/readyz"})  # probes must never see a 429
 EXEMPT_ASSETS = ("/widget/v1/static/", "/widget/v1/loader.js", "/widget/v1/frame", "/demo")
 TOKEN_PATH = "/oauth2/token"  # noqa: S105 - a path, not a secret
 WIDGET_PREFIX = "/widget/v1/"
-PARTNER_PREFIX = "/partner/"
+PARTNER_PREFIX = ("/partner/", "/fhir/")  # partner bearer tokens
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
