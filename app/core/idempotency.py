@@ -1,8 +1,8 @@
 """`Idempotency-Key` for every POST of the partner and widget APIs, as pure ASGI middleware.
 
-Handlers know nothing of it. Applies to POST under `/partner/v2/` and `/widget/v1/` only (not
-`/oauth2/token`, not `/callbacks/*`); any other request passes through untouched, and so does a
-POST without the header.
+Handlers know nothing of it. Applies to POST under `/partner/v2/`, `/widget/v1/` and `/fhir/r4/`
+only (not `/oauth2/token`, not `/callbacks/*`); any other request passes through untouched, and
+so does a POST without the header.
 
 * Scope of a key: the caller (partner client id from a valid bearer token; for the widget, the
   `X-Widget-Key` plus its bearer attempt token) + method + path. The same key on another path or

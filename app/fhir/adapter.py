@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 import asyncpg
 
 from app.appointments import changes
+from app.appointments import store as appointment_store
 from app.appointments.schemas import SlotRequest
 from app.attempts import service as attempts
 from app.attempts import store as attempt_store
@@ -23,6 +24,7 @@ from app.attempts.schemas import AttemptIn
 from app.availability.service import SlotSearch, search
 from app.availability.service import check_range as check_availability_range
 from app.config import Settings
+from app.core.db import transaction
 from app.core.errors import not_found
 from app.fhir.ids import SlotKey
 from app.fhir.resources import SlotView
@@ -139,6 +141,13 @@ async def fhir_attempt(pool: asyncpg.Pool, account_id: int, attempt_id: int) -> 
     if attempt.source != SOURCE:
         raise not_found("appointment")
     return attempt.id
+
+
+async def release(pool: asyncpg.Pool, account_id: int, attempt_id: int) -> None:
+    """Give a FHIR attempt's held slot back at once (its attempt is abandoned when idle)."""
+    attempt_id = await fhir_attempt(pool, account_id, attempt_id)
+    async with transaction(pool) as conn:
+        await appointment_store.release_hold(conn, attempt_id)
 
 
 async def book(

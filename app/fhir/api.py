@@ -203,6 +203,8 @@ async def book(
 ) -> Response:
     ctx = _ctx(request, pool, account_id)
     booked = await operations.book(ctx, request.app.state, data)
+    if isinstance(booked, operations.Released):
+        return fhir(searchset([booked.appointment], base=_base(request, account_id), total=1))
     found, _ = await search.appointments(ctx, {"_id": [str(booked.appointment_id)]}, 0, 1)
     bundle = searchset(found, base=_base(request, account_id), total=1)
     if booked.created:

@@ -322,13 +322,24 @@ async def hold(ctx: Ctx, state: State, body: Parameters) -> Resource:
         attempt_id, expires_at = await adapter.hold(
             ctx.pool, state.settings, ctx.account_id, schedule, key, ctx.now
         )
-    names = await _names(ctx, [view])
+    return await _pending(ctx, ids.hold_id(attempt_id, key), key, "pending", expires_at)
+
+
+async def _pending(
+    ctx: Ctx,
+    appointment_id: str,
+    key: ids.SlotKey,
+    status: str,
+    expires_at: datetime | None = None,
+) -> Resource:
+    schedule = await _schedule(ctx, key)
+    view = await _view(ctx, schedule, key)
     return resources.proposed_appointment(
         view,
         ctx.systems,
-        names=names,
-        status="pending",
-        id_=ids.hold_id(attempt_id, key),
+        names=await _names(ctx, [view]),
+        status=status,
+        id_=appointment_id,
         expires_at=expires_at,
     )
 
@@ -338,7 +349,13 @@ class Booked(msgspec.Struct, frozen=True):
     created: bool
 
 
-async def book(ctx: Ctx, state: State, body: Parameters) -> Booked:
+class Released(msgspec.Struct, frozen=True):
+    """A hold given back: the pending Appointment, now cancelled (it has no row)."""
+
+    appointment: Resource
+
+
+async def book(ctx: Ctx, state: State, body: Parameters) -> Booked | Released:
     """`$book`: book a proposed or held Appointment for a patient; cancel (`status:
     cancelled`) or move (a new `start`) a booked one."""
     _check_names([p.name for p in body.parameter], BOOK_IN)
@@ -356,6 +373,10 @@ async def book(ctx: Ctx, state: State, body: Parameters) -> Booked:
                 " (status cancelled, or a new start)",
             )
         return Booked(await _change(ctx, settings, existing, resource, comment), created=False)
+    held = ids.parse_hold(appointment_id) if appointment_id else None
+    if status == "cancelled" and held is not None:
+        await adapter.release(ctx.pool, ctx.account_id, held[0])
+        return Released(await _pending(ctx, appointment_id, held[1], "cancelled"))
     if status not in (None, "pending", "proposed"):
         raise invalid("appointment-resource.status", "must be pending to book a new appointment")
     key, attempt_id = await _slot_of(ctx, appointment_id, resource)

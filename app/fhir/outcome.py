@@ -42,7 +42,9 @@ def operation_outcome(problem: dict[str, Any], systems: Systems) -> Resource:
     issue_type = _ISSUE_TYPE.get(status, "exception")
     code = str(problem.get("code") or "error")
     detail = str(problem.get("detail") or "")
-    details = {"coding": [{"system": systems.code, "code": code}], "text": detail}
+    details: Resource = {"coding": [{"system": systems.code, "code": code}]}
+    if detail:  # FHIR strings may not be empty
+        details["text"] = detail
     issues: list[Resource] = []
     for error in problem.get("errors") or []:
         if isinstance(error, dict):

@@ -233,7 +233,9 @@ def proposed_appointment(
 ) -> Resource:
     """What `$find` proposes (status `proposed`), or a held one (`pending`, `hold-…` id)."""
     names = names or Names()
-    participant_status = "needs-action" if status == "proposed" else "tentative"
+    participant_status = {"proposed": "needs-action", "pending": "tentative"}.get(
+        status, "declined"
+    )
     key = view.key
     out: Resource = {
         "resourceType": "Appointment",

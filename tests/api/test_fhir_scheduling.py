@@ -319,3 +319,84 @@ async def test_dst_day_matches_the_lobbie_shaped_availability(partner):
         s.endswith("-04:00") for s in fhir_starts
     )
     assert not any(s[11:13] == "02" for s in fhir_starts if s.startswith(day.isoformat()))
+
+
+async def test_cancelling_a_hold_gives_the_slot_back(partner, pool):
+    await build_practice(partner)
+    chosen = (await proposals(partner))[0]
+    held = entries(
+        (
+            await operation(partner, "hold", parameters(ref("appointment-reference", chosen["id"])))
+        ).json()
+    )[0]
+    assert chosen["start"] not in {a["start"] for a in await proposals(partner)}
+    released = await operation(
+        partner,
+        "book",
+        parameters(("appointment-resource", "resource", {**held, "status": "cancelled"})),
+    )
+    assert released.status_code == 200, released.text
+    assert entries(released.json())[0]["status"] == "cancelled"
+    assert chosen["start"] in {a["start"] for a in await proposals(partner)}
+    assert (
+        await pool.fetchval("SELECT count(*) FROM holds WHERE account_id = $1", partner.account_id)
+        == 0
+    )
+
+
+async def test_a_hold_id_cannot_reach_a_widget_or_partner_attempt(partner, pool):
+    """A crafted `hold-{attemptId}-…` id drives only FHIR attempts of the same account."""
+    practice = await build_practice(partner)
+    attempt = await partner.create(
+        "/self-scheduling/attempt", {"selfSchedulingSettingId": practice.setting_id}
+    )
+    chosen = (await proposals(partner))[0]
+    slot = chosen["id"].removeprefix("proposed-")
+    crafted = f"hold-{attempt['id']}-{slot}"
+    response = await operation(
+        partner,
+        "book",
+        parameters(
+            ref("appointment-reference", crafted), ("patient-resource", "resource", PATIENT)
+        ),
+    )
+    assert response.status_code == 404 and issue_code(response) == "not_found"
+    status = await pool.fetchval(
+        "SELECT status FROM self_scheduling_attempts WHERE id = $1", attempt["id"]
+    )
+    assert status == "STARTED"
+
+
+async def test_a_described_patient_is_reused_only_on_an_exact_match_and_never_changed(
+    partner, pool
+):
+    await build_practice(partner)
+    found = await proposals(partner)
+    existing = await pool.fetchrow(
+        "INSERT INTO patients (account_id, first_name, last_name, date_of_birth, email)"
+        " VALUES ($1, 'Ada', 'Okafor', '1979-11-02', 'ada@example.com') RETURNING *",
+        partner.account_id,
+    )
+
+    async def book(proposal: dict, patient: dict) -> str:
+        response = await operation(
+            partner,
+            "book",
+            parameters(
+                ref("appointment-reference", proposal["id"]),
+                ("patient-resource", "resource", patient),
+            ),
+        )
+        assert response.status_code == 201, response.text
+        appointment = entries(response.json())[0]
+        return next(
+            p["actor"]["reference"].split("/")[1]
+            for p in appointment["participant"]
+            if p["actor"]["reference"].startswith("Patient/")
+        )
+
+    assert await book(found[0], PATIENT) == str(existing["id"])  # same name, birth date, email
+    other_name = {**PATIENT, "name": [{"family": "Okafor", "given": ["Eve"]}]}
+    assert await book(found[1], other_name) != str(existing["id"])
+    after = await pool.fetchrow("SELECT * FROM patients WHERE id = $1", existing["id"])
+    assert after["mobile_phone"] is None and after["updated_at"] == existing["updated_at"]
