@@ -138,7 +138,7 @@ async def find(ctx: Ctx, query: FindQuery, offset: int, count: int) -> tuple[lis
                 params.reference(r, "Location", "location-reference") for r in query.locations
             ]
             or None,
-            active_only=True,
+            active=True,
         )
     ).rows
     types = visit_types or sorted({t for row in schedules for t in row.appointment_type_ids})
@@ -225,7 +225,7 @@ async def _slot_from_resource(ctx: Ctx, resource: AppointmentIn) -> ids.SlotKey:
             practitioner_ids=[refs["Practitioner"]],
             location_ids=[refs["Location"]],
             service_id=service,
-            active_only=True,
+            active=True,
         )
     ).rows
     if not rows:

@@ -154,13 +154,11 @@ async def schedules(ctx: Ctx, q: Query, offset: int, limit: int) -> Found:
         practitioner_ids=practitioner_ids,
         location_ids=location_ids,
         service_id=_service(q, ctx.systems),
-        active_only=active == "true",
+        active=None if active is None else active == "true",
         offset=offset,
         limit=limit,
     )
-    found = [row for row in rows.rows if active != "false" or not row.active]
-    total = rows.total if active != "false" else len(found)
-    return [resources.schedule(row, ctx.systems) for row in found], total
+    return _page(rows, lambda row: resources.schedule(row, ctx.systems))
 
 
 async def _slot_window(ctx: Ctx, q: Query) -> tuple[datetime, datetime]:

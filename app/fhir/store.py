@@ -206,8 +206,9 @@ SELECT c.id, c.setting_id, c.practitioner_id, c.location_id,
    AND ($4::bigint[] IS NULL OR c.location_id = ANY($4))
    AND ($5::bigint IS NULL OR ($5 = ANY(c.appointment_type_ids)
                                 AND $5 = ANY(s.appointment_type_ids)))
-   AND (NOT $6 OR (s.active AND l.active AND p.active AND c.location_id = ANY(s.location_ids)
-                   AND c.practitioner_id = ANY(s.practitioner_ids)))
+   AND ($6::boolean IS NULL OR $6 = (s.active AND l.active AND p.active
+                                     AND c.location_id = ANY(s.location_ids)
+                                     AND c.practitioner_id = ANY(s.practitioner_ids)))
  ORDER BY c.id OFFSET $7 LIMIT $8
 """
 
@@ -220,7 +221,7 @@ async def schedules(
     practitioner_ids: list[int] | None = None,
     location_ids: list[int] | None = None,
     service_id: int | None = None,
-    active_only: bool = False,
+    active: bool | None = None,
     offset: int = 0,
     limit: int = 10_000,
 ) -> Page:
@@ -233,7 +234,7 @@ async def schedules(
         practitioner_ids,
         location_ids,
         service_id,
-        active_only,
+        active,
         offset,
         limit,
     )

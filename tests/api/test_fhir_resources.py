@@ -134,6 +134,11 @@ async def test_every_resource_type_reads_and_searches_and_validates(partner, poo
     }
     schedules = entries((await fhir_get(partner, "/Schedule")).json())
     assert sorted(int(s["id"]) for s in schedules) == sorted(practice.config_ids)
+    doctor = practice.practitioner_ids[1]
+    mine = entries((await fhir_get(partner, f"/Schedule?actor=Practitioner/{doctor}")).json())
+    assert [s["actor"][0]["reference"] for s in mine] == [f"Practitioner/{doctor}"]
+    assert entries((await fhir_get(partner, "/Schedule?active=false")).json()) == []
+    assert len(entries((await fhir_get(partner, "/Schedule?active=true")).json())) == 2
 
 
 async def test_patient_reads_are_audited_and_never_stored(partner, pool):

@@ -136,6 +136,8 @@ async def test_an_ehr_finds_holds_books_searches_and_cancels(partner, client, po
         "SELECT step FROM attempt_steps WHERE attempt_id = $1 ORDER BY id", attempt["id"]
     )
     assert [s["step"] for s in steps] == ["STARTED", "SLOT_SELECTED", "PATIENT_SET", "BOOKED"]
+    records = (await partner.get("/self-scheduling/attempt")).json()["attempts"]
+    assert {(a["source"], a["status"]) for a in records} >= {("FHIR", "BOOKED")}
     events = await pool.fetch(
         "SELECT type FROM events WHERE account_id = $1 ORDER BY id", partner.account_id
     )
