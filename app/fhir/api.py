@@ -19,6 +19,7 @@ from app.audit.spec import audit
 from app.core import clock
 from app.core.errors import invalid, not_found
 from app.core.http import DbPool, JSONBody, PathId
+from app.core.openapi import PARTNER_PROBLEMS, document_problems
 from app.fhir import operations, search
 from app.fhir.bundle import DEFAULT_COUNT, MAX_COUNT, PageRequest, searchset
 from app.fhir.capability import allowed, capability_statement
@@ -223,15 +224,21 @@ async def metadata(request: Request, account_id: PathId) -> Response:
     return fhir(capability_statement(VERSION, _base(request, account_id)))
 
 
+# errors are the partner API's, answered as OperationOutcomes (app.fhir.outcome)
+_OUTCOMES = {"container": FhirResource, "media_type": FHIR_JSON, "prefix": "OperationOutcome. "}
+
+
 def fhir_routers() -> list[Router]:
     resource_routes = [route for t in search.FINDERS for route in _routes(t)]
+    public = Router(path=BASE, route_handlers=[metadata], tags=["FHIR R4"])
+    guarded = Router(
+        path=BASE,
+        guards=[partner_guard],
+        security=[{"PartnerOAuth": []}],
+        tags=["FHIR R4"],
+        route_handlers=[find_get, find_post, hold, book, *resource_routes],
+    )
     return [
-        Router(path=BASE, route_handlers=[metadata], tags=["FHIR R4"]),
-        Router(
-            path=BASE,
-            guards=[partner_guard],
-            security=[{"PartnerOAuth": []}],
-            tags=["FHIR R4"],
-            route_handlers=[find_get, find_post, hold, book, *resource_routes],
-        ),
+        document_problems(public, (400, 404), **_OUTCOMES),
+        document_problems(guarded, PARTNER_PROBLEMS, **_OUTCOMES),
     ]
