@@ -20,7 +20,7 @@ from app.core import clock
 from app.core.errors import invalid, not_found
 from app.core.http import DbPool, JSONBody, PathId
 from app.core.openapi import PARTNER_PROBLEMS, document_problems
-from app.fhir import operations, search
+from app.fhir import find, operations, search
 from app.fhir.bundle import DEFAULT_COUNT, MAX_COUNT, PageRequest, searchset
 from app.fhir.capability import allowed, capability_statement
 from app.fhir.outcome import FHIR_JSON
@@ -143,8 +143,8 @@ def _routes(resource_type: str) -> list[HTTPRouteHandler]:
     responses=_DOC,
 )
 async def find_get(request: Request, pool: DbPool, account_id: PathId) -> Response:
-    query = _query(request, operations.FIND_IN | {"_count", "_offset"})
-    return await _find(request, pool, account_id, operations.find_query(query))
+    query = _query(request, find.FIND_IN | {"_count", "_offset"})
+    return await _find(request, pool, account_id, find.find_query(query))
 
 
 @post(
@@ -159,18 +159,14 @@ async def find_post(
     request: Request, pool: DbPool, account_id: PathId, data: JSONBody[Parameters]
 ) -> Response:
     _query(request, frozenset({"_count", "_offset"}))
-    return await _find(request, pool, account_id, operations.find_query_from_parameters(data))
+    return await _find(request, pool, account_id, find.find_query_from_parameters(data))
 
 
-async def _find(
-    request: Request, pool: Any, account_id: int, query: operations.FindQuery
-) -> Response:
+async def _find(request: Request, pool: Any, account_id: int, query: find.FindQuery) -> Response:
     page_query = {k: [v] for k, v in request.query_params.items() if k in ("_count", "_offset")}
     page = _page(request, account_id, "Appointment/$find", page_query)
     page.query = query.as_query()
-    found, total = await operations.find(
-        _ctx(request, pool, account_id), query, page.offset, page.count
-    )
+    found, total = await find.find(_ctx(request, pool, account_id), query, page.offset, page.count)
     return fhir(searchset(found, base=_base(request, account_id), page=page, total=total))
 
 
