@@ -104,6 +104,8 @@ def _routes(resource_type: str) -> list[HTTPRouteHandler]:
         ctx = _ctx(request, pool, account_id)
         if resource_type == "Slot":
             found = [r] if (r := await search.slot_by_id(ctx, resource_id)) else []
+        elif resource_type == "Appointment" and not resource_id.isdigit():
+            found = [r] if (r := await operations.read_virtual(ctx, resource_id)) else []
         else:
             found, _ = await finder(ctx, {"_id": [resource_id]}, 0, 1)
         if not found:

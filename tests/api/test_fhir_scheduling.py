@@ -81,6 +81,9 @@ async def test_an_ehr_finds_holds_books_searches_and_cancels(partner, client, po
     )
     assert found and all(a["status"] == "proposed" for a in found)
     chosen = found[0]
+    assert (await fhir_get(partner, f"/Appointment/{chosen['id']}")).json()["start"] == chosen[
+        "start"
+    ]
     actors = {p["actor"]["reference"] for p in chosen["participant"]}
     assert actors == {
         f"Practitioner/{practice.practitioner_ids[0]}",
@@ -94,6 +97,12 @@ async def test_an_ehr_finds_holds_books_searches_and_cancels(partner, client, po
     pending = entries(held.json())[0]
     assert pending["status"] == "pending" and pending["start"] == chosen["start"]
     assert chosen["start"] not in {a["start"] for a in await proposals(partner)}
+    # both references resolve while they mean something
+    assert (await fhir_get(partner, f"/Appointment/{pending['id']}")).json() == pending
+    gone = await client.get(
+        fhir_url(partner, f"/Appointment/{chosen['id']}"), headers=partner.headers()
+    )
+    assert gone.status_code == 404  # held: no longer proposed
     hold = await pool.fetchrow(
         "SELECT h.expires_at - h.created_at AS lasts, a.source FROM holds h"
         " JOIN self_scheduling_attempts a ON a.id = h.attempt_id WHERE h.account_id = $1",
@@ -116,6 +125,10 @@ async def test_an_ehr_finds_holds_books_searches_and_cancels(partner, client, po
     assert appointment["status"] == "booked" and appointment["start"] == chosen["start"]
     assert appointment["comment"] == "Prefers mornings"
     assert booked.headers["location"].endswith(f"/Appointment/{appointment['id']}")
+    consumed = await client.get(
+        fhir_url(partner, f"/Appointment/{pending['id']}"), headers=partner.headers()
+    )
+    assert consumed.status_code == 404  # the booking consumed the hold
     patient = next(
         p["actor"]["reference"]
         for p in appointment["participant"]
