@@ -15,6 +15,8 @@ Status rules (the `actor` "patient" is the manage link; anything else is staff/p
   else is 409 `not_cancellable` (already CANCELLED/RESCHEDULED/VOIDED, or the visit happened:
   IN_TREATMENT, CHECKED_OUT).
 - reschedulable: SCHEDULED, CONFIRMED (409 `not_reschedulable` otherwise); the status is kept.
+  A patient's move stays within the setting the appointment was booked through (400 for
+  another setting's config; 409 `not_reschedulable` when its config is gone).
 - a partner may set any of the nine statuses; CANCELLED goes through `cancel`. Moving from an
   off-calendar status (CANCELLED, RESCHEDULED, VOIDED) back to a live one reclaims the time:
   409 `slot_unavailable` when another appointment or an unexpired hold now has it.
@@ -275,6 +277,24 @@ async def _target_config(
     return found, setting_id, practitioner
 
 
+async def _check_own_setting(
+    conn: asyncpg.Connection, appointment: Row, setting_id: int, scheduler_config_id: int | None
+) -> None:
+    """A patient moves an appointment only within the setting it was booked through (that
+    setting's hours, rules and limits): not into another setting's scheduler config."""
+    current = appointment["scheduler_config_id"]
+    owner = (
+        await store.config_owner(conn, appointment["account_id"], current)
+        if current is not None
+        else None
+    )
+    if owner is None:
+        raise Problem(409, "not_reschedulable", "This appointment can no longer be moved online.")
+    if owner["setting_id"] != setting_id:
+        field = "schedulerConfigId" if scheduler_config_id is not None else "practitionerId"
+        raise invalid(field, "is not part of the setting this appointment was booked through")
+
+
 async def _reschedule(
     conn: asyncpg.Connection,
     settings: Settings,
@@ -312,6 +332,8 @@ async def _reschedule(
     config_id, setting_id, practitioner = await _target_config(
         conn, appointment, practitioner_id, scheduler_config_id
     )
+    if actor == PATIENT:
+        await _check_own_setting(conn, appointment, setting_id, scheduler_config_id)
     if (
         start == appointment["start_at"]
         and practitioner == appointment["practitioner_id"]
