@@ -38,6 +38,7 @@ from app.config import Settings
 from app.core.crud import Row
 from app.core.db import transaction
 from app.core.errors import Problem, invalid, not_found
+from app.core.instants import check_instant
 from app.notifications.messages import APPOINTMENT_CANCELLED, APPOINTMENT_RESCHEDULED
 from app.selfscheduling import store as settings_store
 
@@ -154,8 +155,10 @@ async def apply(
     (`{status}`), then moved."""
     changes = patch.changes()
     start = changes.get("start_time")
-    if start is not None and start.utcoffset() is None:
-        raise invalid("startTime", "must include a UTC offset, e.g. 2026-03-09T09:00:00-04:00")
+    if start is not None:
+        if start.utcoffset() is None:
+            raise invalid("startTime", "must include a UTC offset, e.g. 2026-03-09T09:00:00-04:00")
+        check_instant(start, "startTime")
     moves = "start_time" in changes or "practitioner_id" in changes
     if moves and changes.get("status") in OFF_CALENDAR:
         raise invalid("status", "cannot be set together with a new startTime or practitionerId")

@@ -198,8 +198,8 @@ class WidgetController(Controller):
             setting_id=setting["id"],
             location_id=location_id,
             appointment_type_id=appointment_type_id,
-            range_start=from_unix_ms(start_unix),
-            range_end=from_unix_ms(end_unix),
+            range_start=from_unix_ms(start_unix, "startUnix"),
+            range_end=from_unix_ms(end_unix, "endUnix"),
             practitioner_ids=parse_ids(practitioner_ids, "practitionerIds"),
             except_attempt_id=attempt.id if attempt else None,
         )
