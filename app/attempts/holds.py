@@ -9,7 +9,8 @@ A hold withholds a slot from everyone else, so it is never anonymous and never f
 - widget holds are capped per client address and per publishable key (live holds other than
   the attempt's own): 429 `rate_limited` with the seconds until the oldest one expires.
 Partner holds (an authenticated server acting for many patients) have the first two rules
-only.
+only. Holds by staff software through the FHIR facade (ITI-116 `$hold`, an authenticated EHR
+with no identity proof to send a code on) last `hold_minutes` and need no code.
 """
 
 from __future__ import annotations

@@ -279,16 +279,22 @@ async def hold(
     now: datetime,
     *,
     widget: holds.WidgetCaller | None = None,
+    staff: bool = False,
 ) -> appointment_schemas.Hold:
     """Hold a slot for the attempt (rules in `app.attempts.holds`); `widget` is the caller of a
-    widget hold, whose live holds are capped."""
+    widget hold, whose live holds are capped; `staff` a hold by staff software (the FHIR
+    facade), which has no identity proof to send a code on."""
     async with transaction(pool) as conn:
         attempt = await store.get(conn, account_id, attempt_id, for_update=True)
         refusal = machine.advance(attempt.status, Step.SLOT_SELECTED, needs_verification=False)
         if isinstance(refusal, Refusal):
             raise Problem(refusal.status, refusal.code, refusal.detail)
         setting = await _active_setting(conn, account_id, attempt.setting_id)
-        minutes = await holds.hold_minutes(conn, settings, setting, attempt.identity_proof_id)
+        minutes = (
+            settings.hold_minutes
+            if staff
+            else await holds.hold_minutes(conn, settings, setting, attempt.identity_proof_id)
+        )
         if widget is not None:
             await holds.check_caps(conn, settings, widget, attempt.id, now)
         target = await booking.check_request(conn, account_id, setting, req)

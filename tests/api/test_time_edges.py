@@ -209,3 +209,14 @@ async def test_scheduler_config_blocks(partner, world, text):
         },
     )
     refused_at_the_edge(never_500(response), text, "blocks[0].start")
+
+
+@FUZZ
+@given(text=TEXTS, prefix=st.sampled_from(["", "ge", "lt", "gt", "le", "eq"]))
+async def test_fhir_search_dates(partner, world, text, prefix):
+    base = f"/fhir/r4/account/{partner.account_id}"
+    for path, name in (("/Slot", "start"), ("/Appointment", "date")):
+        response = await partner.http.get(
+            f"{base}{path}", params={name: f"{prefix}{text}"}, headers=partner.headers()
+        )
+        assert response.status_code < 500, response.text
