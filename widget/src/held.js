@@ -32,6 +32,20 @@ export async function placeHold(choice) {
 
 let refresh = null; // the shown countdown's update, when one is shown
 
+/** Hold the time if the server will: it holds only for an attempt that sent a code (409
+ * code_not_sent) and within a per-client cap (429 rate_limited); without a hold the patient
+ * carries on, since the booking re-checks the time. False when not held. */
+export async function tryHold(choice) {
+  chooseTime(choice);
+  try {
+    await placeHold(choice);
+    return true;
+  } catch (e) {
+    if (e.code === 'code_not_sent' || e.code === 'rate_limited') return false;
+    throw e;
+  }
+}
+
 /** The browser's zone, when a video visit's time reads differently there. */
 export const browserZone = () => Intl.DateTimeFormat().resolvedOptions().timeZone;
 

@@ -8,7 +8,7 @@ import { t } from '../i18n.js';
 import { attempt, locOf, visit } from '../state.js';
 import { codeOk, emailOk, phoneOk } from '../checks.js';
 import { phoneText } from '../text.js';
-import { chosenBox, lostSlot, placeHold } from '../held.js';
+import { chosenBox, lostSlot, tryHold } from '../held.js';
 
 const CODE_TTL = 10 * 60000; // codes are valid 10 minutes (contract)
 const RESEND_WAIT = 60000; // one send per contact per minute (contract)
@@ -60,7 +60,7 @@ function contactForm(area, channel, focus) {
 /** After a code went out: hold the chosen time, unless it is held already. */
 async function holdAfterSend(area) {
   if (attempt.hold || !attempt.slot) return;
-  await run(null, area, () => placeHold(attempt.slot), (e) => lostSlot(e, area, (alt) => run(null, area, () => placeHold(alt).then(() => go('contact')))));
+  await run(null, area, () => tryHold(attempt.slot), (e) => lostSlot(e, area, (alt) => run(null, area, () => tryHold(alt).then(() => go('contact')))));
 }
 
 function sendCode(btn, area, channel, value, then, input) {

@@ -10,7 +10,7 @@ import {
   dayKey, earliestSlot, firstOpenDay, lastMonth, monthGrid, monthIndex, monthRange, openDays, parseKey, shift, slotChoice,
 } from '../calendar.js';
 import { cityOf, phoneText, sameClock, zoned } from '../text.js';
-import { browserZone, lostSlot, placeHold } from '../held.js';
+import { browserZone, lostSlot, tryHold } from '../held.js';
 
 function summaryLine() {
   const bits = [];
@@ -220,8 +220,8 @@ function chooseSlot(choice, btn, area) {
     await ensureAttempt();
     chooseTime(choice);
     const codeOut = Object.keys(attempt.sent).length > 0;
-    if (!attempt.method || codeOut || !attempt.missing.length) await placeHold(choice);
-    else announce(t('chosen', { time: when(choice.startUnix, zoneOf()) }));
+    const held = (!attempt.method || codeOut || !attempt.missing.length) && await tryHold(choice);
+    if (!held) announce(t('chosen', { time: when(choice.startUnix, zoneOf()) }));
     afterTime();
   }, (e) => lostSlot(e, area, (alt, b) => chooseSlot(alt, b, area)));
 }
