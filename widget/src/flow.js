@@ -80,7 +80,7 @@ export function startOver() {
   }
   forgetAttempt();
   if (visit.manage) go('manage');
-  else if (visit.sel.type && visit.sel.loc && !needsChoice()) go('time');
+  else if (visit.sel.type && visit.sel.loc) go('time'); // keep the visit details already chosen
   else go('service');
 }
 

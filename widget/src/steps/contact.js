@@ -153,6 +153,9 @@ function codeForm(area, channel, sent, focus) {
       }
       attempt.missing = r.missingVerifications || [];
       announce(t('verified'));
+      // a verified attempt is held for the full time: hold again now (the short hold of an
+      // unverified attempt would otherwise run out while the patient types their name)
+      if (!attempt.missing.length && attempt.hold) await tryHold(attempt.slot).catch(() => {});
       if (attempt.missing.length) go('contact');
       else go('afterTime');
     }, (e) => {
