@@ -2,29 +2,16 @@
 guesses count against a contact only when a code was sent to it on that proof, the lockout is
 per account, and a locked-out owner gets back in with a freshly sent code."""
 
-from datetime import UTC, datetime, timedelta
-
 import pytest
 
 from app.identity import store
 from tests.builders import build_practice
-from tests.support import make_partner, problem_code
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime.now(UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
+from tests.support import FakeClock, make_partner, problem_code
 
 
 @pytest.fixture
 def clock(monkeypatch):
-    fake = Clock()
+    fake = FakeClock()
     monkeypatch.setattr(store, "clock", fake)
     return fake
 

@@ -11,7 +11,7 @@ import asyncio
 import logging
 import re
 import secrets
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import asyncpg
 import phonenumbers
@@ -19,18 +19,7 @@ import pytest
 
 from app.identity import store
 from tests.conftest import TEST_SECRET_KEY
-from tests.support import Partner, make_partner, problem_code
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = datetime.now(UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
+from tests.support import FakeClock, Partner, make_partner, problem_code
 
 
 @pytest.fixture
