@@ -37,6 +37,7 @@ from app.core.crud import Row
 from app.core.db import transaction
 from app.core.errors import Problem, invalid, not_found
 from app.notifications.messages import APPOINTMENT_CANCELLED, APPOINTMENT_RESCHEDULED
+from app.reminders import service as reminders
 from app.selfscheduling import store as settings_store
 
 PATIENT = "patient"
@@ -220,6 +221,7 @@ async def _cancel(
         )
     await store.set_status(conn, appointment["id"], "CANCELLED", cancel_reason=reason)
     await store.record_change(conn, appointment, "cancelled", "CANCELLED", actor, now)
+    await reminders.sync(conn, appointment["id"], now)  # disarms them
     # the clean-up of a past appointment is not news to the patient; partners still hear of it
     contacts = await notify.patient_contacts(conn, appointment["patient_id"]) if upcoming else []
     await notify.announce(
@@ -364,6 +366,7 @@ async def _reschedule(
             )
         ) from None
     await store.record_change(conn, appointment, "rescheduled", status, actor, now)
+    await reminders.sync(conn, appointment["id"], now)  # re-armed for the new start
     await notify.announce(
         conn,
         account_id=account_id,
@@ -402,6 +405,19 @@ async def _set_status(
     else:
         await store.set_status(conn, appointment["id"], status)
     await store.record_change(conn, appointment, "status", status, actor, now)
+    await reminders.sync(conn, appointment["id"], now)
+    if status == "CONFIRMED":
+        await events.record(
+            conn,
+            account_id=appointment["account_id"],
+            type=events.APPOINTMENT_CONFIRMED,
+            data={
+                "appointmentId": appointment["id"],
+                "status": status,
+                "startDateTime": _local(appointment, appointment["start_at"]),
+                "changedBy": actor,
+            },
+        )
 
 
 async def _reclaim(
