@@ -3,12 +3,14 @@ reminder tests."""
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from datetime import datetime
 from typing import Any
 
 import asyncpg
 
+from app.notifications.base import OutgoingMessage, SendResult
 from app.notifications.worker import run_once
 from tests.builders import Practice, build_practice
 from tests.support import Partner
@@ -75,3 +77,23 @@ async def drain(pool, settings, channels, now: datetime) -> None:
     """Worker passes at `now` until nothing is left to release or send."""
     while await run_once(pool, settings, channels, batch=50, now=now):
         pass
+
+
+class Recording:
+    """A channel that keeps what it was handed (the provider client's view)."""
+
+    def __init__(self) -> None:
+        self.sent: list[OutgoingMessage] = []
+
+    async def send(self, message: OutgoingMessage) -> SendResult:
+        await asyncio.sleep(0)  # let another worker run in between
+        self.sent.append(message)
+        return SendResult(f"rec-{secrets.token_hex(4)}")
+
+    def to(self, recipient: str) -> list[OutgoingMessage]:
+        """The reminders handed over for `recipient`."""
+        return [m for m in self.sent if m.to == recipient and m.purpose == "appointment_reminder"]
+
+
+def channels(recording: Recording) -> dict[str, Recording]:
+    return {"SMS": recording, "EMAIL": recording}

@@ -119,6 +119,28 @@ async def update_status(
         return await store.get(conn, account_id, appointment_id)
 
 
+async def confirm(
+    pool: asyncpg.Pool,
+    settings: Settings,
+    account_id: int,
+    appointment_id: int,
+    *,
+    actor: str,
+    now: datetime,
+) -> Row:
+    """The patient confirms (a reminder's reply or confirm link): SCHEDULED -> CONFIRMED,
+    only while upcoming; confirming twice is a no-op. Anything else is 409 `not_confirmable`
+    (a cancelled appointment is never brought back by a late confirmation)."""
+    async with transaction(pool) as conn:
+        appointment = await _locked(conn, account_id, appointment_id, None)
+        status = appointment["status"]
+        if status not in RESCHEDULABLE or appointment["start_at"] <= now:
+            raise Problem(409, "not_confirmable", "This appointment can no longer be confirmed.")
+        if status != "CONFIRMED":
+            await _set_status(conn, settings, appointment, "CONFIRMED", actor=actor, now=now)
+        return await store.get(conn, account_id, appointment_id)
+
+
 async def update_note(
     pool: asyncpg.Pool,
     account_id: int,

@@ -56,7 +56,15 @@ def build_message(row: Mapping) -> OutgoingMessage:
         subject=rendered.subject if email else None,
         html=rendered.html if email else None,
         code=row["params"].get("code") if row["purpose"] == VERIFICATION_CODE else None,
+        headers=unsubscribe_headers(row["params"].get("unsubscribe_url")) if email else None,
     )
+
+
+def unsubscribe_headers(url: str | None) -> dict[str, str] | None:
+    """RFC 8058 one-click unsubscribe: mail clients show an Unsubscribe button that POSTs."""
+    if not url:
+        return None
+    return {"List-Unsubscribe": f"<{url}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
 
 
 async def record_failed(conn: asyncpg.Connection, failed: Mapping) -> None:

@@ -14,6 +14,19 @@ from app.availability.engine import zone
 from app.config import Settings
 
 
+def human_when(at: datetime, tz, lang: str) -> str:
+    local = at.astimezone(tz)
+    return local.strftime("%Y-%m-%d %H:%M ") + (local.tzname() or "")
+
+
+async def manage_link(conn: asyncpg.Connection, settings: Settings, appointment_id: int) -> str:
+    return manage_url(settings.public_url, None)
+
+
+def place_of(facts, lang: str) -> str:
+    return "Video visit" if facts["telehealth"] else facts["location_name"]
+
+
 class Message(msgspec.Struct, frozen=True):
     locale: str
     params: dict[str, str]
@@ -40,12 +53,11 @@ async def for_reminders(
     messages = []
     for row in rows:
         fact = facts[row["appointment_id"]]
-        local = fact["start_at"].astimezone(zone(fact["time_zone"]))
         params = {
             "practice": fact["practice"],
             "practitioner": fact["practitioner"],
-            "when": local.strftime("%Y-%m-%d %H:%M ") + (local.tzname() or ""),
-            "place": "Video visit" if fact["telehealth"] else fact["location_name"],
+            "when": human_when(fact["start_at"], zone(fact["time_zone"]), "en"),
+            "place": place_of(fact, "en"),
             "manage_url": manage_url(settings.public_url, None),
         }
         messages.append(Message("en", params))

@@ -185,3 +185,76 @@ async def by_id(conn: Conn, reminder_id: int) -> Row | None:
         " LEFT JOIN notifications n ON n.id = r.notification_id WHERE r.id = $1",
         reminder_id,
     )
+
+
+async def conversations(conn: Conn, phone: str) -> list[Row]:
+    """(account_id, locale) of the SMS sent to `phone`, newest first (one per account)."""
+    return await conn.fetch(
+        """
+        SELECT * FROM (
+            SELECT DISTINCT ON (account_id) account_id, locale, id
+              FROM notifications WHERE channel = 'SMS' AND recipient = $1
+             ORDER BY account_id, id DESC
+        ) AS latest ORDER BY id DESC
+        """,
+        phone,
+    )
+
+
+async def account_name(conn: Conn, account_id: int) -> str:
+    return await conn.fetchval("SELECT name FROM accounts WHERE id = $1", account_id)
+
+
+async def practice_phone(conn: Conn, account_id: int | None) -> str | None:
+    """A phone number of the account's practice: its first active location that has one."""
+    if account_id is None:
+        return None
+    return await conn.fetchval(
+        "SELECT phone FROM locations WHERE account_id = $1 AND phone IS NOT NULL AND active"
+        " ORDER BY id LIMIT 1",
+        account_id,
+    )
+
+
+async def upcoming_for_phone(
+    conn: Conn, phone: str, account_ids: Sequence[int], now: datetime
+) -> list[Row]:
+    """The number's upcoming SCHEDULED or CONFIRMED appointments in those accounts, soonest
+    first, with what a reply names."""
+    return await conn.fetch(
+        """
+        SELECT a.id, a.account_id, a.status, a.start_at, l.time_zone,
+               acc.name AS practice, pr.display_name AS practitioner
+          FROM appointments a
+          JOIN patients p ON p.id = a.patient_id
+          JOIN locations l ON l.id = a.location_id
+          JOIN accounts acc ON acc.id = a.account_id
+          JOIN practitioners pr ON pr.id = a.practitioner_id
+         WHERE p.mobile_phone = $1 AND a.account_id = ANY($2::bigint[])
+           AND a.status IN ('SCHEDULED', 'CONFIRMED') AND a.start_at > $3
+         ORDER BY a.start_at, a.id
+         LIMIT 10
+        """,
+        phone,
+        list(account_ids),
+        now,
+    )
+
+
+async def page_facts(conn: Conn, reminder_id: int) -> Row | None:
+    """A sent email reminder with what its confirm and unsubscribe pages show."""
+    return await conn.fetchrow(
+        """
+        SELECT r.id, r.account_id, r.appointment_id, r.start_at, a.start_at AS appointment_start,
+               a.status, a.telehealth, l.name AS location_name, l.time_zone,
+               acc.name AS practice, pr.display_name AS practitioner, n.recipient, n.locale
+          FROM appointment_reminders r
+          JOIN notifications n ON n.id = r.notification_id AND n.channel = 'EMAIL'
+          JOIN appointments a ON a.id = r.appointment_id
+          JOIN locations l ON l.id = a.location_id
+          JOIN accounts acc ON acc.id = a.account_id
+          JOIN practitioners pr ON pr.id = a.practitioner_id
+         WHERE r.id = $1
+        """,
+        reminder_id,
+    )

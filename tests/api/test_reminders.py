@@ -2,7 +2,6 @@
 exactly once per (appointment, reminder) by any number of workers."""
 
 import asyncio
-import secrets
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -11,10 +10,17 @@ import asyncpg
 import pytest
 
 from app.core import clock
-from app.notifications.base import OutgoingMessage, SendResult
 from app.notifications.worker import run_once
 from app.reminders import service as reminders
-from tests.reminder_support import book, drain, new_phone, reminder_practice, reminders_of
+from tests.reminder_support import (
+    Recording,
+    book,
+    channels,
+    drain,
+    new_phone,
+    reminder_practice,
+    reminders_of,
+)
 
 NOW = datetime(2027, 3, 1, 12, 0, tzinfo=UTC)  # Monday 07:00 in New York
 NEW_YORK = ZoneInfo("America/New_York")
@@ -29,26 +35,6 @@ def frozen_clock(monkeypatch):
     current = {"now": NOW}
     monkeypatch.setattr(clock, "now", lambda: current["now"])
     return current
-
-
-class Recording:
-    """A channel that keeps what it was handed (the provider client's view)."""
-
-    def __init__(self) -> None:
-        self.sent: list[OutgoingMessage] = []
-
-    async def send(self, message: OutgoingMessage) -> SendResult:
-        await asyncio.sleep(0)  # let the other worker run in between
-        self.sent.append(message)
-        return SendResult(f"rec-{secrets.token_hex(4)}")
-
-    def to(self, recipient: str) -> list[OutgoingMessage]:
-        """The reminders handed over for `recipient`."""
-        return [m for m in self.sent if m.to == recipient and m.purpose == "appointment_reminder"]
-
-
-def channels(recording: Recording) -> dict[str, Recording]:
-    return {"SMS": recording, "EMAIL": recording}
 
 
 def states(rows: list[asyncpg.Record]) -> list[tuple]:
