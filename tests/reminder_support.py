@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import asyncpg
 
@@ -15,7 +16,13 @@ from app.notifications.worker import run_once
 from tests.builders import Practice, build_practice
 from tests.support import Partner
 
+NOW = datetime(2027, 3, 1, 12, 0, tzinfo=UTC)  # Monday 07:00 in New York: the tests' clock
+NEW_YORK = ZoneInfo("America/New_York")
 WIDE_RULES = [{"weekday": d, "start": "07:00", "end": "20:00"} for d in range(7)]
+
+
+def ny(*args: int) -> datetime:
+    return datetime(*args, tzinfo=NEW_YORK)
 
 
 def new_phone() -> str:

@@ -6,39 +6,31 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
-from datetime import UTC, datetime
 from urllib.parse import urlencode
-from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
 from twilio.request_validator import RequestValidator
 
-from app.config import Settings
 from app.core import clock
-from app.main import create_app
 from app.reminders import links
 from tests.conftest import TEST_SECRET_KEY
 from tests.fakes import paused_background_worker
-from tests.fakes.providers import PUBLIC_URL, TWILIO_TOKEN
+from tests.fakes.providers import PUBLIC_URL, TWILIO_TOKEN, provider_facing_client
 from tests.reminder_support import (
+    NOW,
     Recording,
     book,
     channels,
     drain,
     new_phone,
+    ny,
     reminder_practice,
     reminders_of,
 )
-from tests.support import problem_code, running
+from tests.support import problem_code
 
 INBOUND = "/callbacks/twilio/inbound"
-NOW = datetime(2027, 3, 1, 12, 0, tzinfo=UTC)
-NEW_YORK = ZoneInfo("America/New_York")
-
-
-def ny(*args: int) -> datetime:
-    return datetime(*args, tzinfo=NEW_YORK)
 
 
 @pytest.fixture(autouse=True)
@@ -55,22 +47,8 @@ async def _only_these_tests_deliver(app):
 @pytest.fixture(scope="module")
 async def twilio(database_url, outbox_dir):
     """The app as Twilio reaches it: it knows the auth token and its public URL."""
-    settings = Settings(
-        database_url=database_url,
-        secret_key=TEST_SECRET_KEY,
-        public_url=PUBLIC_URL,
-        delivery="file",
-        outbox_dir=outbox_dir,
-        twilio_auth_token=TWILIO_TOKEN,
-        in_process_worker=False,
-        db_pool_min=1,
-        db_pool_max=4,
-    )
-    application = create_app(settings)
-    async with running(application):
-        transport = httpx.ASGITransport(app=application)
-        async with httpx.AsyncClient(transport=transport, base_url="http://internal") as c:
-            yield c
+    async with provider_facing_client(database_url, outbox_dir) as c:
+        yield c
 
 
 async def text(twilio: httpx.AsyncClient, phone: str, body: str, *, token=TWILIO_TOKEN):

@@ -4,7 +4,6 @@ exactly once per (appointment, reminder) by any number of workers."""
 import asyncio
 from collections import Counter
 from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 import asyncpg
 import pytest
@@ -13,21 +12,16 @@ from app.core import clock
 from app.notifications.worker import run_once
 from app.reminders import service as reminders
 from tests.reminder_support import (
+    NOW,
     Recording,
     book,
     channels,
     drain,
     new_phone,
+    ny,
     reminder_practice,
     reminders_of,
 )
-
-NOW = datetime(2027, 3, 1, 12, 0, tzinfo=UTC)  # Monday 07:00 in New York
-NEW_YORK = ZoneInfo("America/New_York")
-
-
-def ny(*args: int) -> datetime:
-    return datetime(*args, tzinfo=NEW_YORK)
 
 
 @pytest.fixture(autouse=True)
