@@ -41,7 +41,7 @@ from app.notifications.callbacks import sendgrid_events, twilio_status
 from app.partners.api import issue_token
 from app.partners.guard import partner_guard
 from app.practice.api import AppointmentTypeController, LocationController, PractitionerController
-from app.reminders.api import ReminderLinksController, twilio_inbound
+from app.reminders.api import ReminderLinksController, ReminderStatsController, twilio_inbound
 from app.selfscheduling.api import SchedulerConfigController, SettingController
 from app.webhooks.api import WebhookEndpointController
 
@@ -102,6 +102,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             AttemptController,
             AppointmentController,
             AnalyticsController,
+            ReminderStatsController,
             AuditLogController,
         ],
     )

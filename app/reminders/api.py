@@ -5,22 +5,29 @@ links). Thin: the rules are in `conversation`, `app.appointments.changes` and `o
 from __future__ import annotations
 
 import re
+from typing import Annotated
+from zoneinfo import ZoneInfo
 
 from litestar import Controller, MediaType, Request, Response, get, post
-from litestar.params import FromPath
+from litestar.params import FromPath, QueryParameter
 from twilio.twiml.messaging_response import MessagingResponse
 
+from app.analytics import funnel
+from app.analytics import store as analytics_store
+from app.analytics.api import From, SettingId, To
 from app.appointments import changes
 from app.audit.spec import audit
 from app.availability.engine import zone
 from app.core import clock
 from app.core.db import transaction
-from app.core.errors import Problem
-from app.core.http import DbPool
+from app.core.errors import Problem, invalid, not_found
+from app.core.http import DbPool, PathId
 from app.core.openapi import problem_responses
 from app.notifications import optouts
 from app.notifications.callbacks import CALLBACK_PROBLEMS, twilio_form
-from app.reminders import conversation, links, pages, store
+from app.partners.guard import scope
+from app.partners.scopes import ANALYTICS
+from app.reminders import conversation, links, pages, stats, store
 from app.reminders.message import human_when, place_of
 
 INBOUND_PATH = "/callbacks/twilio/inbound"
@@ -160,3 +167,55 @@ class ReminderLinksController(Controller):
             async with transaction(pool) as conn:
                 await optouts.opt_out(conn, [row["account_id"]], "EMAIL", row["recipient"])
         return _html(pages.unsubscribed_page(row["locale"], row["practice"]))
+
+
+class ReminderStatsController(Controller):
+    path = "/self-scheduling/reminder-stats"
+    tags = ["analytics"]
+    opt = scope(ANALYTICS)
+
+    @get(
+        "/",
+        summary="Reminders sent, confirmation rate, no-show rates with and without a "
+        "confirmation, per day of the appointment or per setting",
+    )
+    async def reminder_stats(
+        self,
+        pool: DbPool,
+        account_id: PathId,
+        start: From = None,
+        end: To = None,
+        setting_id: SettingId = None,
+        group_by: Annotated[str, QueryParameter(name="groupBy", max_length=20)] = "day",
+    ) -> stats.ReminderStats:
+        if group_by not in stats.GROUP_BY:
+            raise invalid("groupBy", "must be one of " + ", ".join(stats.GROUP_BY))
+        for raw, field in ((start, "from"), (end, "to")):
+            if raw is None:
+                raise invalid(field, "is required (a date YYYY-MM-DD or a time with an offset)")
+        zone = ZoneInfo(await analytics_store.account_zone(pool, account_id))
+        try:
+            first = funnel.parse_bound(start, "from", zone, end=False)  # type: ignore[arg-type]
+            last = funnel.parse_bound(end, "to", zone, end=True)  # type: ignore[arg-type]
+            funnel.check_range(first, last)
+        except funnel.RangeError as exc:
+            raise invalid(exc.field, exc.message) from None
+        if (
+            setting_id is not None
+            and await analytics_store.setting_name(pool, account_id, setting_id) is None
+        ):
+            raise not_found("self-scheduling setting")
+        rows = await store.stats(
+            pool, account_id, first, last, zone=zone.key, group_by=group_by,
+            setting_id=setting_id,
+        )  # fmt: skip
+        aggregates = [stats.Aggregate(**dict(r)) for r in rows]
+        days = funnel.local_days(first, last, zone) if group_by == "day" else None
+        return stats.ReminderStats(
+            start=first,
+            end=last,
+            time_zone=zone.key,
+            group_by=group_by,
+            self_scheduling_setting_id=setting_id,
+            groups=stats.shape(aggregates, days),
+        )

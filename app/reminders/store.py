@@ -258,3 +258,46 @@ async def page_facts(conn: Conn, reminder_id: int) -> Row | None:
         """,
         reminder_id,
     )
+
+
+async def stats(
+    conn: Conn,
+    account_id: int,
+    start: datetime,
+    end: datetime,
+    *,
+    zone: str,
+    group_by: str,
+    setting_id: int | None,
+) -> list[Row]:
+    """Per group (local start date, or setting id): appointments starting in [start, end) and
+    still on the calendar, their reminders sent, how many were ever confirmed, no-shows."""
+    key = "to_char(x.local_start, 'YYYY-MM-DD')" if group_by == "day" else "x.setting_id"
+    return await conn.fetch(
+        f"""
+        WITH x AS (
+            SELECT a.start_at AT TIME ZONE $4::text AS local_start, c.setting_id, a.status,
+                   (a.status = 'CONFIRMED' OR EXISTS (
+                        SELECT 1 FROM appointment_changes ch
+                         WHERE ch.appointment_id = a.id AND ch.to_status = 'CONFIRMED'))
+                       AS confirmed,
+                   (SELECT count(*) FROM appointment_reminders r
+                     WHERE r.appointment_id = a.id AND r.sent_at IS NOT NULL) AS sent
+              FROM appointments a
+              LEFT JOIN scheduler_configs c ON c.id = a.scheduler_config_id
+             WHERE a.account_id = $1 AND a.start_at >= $2 AND a.start_at < $3
+               AND a.status NOT IN ('CANCELLED', 'RESCHEDULED', 'VOIDED')
+               AND ($5::bigint IS NULL OR c.setting_id = $5)
+        )
+        SELECT {key} AS key, count(*) AS appointments, sum(sent)::int AS reminders_sent,
+               count(*) FILTER (WHERE confirmed) AS confirmed,
+               count(*) FILTER (WHERE status = 'NO_SHOW') AS no_shows,
+               count(*) FILTER (WHERE status = 'NO_SHOW' AND confirmed) AS no_shows_confirmed
+          FROM x GROUP BY 1 ORDER BY 1 NULLS LAST
+        """,  # noqa: S608 - the key is one of two fixed expressions
+        account_id,
+        start,
+        end,
+        zone,
+        setting_id,
+    )

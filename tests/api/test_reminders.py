@@ -201,3 +201,67 @@ async def test_the_database_refuses_a_second_reminder_for_one_slot(partner, pool
             row["start_at"] + timedelta(days=1),
             row["due_at"] + timedelta(days=1),
         )
+
+
+async def test_reminder_stats_per_day_and_per_setting(partner, pool, settings):
+    practice = await reminder_practice(partner, [{"offsetMinutes": 1440, "channel": "SMS"}])
+    day = [await book(practice, ny(2027, 3, 10, 9 + i, 0), phone=new_phone()) for i in range(4)]
+    other_day = await book(practice, ny(2027, 3, 11, 9, 0), phone=new_phone())
+    await drain(pool, settings, channels(Recording()), ny(2027, 3, 9, 20, 0))
+
+    def path(a):
+        return f"/location/{practice.location_ids[0]}/appointment/{a['id']}"
+
+    async def set_status(a, status):
+        r = await partner.put(path(a), json={"status": status})
+        assert r.status_code == 200, r.text
+
+    await set_status(day[0], "CONFIRMED")
+    await set_status(day[0], "NO_SHOW")  # confirmed, then did not come
+    await set_status(day[1], "CONFIRMED")
+    await set_status(day[2], "NO_SHOW")  # never confirmed, did not come
+    await set_status(other_day, "CANCELLED")  # off the calendar: not counted
+
+    r = await partner.get(
+        "/self-scheduling/reminder-stats", params={"from": "2027-03-10", "to": "2027-03-11"}
+    )
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert (body["timeZone"], body["groupBy"]) == ("America/New_York", "day")
+    assert body["groups"] == [
+        {
+            "key": "2027-03-10",
+            "appointments": 4,
+            "remindersSent": 4,
+            "confirmed": 2,
+            "confirmedRate": 0.5,
+            "noShows": 2,
+            "noShowRateConfirmed": 0.5,
+            "noShowRateUnconfirmed": 0.5,
+        },
+        {
+            "key": "2027-03-11",
+            "appointments": 0,
+            "remindersSent": 0,
+            "confirmed": 0,
+            "confirmedRate": None,
+            "noShows": 0,
+            "noShowRateConfirmed": None,
+            "noShowRateUnconfirmed": None,
+        },
+    ]
+    by_setting = await partner.get(
+        "/self-scheduling/reminder-stats",
+        params={"from": "2027-03-10", "to": "2027-03-11", "groupBy": "setting",
+                "selfSchedulingSettingId": practice.setting_id},
+    )  # fmt: skip
+    assert [(g["key"], g["appointments"]) for g in by_setting.json()["groups"]] == [
+        (practice.setting_id, 4)
+    ]
+    missing = await partner.get("/self-scheduling/reminder-stats", params={"to": "2027-03-11"})
+    assert missing.status_code == 400 and missing.json()["errors"][0]["field"] == "from"
+    bad = await partner.get(
+        "/self-scheduling/reminder-stats",
+        params={"from": "2027-03-10", "to": "2027-03-11", "groupBy": "hour"},
+    )
+    assert bad.status_code == 400
