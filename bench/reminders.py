@@ -36,15 +36,10 @@ from pathlib import Path
 import asyncpg
 
 from bench.common import bench_database, percentile
+from tests.support import daytime_zone
 
 PER_PRACTITIONER = 100
 VISIT_MINUTES = 10
-
-
-def daytime_zone(at: datetime) -> str:
-    """A fixed-offset zone where `at` is around noon, so SMS quiet hours never hold texts."""
-    offset = (12 - at.hour + 12) % 24 - 12  # -12..11 hours from UTC
-    return "Etc/UTC" if offset == 0 else f"Etc/GMT{-offset:+d}"  # Etc signs are inverted
 
 
 async def build(dsn: str, appointments: int, minute: datetime) -> None:
@@ -139,10 +134,15 @@ class HandOver:
 
 
 def worker_process(dsn: str, batch: int, out: str, until: float) -> None:
-    asyncio.run(_worker(dsn, batch, out, until))
+    seen = asyncio.run(_worker(dsn, batch, out, until))
+    Path(out).write_text(json.dumps(seen))
 
 
-async def _worker(dsn: str, batch: int, out: str, until: float) -> None:
+def _read(outs: list[str]) -> list[tuple[int, float]]:
+    return [tuple(x) for out in outs for x in json.loads(Path(out).read_text())]
+
+
+async def _worker(dsn: str, batch: int, out: str, until: float) -> list[tuple[int, float]]:
     from app.config import Settings
     from app.core.db import create_pool
     from app.notifications.worker import run_once
@@ -166,7 +166,7 @@ async def _worker(dsn: str, batch: int, out: str, until: float) -> None:
             await asyncio.sleep(0.05)
     finally:
         await pool.close()
-        Path(out).write_text(json.dumps(client.seen))
+    return client.seen
 
 
 async def main() -> None:
@@ -197,7 +197,7 @@ async def main() -> None:
                 proc.start()
             for proc in procs:
                 proc.join()
-            handed = [tuple(x) for out in outs for x in json.loads(Path(out).read_text())]
+            handed = await asyncio.to_thread(_read, outs)
         conn = await asyncpg.connect(dsn)
         try:
             due = {

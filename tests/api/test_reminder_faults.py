@@ -12,13 +12,7 @@ from datetime import UTC, datetime, timedelta
 from app.core.db import transaction
 from app.reminders import service as reminders
 from tests.api.test_faults import SlowProviders, _start_worker, _until, _worker_env, worker_world
-from tests.support import make_account
-
-
-def daytime_zone(at: datetime) -> str:
-    """A fixed-offset zone where `at` is around noon (quiet hours must not hold the text)."""
-    offset = (12 - at.hour + 12) % 24 - 12
-    return "Etc/UTC" if offset == 0 else f"Etc/GMT{-offset:+d}"  # Etc signs are inverted
+from tests.support import daytime_zone, make_account
 
 
 async def armed_text_reminder(pool, phone: str) -> int:
