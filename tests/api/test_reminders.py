@@ -265,3 +265,21 @@ async def test_reminder_stats_per_day_and_per_setting(partner, pool, settings):
         params={"from": "2027-03-10", "to": "2027-03-11", "groupBy": "hour"},
     )
     assert bad.status_code == 400
+
+
+async def test_partners_see_each_reminder_and_its_state_on_the_appointment(partner, pool, settings):
+    practice = await reminder_practice(partner)
+    appointment = await book(practice, ny(2027, 3, 10, 14, 0), email="seen@example.com")
+    path = f"/location/{practice.location_ids[0]}/appointment/{appointment['id']}"
+    shown = (await partner.get(path)).json()["reminders"]
+    assert shown == [
+        {"offsetMinutes": 1440, "channel": "SMS", "status": "SKIPPED",
+         "dueAt": "2027-03-09T19:00:00Z", "sentAt": None},
+        {"offsetMinutes": 4320, "channel": "EMAIL", "status": "SCHEDULED",
+         "dueAt": "2027-03-07T19:00:00Z", "sentAt": None},
+    ]  # fmt: skip
+    await drain(pool, settings, channels(Recording()), ny(2027, 3, 7, 14, 0))
+    listed = await partner.get(f"/location/{practice.location_ids[0]}/appointment")
+    (mine,) = [a for a in listed.json()["appointments"] if a["id"] == appointment["id"]]
+    email = mine["reminders"][1]
+    assert email["status"] == "SENT" and email["sentAt"] is not None
