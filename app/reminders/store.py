@@ -57,8 +57,9 @@ async def arm(
     planned: Sequence[Planned],
 ) -> None:
     """One row per planned reminder for this start. A reminder already handed to the outbox
-    for this start is never armed again (the `appointment_reminders_once` key); one that was
-    cancelled or skipped is planned afresh."""
+    for this start is never armed again (the `appointment_reminders_once` key); a cancelled
+    one is planned afresh, a skipped one only when it can now be sent (a phone added since),
+    so a skip keeps its reason."""
     if not planned:
         return
     await conn.execute(
@@ -71,7 +72,8 @@ async def arm(
         ON CONFLICT ON CONSTRAINT appointment_reminders_once DO UPDATE
            SET status = EXCLUDED.status, reason = EXCLUDED.reason, due_at = EXCLUDED.due_at,
                updated_at = now()
-         WHERE appointment_reminders.status IN ('CANCELLED', 'SKIPPED')
+         WHERE appointment_reminders.status = 'CANCELLED'
+            OR (appointment_reminders.status = 'SKIPPED' AND EXCLUDED.status = 'SCHEDULED')
         """,
         account_id,
         appointment_id,
