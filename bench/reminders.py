@@ -42,7 +42,7 @@ PER_PRACTITIONER = 100
 VISIT_MINUTES = 10
 
 
-async def build(dsn: str, appointments: int, minute: datetime) -> None:
+async def build(dsn: str, appointments: int, minute: datetime, spread: float = 60.0) -> None:
     """Every row in a handful of set-based statements (the booking API would take hours)."""
     practitioners = max(1, -(-appointments // PER_PRACTITIONER))
     conn = await asyncpg.connect(dsn)
@@ -108,12 +108,13 @@ async def build(dsn: str, appointments: int, minute: datetime) -> None:
                 channel, start_at, due_at)
             SELECT a.account_id, a.id, 1440, 'SMS', a.start_at,
                    $2::timestamptz + make_interval(secs => (row_number() OVER (ORDER BY a.id)
-                       - 1) * 60.0 / $3)
+                       - 1) * $4 / $3)
               FROM appointments a WHERE a.account_id = $1
             """,
             account,
             minute,
             appointments,
+            spread,
         )
         await conn.execute("VACUUM ANALYZE")
     finally:
@@ -174,6 +175,9 @@ async def main() -> None:
     parser.add_argument("--appointments", type=int, default=100_000)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--batch", type=int, default=500)
+    parser.add_argument(
+        "--spread", type=float, default=60.0, help="seconds the due times spread over (60)"
+    )
     args = parser.parse_args()
 
     async with bench_database() as dsn:
@@ -181,7 +185,7 @@ async def main() -> None:
         # the minute starts after set-up (about 1 s per 10,000 appointments, generously)
         lead = 20 + args.appointments / 2_000
         minute = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=lead)
-        await build(dsn, args.appointments, minute)
+        await build(dsn, args.appointments, minute, args.spread)
         print(f"set-up: {args.appointments:,} appointments and reminders in "
               f"{time.monotonic() - set_up:.1f} s; the minute starts at {minute:%H:%M:%S} UTC, "
               f"{(minute - datetime.now(UTC)).total_seconds():.1f} s from now")  # fmt: skip

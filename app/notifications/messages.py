@@ -198,6 +198,12 @@ def check_params(purpose: str, params: dict[str, str]) -> dict[str, str]:
     return cleaned
 
 
+def render_sms(purpose: str, locale: str, params: dict[str, str]) -> str:
+    """The SMS text alone (the worker's hot path: no email parts to build for a text)."""
+    values = {name: "" for name in OPTIONAL.get(purpose, ())} | check_params(purpose, params)
+    return TEMPLATES[(purpose, normalize_locale(locale))].sms.format(**values)
+
+
 def render(purpose: str, locale: str, params: dict[str, str]) -> Rendered:
     """SMS text, email subject, text and HTML for one message (ValueError on bad input)."""
     # an absent optional param reads empty (an SMS reminder has no confirm link)

@@ -35,6 +35,7 @@ from app.notifications.messages import (
     VALID_FOR,
     VERIFICATION_CODE,
     render,
+    render_sms,
 )
 from app.reminders import service as reminders
 
@@ -44,19 +45,25 @@ _rng = random.Random()
 
 def build_message(row: Mapping) -> OutgoingMessage:
     """The message for a notification row (ValueError when its params cannot render)."""
+    common = {
+        "notification_id": row["id"],
+        "channel": row["channel"],
+        "to": row["recipient"],
+        "purpose": row["purpose"],
+        "locale": row["locale"],
+        "code": row["params"].get("code") if row["purpose"] == VERIFICATION_CODE else None,
+    }
+    if row["channel"] != "EMAIL":
+        return OutgoingMessage(
+            **common, body=render_sms(row["purpose"], row["locale"], row["params"])
+        )
     rendered = render(row["purpose"], row["locale"], row["params"])
-    email = row["channel"] == "EMAIL"
     return OutgoingMessage(
-        notification_id=row["id"],
-        channel=row["channel"],
-        to=row["recipient"],
-        purpose=row["purpose"],
-        locale=row["locale"],
-        body=rendered.text if email else rendered.sms,
-        subject=rendered.subject if email else None,
-        html=rendered.html if email else None,
-        code=row["params"].get("code") if row["purpose"] == VERIFICATION_CODE else None,
-        headers=unsubscribe_headers(row["params"].get("unsubscribe_url")) if email else None,
+        **common,
+        body=rendered.text,
+        subject=rendered.subject,
+        html=rendered.html,
+        headers=unsubscribe_headers(row["params"].get("unsubscribe_url")),
     )
 
 
