@@ -8,6 +8,7 @@ import secrets
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -263,3 +264,23 @@ async def widget_patient(
     person = patient or {"firstName": "Ana", "lastName": "Núñez", "dateOfBirth": "1984-05-06"}
     assert (await widget.post("/attempt/patient", json=person)).status_code in (200, 201)
     return widget
+
+
+def daytime_zone(at: datetime) -> str:
+    """A fixed-offset zone where `at` is around noon: SMS quiet hours never hold a text sent
+    then (tests and benchmarks that run on the real clock)."""
+    offset = (12 - at.hour + 12) % 24 - 12  # -12..11 hours from UTC
+    return "Etc/UTC" if offset == 0 else f"Etc/GMT{-offset:+d}"  # Etc signs are inverted
+
+
+class FakeClock:
+    """A clock tests move by hand (`advance`), starting at the real now."""
+
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)

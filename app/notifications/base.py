@@ -23,6 +23,7 @@ class OutgoingMessage(msgspec.Struct, frozen=True, kw_only=True):
     html: str | None = None  # email only
     code: str | None = None  # verification messages: for the file channel's JSON only
     attachments: tuple[Attachment, ...] = ()  # email only: the visit's .ics
+    headers: dict[str, str] | None = None  # email only: extra headers (List-Unsubscribe)
 
     def __repr__(self) -> str:  # never the recipient or the code, should one be printed
         return (

@@ -73,6 +73,7 @@ class FileMessage(msgspec.Struct, rename="camel", omit_defaults=True, kw_only=Tr
     html: str | None = None
     code: str | None = None
     attachments: list[Attachment] | None = None
+    headers: dict[str, str] | None = None
 
 
 class FileChannel:
@@ -95,6 +96,7 @@ class FileChannel:
             html=message.html,
             code=message.code,
             attachments=list(message.attachments) or None,
+            headers=message.headers,
         )
         name = f"{time.time_ns()}-{message.notification_id}.json"
         try:

@@ -23,6 +23,7 @@ VERIFICATION_CODE: Final = "verification_code"
 APPOINTMENT_CONFIRMATION: Final = "appointment_confirmation"
 APPOINTMENT_RESCHEDULED: Final = "appointment_rescheduled"
 APPOINTMENT_CANCELLED: Final = "appointment_cancelled"
+APPOINTMENT_REMINDER: Final = "appointment_reminder"
 
 # what every message about one appointment takes (see app.appointments.message_context):
 # `when` is already written in the message's language and the location's zone, `starts_at` /
@@ -39,11 +40,14 @@ PURPOSES: Final[dict[str, tuple[str, ...]]] = {
     APPOINTMENT_CONFIRMATION: APPOINTMENT_PARAMS,
     APPOINTMENT_RESCHEDULED: APPOINTMENT_PARAMS,
     APPOINTMENT_CANCELLED: APPOINTMENT_PARAMS,
+    APPOINTMENT_REMINDER: ("practice", "when", "place", "manage_url", "practitioner"),
 }
+# purpose -> parameter names it may take besides the required ones
 OPTIONAL: Final[dict[str, tuple[str, ...]]] = {
     APPOINTMENT_CONFIRMATION: APPOINTMENT_OPTIONAL,
     APPOINTMENT_RESCHEDULED: APPOINTMENT_OPTIONAL,
     APPOINTMENT_CANCELLED: APPOINTMENT_OPTIONAL,
+    APPOINTMENT_REMINDER: ("confirm_url", "unsubscribe_url"),  # email only
 }
 # emails of these purposes carry the visit as an .ics (a cancellation removes it)
 CALENDAR: Final = {
@@ -51,6 +55,7 @@ CALENDAR: Final = {
     APPOINTMENT_RESCHEDULED: False,
     APPOINTMENT_CANCELLED: True,  # cancelled
 }
+URL_PARAMS: Final = frozenset({"manage_url", "confirm_url", "unsubscribe_url"})
 
 # a message not sent within this long after it was queued is pointless; the worker fails it
 VALID_FOR: Final[dict[str, timedelta]] = {VERIFICATION_CODE: timedelta(minutes=10)}
@@ -201,6 +206,37 @@ TEMPLATES: Final[dict[tuple[str, str], Template]] = {
     ),
 }
 
+_REMINDER_TEXT_EN = (
+    "This is a reminder of your appointment with {practice}.\n\n"
+    "With: {practitioner}\nWhen: {when}\nWhere: {place}\n\n"
+    "Please confirm that you are coming: {confirm_url}\n"
+    "To reschedule or cancel: {manage_url}\n\n"
+    "No more reminder emails from {practice}: {unsubscribe_url}"
+)
+_REMINDER_TEXT_ES = (
+    "Le recordamos su cita con {practice}.\n\n"
+    "Con: {practitioner}\nCuándo: {when}\nDónde: {place}\n\n"
+    "Por favor confirme su asistencia: {confirm_url}\n"
+    "Para cambiarla o cancelarla: {manage_url}\n\n"
+    "No recibir más recordatorios por correo de {practice}: {unsubscribe_url}"
+)
+TEMPLATES[(APPOINTMENT_REMINDER, "en")] = Template(
+    sms=(
+        "{practice}: reminder, {when} with {practitioner}, {place}. "
+        "Reply C to confirm, R to reschedule, STOP to stop texts. {manage_url}"
+    ),
+    subject="{practice}: reminder of your appointment on {when}",
+    text=_REMINDER_TEXT_EN,
+)
+TEMPLATES[(APPOINTMENT_REMINDER, "es")] = Template(
+    sms=(
+        "{practice}: recordatorio, {when} con {practitioner}, {place}. "
+        "Responda C para confirmar, R para cambiarla, STOP para no recibir textos. {manage_url}"
+    ),
+    subject="{practice}: recordatorio de su cita el {when}",
+    text=_REMINDER_TEXT_ES,
+)
+
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
 _LOCALE = re.compile(r"^[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})*$")
 # a template line that is only "Label: {x_url}" becomes a link labelled "Label" in HTML
@@ -226,10 +262,10 @@ def check_params(purpose: str, params: dict[str, str]) -> dict[str, str]:
     if expected is None:
         raise ValueError(f"unknown notification purpose {purpose!r}")
     optional = OPTIONAL.get(purpose, ())
-    if not set(expected) <= set(params) <= set(expected) | set(optional):
+    if not set(expected) <= set(params) <= {*expected, *optional}:
         raise ValueError(f"{purpose} takes exactly the params {', '.join(expected)}")
     cleaned: dict[str, str] = {}
-    for name in (*expected, *(n for n in optional if n in params)):
+    for name in [*expected, *(o for o in optional if o in params)]:
         value = params[name]
         if not isinstance(value, str):
             raise ValueError(f"param {name} must be a string")
@@ -272,10 +308,18 @@ def _event(purpose: str, values: dict[str, str]) -> CalendarEvent:
     )
 
 
+def render_sms(purpose: str, locale: str, params: dict[str, str]) -> str:
+    """The SMS text alone (the worker's hot path: no email parts to build for a text)."""
+    values = {name: "" for name in OPTIONAL.get(purpose, ())} | check_params(purpose, params)
+    lang = normalize_locale(locale)
+    return TEMPLATES[(purpose, lang)].sms.format(**values, **_phrases(lang, values.get("phone")))
+
+
 def render(purpose: str, locale: str, params: dict[str, str]) -> Rendered:
     """SMS text, email subject, text, HTML and attachments for one message (ValueError on bad
     input)."""
-    values = check_params(purpose, params)
+    # an absent optional param reads empty (an SMS reminder has no confirm link)
+    values = {name: "" for name in OPTIONAL.get(purpose, ())} | check_params(purpose, params)
     lang = normalize_locale(locale)
     template = TEMPLATES[(purpose, lang)]
     links: dict[str, str] = {}
@@ -320,7 +364,8 @@ def _anchor(url: str, label: str) -> str:
 def _html(text_template: str, values: dict[str, str], lang: str) -> str:
     escaped = {name: html.escape(value, quote=True) for name, value in values.items()}
     for name in URL_PARAMS & set(values):
-        escaped[name] = _anchor(values[name], values[name])
+        if values[name]:
+            escaped[name] = _anchor(values[name], values[name])
     if "code" in escaped:
         escaped["code"] = (
             f'<strong style="font-size:1.4em;letter-spacing:0.15em">{escaped["code"]}</strong>'
@@ -334,7 +379,7 @@ def _html(text_template: str, values: dict[str, str], lang: str) -> str:
     lines = []
     for line in text_template.split("\n"):
         link = _LINK_LINE.fullmatch(line)
-        if link and link["name"] in values:
+        if link and values.get(link["name"]):
             lines.append(_anchor(values[link["name"]], link["label"]))
         else:
             lines.append(html.escape(line, quote=False).format(**escaped))

@@ -17,6 +17,7 @@ from sendgrid.helpers.mail import (
     FileContent,
     FileName,
     FileType,
+    Header,
     Mail,
 )
 
@@ -63,6 +64,8 @@ class SendGridEmail:
                     Disposition("attachment"),
                 )
             )
+        for name, value in (message.headers or {}).items():
+            mail.header = Header(name, value)
         try:
             response = self._client.send(mail)
         except HTTPError as exc:
