@@ -16,6 +16,7 @@ from app.appointments.api import AppointmentController
 from app.attempts.api import AttemptController
 from app.audit.api import AuditLogController
 from app.audit.middleware import audit_middleware
+from app.authentication import authentication_middleware
 from app.availability.api import get_availability
 from app.availability.cache import AnswerCache
 from app.config import Settings, load_settings
@@ -135,10 +136,12 @@ def create_app(settings: Settings | None = None) -> Litestar:
         before_request=strict_json_body,
         exception_handlers=EXCEPTION_HANDLERS,
         # order matters: request ids outermost, so rate-limit and idempotency problems carry
-        # one; rate limits before idempotency, so a refused request claims no key
+        # one; the principal is resolved once, before everything that reads it; rate limits
+        # before idempotency, so a refused request claims no key
         middleware=[
             request_id_middleware,
             access_log_middleware,
+            authentication_middleware,
             rate_limit_middleware,
             audit_middleware,  # outside idempotency: replays of PHI responses are audited too
             idempotency_middleware,

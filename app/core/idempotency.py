@@ -4,10 +4,13 @@ Handlers know nothing of it. Applies to POST under `/partner/v2/` and `/widget/v
 `/oauth2/token`, not `/callbacks/*`); any other request passes through untouched, and so does a
 POST without the header.
 
-* Scope of a key: the caller (partner client id from a valid bearer token; for the widget, the
-  `X-Widget-Key` plus its bearer attempt token) + method + path. The same key on another path or
-  from another caller is unrelated. A partner request whose token does not verify passes through
-  without any bookkeeping, so the guard answers 401 as usual.
+* Scope of a key: the caller, from the request's principal (the partner client; the attempt of
+  a widget attempt token; the appointment of a manage link; for an anonymous widget visitor,
+  the setting plus the visitor's IP) + method + path. The same key on another path or from
+  another caller is unrelated. A request whose caller is not identified, or not allowed the
+  route right now (a partner whose token does not verify, whose client was deactivated, whose
+  grant or scope was withdrawn), passes through without any bookkeeping, so the guard answers
+  401/403 as usual and nothing stored is replayed to it.
 * A key is 1-255 printable ASCII characters (else 400 `validation_failed`, field
   `Idempotency-Key`).
 * Fingerprint: SHA-256 of method, path, query string and body; a JSON body is canonicalised
@@ -28,8 +31,6 @@ POST without the header.
   fingerprint after `IN_FLIGHT_LEASE`; the loser's late result cannot overwrite the row.
 * Keys are retained 24 h (`RETENTION`) from first use; an expired row counts as absent (it is
   replaced when its key comes again) and `purge_expired` deletes them for the retention job.
-* Replays skip the route's guard: a client whose grant was revoked still gets, for 24 h, the
-  replay of a response it already received (Stripe behaves the same).
 
 PHI: a stored response can hold PHI (a patient record). It lives only in the database, only for
 24 h, and is never logged; log lines here carry status codes only, never keys or bodies.
@@ -42,7 +43,6 @@ import hashlib
 import logging
 import secrets
 from datetime import timedelta
-from http import HTTPStatus
 from typing import Any
 
 import anyio
@@ -51,10 +51,9 @@ import msgspec
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core import clock
-from app.core.errors import PROBLEM_JSON
-from app.core.requestid import accept_or_generate, current_request_id
+from app.core.errors import send_problem
+from app.core.principal import Credential, principal_of
 from app.core.secrets import keyed_hash
-from app.partners import tokens
 
 log = logging.getLogger("slotproof.idempotency")
 
@@ -104,62 +103,33 @@ def normalise_path(path: str) -> str:
     return path.rstrip("/") or "/"
 
 
-def _header(headers: list[tuple[bytes, bytes]], name: bytes) -> str:
-    return next((v for k, v in headers if k == name), b"").decode("latin-1")
-
-
-def principal(
-    path: str, headers: list[tuple[bytes, bytes]], secret_key: str, issuer: str
-) -> str | None:
-    """A keyed hash naming the caller, or None when the caller is not identified (pass through:
-    the route answers 401 itself)."""
-    authorization = _header(headers, b"authorization").strip()
-    if path.startswith("/partner/"):
-        scheme, _, token = authorization.partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
+def caller(scope: Scope, secret_key: str) -> str | None:
+    """A keyed hash naming the caller, or None when the request passes through untouched: the
+    caller is not identified, or not allowed this route (its guard or handler answers 401/403),
+    so it claims nothing and no stored response is ever replayed to it."""
+    principal = principal_of(scope)
+    if scope["path"].startswith("/partner/"):
+        handler = scope.get("route_handler")
+        needed = handler.opt.get("scope") if handler is not None else None
+        account = (scope.get("path_params") or {}).get("account_id")
+        if principal.partner is None or principal.partner_denial(account, needed) is not None:
             return None
-        try:
-            claims = tokens.verify(secret_key, issuer, token.strip())
-        except tokens.InvalidToken:
-            return None
-        identity = f"partner\x00{claims.client_id}"
+        identity = f"partner\x00{principal.partner.client_id}"
+    elif principal.managed is not None:
+        identity = f"manage\x00{principal.managed['id']}"
+    elif principal.attempt is not None:
+        identity = f"attempt\x00{principal.attempt.id}"
+    elif principal.setting is not None and principal.bearer is Credential.ABSENT:
+        # an anonymous visitor (POST /attempt): the setting and the visitor's address, so one
+        # visitor's key never answers another's request
+        identity = f"visitor\x00{principal.setting['id']}\x00{principal.ip}"
     else:
-        widget_key = _header(headers, b"x-widget-key").strip()
-        if not widget_key:
-            return None
-        identity = f"widget\x00{widget_key}\x00{authorization}"
+        return None
     return keyed_hash(secret_key, "idempotency-principal", identity)
 
 
 def endpoint(method: str, path: str, secret_key: str) -> str:
     return keyed_hash(secret_key, "idempotency-endpoint", f"{method} {path}")
-
-
-def _problem(
-    status: int,
-    code: str,
-    detail: str,
-    headers: tuple[tuple[bytes, bytes], ...] = (),
-    **extra: Any,
-) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
-    body = {
-        "type": "about:blank",
-        "title": HTTPStatus(status).phrase,
-        "status": status,
-        "detail": detail,
-        "code": code,
-        "requestId": current_request_id() or accept_or_generate(None),
-        **extra,
-    }
-    return status, [(b"content-type", PROBLEM_JSON.encode()), *headers], msgspec.json.encode(body)
-
-
-async def _respond(
-    send: Send, status: int, headers: list[tuple[bytes, bytes]], body: bytes
-) -> None:
-    headers = [*headers, (b"content-length", str(len(body)).encode())]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body, "more_body": False})
 
 
 # --- storage -------------------------------------------------------------------------------
@@ -344,29 +314,24 @@ def idempotency_middleware(app: ASGIApp) -> ASGIApp:
         state = scope["app"].state
         settings = state.settings
         path = normalise_path(scope["path"])
-        who = principal(path, scope["headers"], settings.secret_key, settings.public_url)
+        who = caller(scope, settings.secret_key)
         if who is None:
             await app(scope, receive, send)
             return
         if len(keys) > 1 or not valid_key(keys[0]):
             message = "must be 1-255 printable ASCII characters, sent once"
-            await _respond(
+            await send_problem(
                 send,
-                *_problem(
-                    400,
-                    "validation_failed",
-                    "The request is not valid.",
-                    errors=[{"field": "Idempotency-Key", "message": message}],
-                ),
+                400,
+                "validation_failed",
+                "The request is not valid.",
+                errors=[{"field": "Idempotency-Key", "message": message}],
             )
             return
         messages, body = await _read_body(receive)
         if body is None:
             if messages[-1]["type"] == "http.request":
-                await _respond(
-                    send,
-                    *_problem(413, "payload_too_large", "The request body is too large."),
-                )
+                await send_problem(send, 413, "payload_too_large", "The request body is too large.")
                 return
             await app(scope, _replay_messages(messages, receive), send)  # client went away
             return
@@ -403,27 +368,28 @@ def _replay_messages(messages: list[Message], receive: Receive) -> Receive:
 
 async def _answer_existing(send: Send, row: Any, print_: str) -> None:
     if row["fingerprint"] != print_:
-        await _respond(
+        await send_problem(
             send,
-            *_problem(
-                422,
-                "idempotency_key_reused",
-                "This Idempotency-Key was already used with a different request.",
-            ),
+            422,
+            "idempotency_key_reused",
+            "This Idempotency-Key was already used with a different request.",
         )
     elif row["state"] != "DONE":
-        await _respond(
+        await send_problem(
             send,
-            *_problem(
-                409,
-                "idempotency_key_in_flight",
-                "A request with this Idempotency-Key is still being processed; retry shortly.",
-                ((b"retry-after", b"1"),),
-                retryAfterSeconds=1,
-            ),
+            409,
+            "idempotency_key_in_flight",
+            "A request with this Idempotency-Key is still being processed; retry shortly.",
+            ((b"retry-after", b"1"),),
+            retryAfterSeconds=1,
         )
     else:
         headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in row["response_headers"]]
-        await _respond(
-            send, row["response_status"], [*headers, REPLAYED_HEADER], row["response_body"]
-        )
+        headers = [
+            *headers,
+            REPLAYED_HEADER,
+            (b"content-length", str(len(row["response_body"])).encode()),
+        ]
+        status = row["response_status"]
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": row["response_body"], "more_body": False})

@@ -10,7 +10,7 @@ import time
 import msgspec
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.core.requestid import current_request_id
+from app.core.requestid import current_client_request_id, current_request_id
 
 _RESERVED = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {
     "message",
@@ -30,6 +30,8 @@ class JsonFormatter(logging.Formatter):
         }
         if request_id := current_request_id():
             entry["requestId"] = request_id
+        if client_request_id := current_client_request_id():
+            entry["clientRequestId"] = client_request_id
         entry.update({k: v for k, v in vars(record).items() if k not in _RESERVED})
         if record.exc_info and record.exc_info[0] is not None:
             entry["error"] = record.exc_info[0].__name__
