@@ -20,6 +20,7 @@ from app.authentication import authentication_middleware
 from app.availability.api import get_availability
 from app.availability.cache import AnswerCache
 from app.config import Settings, load_settings
+from app.core.claims import ClaimLocks
 from app.core.db import create_pool
 from app.core.errors import EXCEPTION_HANDLERS
 from app.core.health import healthz, readyz
@@ -69,6 +70,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             connect_timeout=settings.db_connect_timeout_seconds,
             acquire_timeout=settings.db_acquire_timeout_seconds,
         )
+        app.state.claim_locks = ClaimLocks(dsn, settings.db_connect_timeout_seconds)
         background = {}
         if settings.in_process_worker:
             from app.background import loops
@@ -82,6 +84,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         finally:
             for loop in background.values():
                 await loop.stop()
+            await app.state.claim_locks.aclose()
             await app.state.pool.close()
             if app.state.rate_limits is not None:
                 await app.state.rate_limits.aclose()

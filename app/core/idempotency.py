@@ -27,8 +27,12 @@ POST without the header.
   again: 5xx, an exception, and the gatekeeping answers 401/403/429 (they describe the caller's
   state, not the request's result). A response over `MAX_STORED_RESPONSE` is passed through
   unstored. A request body over `MAX_BODY` with a key is refused (413).
-* A claim left `IN_FLIGHT` by a crashed process is taken over by a retry with the same
-  fingerprint after `IN_FLIGHT_LEASE`; the loser's late result cannot overwrite the row.
+* A claim dies with its claimer: each is also a PostgreSQL session-level advisory lock held
+  by the claiming process (app/core/claims.py), so a retry of a request whose process was
+  killed finds the lock free and takes the `IN_FLIGHT` row over at once (same fingerprint; a
+  late result of the old claimer cannot overwrite it). While the claimer lives, a retry gets
+  409 `idempotency_key_in_flight` with `Retry-After: 1`, which is then true: the claimer is
+  working, not dead.
 * Keys are retained 24 h (`RETENTION`) from first use; an expired row counts as absent (it is
   replaced when its key comes again) and `purge_expired` deletes them for the retention job.
 
@@ -51,6 +55,7 @@ import msgspec
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core import clock
+from app.core.claims import ClaimLocks, lock_key
 from app.core.errors import send_problem
 from app.core.principal import Credential, principal_of
 from app.core.secrets import keyed_hash
@@ -61,7 +66,6 @@ HEADER = b"idempotency-key"
 REPLAYED_HEADER = (b"idempotent-replayed", b"true")
 PREFIXES = ("/partner/v2/", "/widget/v1/")
 RETENTION = timedelta(hours=24)
-IN_FLIGHT_LEASE = timedelta(minutes=5)
 MAX_KEY_LENGTH = 255
 MAX_BODY = 1024 * 1024
 MAX_STORED_RESPONSE = 1024 * 1024
@@ -143,7 +147,7 @@ ON CONFLICT (principal_hash, endpoint_hash, idempotency_key) DO UPDATE
         lock_token = EXCLUDED.lock_token, response_status = NULL, response_headers = NULL,
         response_body = NULL, created_at = EXCLUDED.created_at, expires_at = EXCLUDED.expires_at
     WHERE k.expires_at <= $6
-       OR (k.state = 'IN_FLIGHT' AND k.created_at <= $8 AND k.fingerprint = EXCLUDED.fingerprint)
+       OR (k.state = 'IN_FLIGHT' AND k.fingerprint = EXCLUDED.fingerprint)
 RETURNING 1
 """
 _EXISTING = """
@@ -169,45 +173,64 @@ async def purge_expired(pool: asyncpg.Pool) -> int:
 
 
 class _Claim:
-    """One request's hold on its key: claim it, or find what is already there."""
+    """One request's hold on its key: claim it, or find what is already there.
 
-    def __init__(self, pool: asyncpg.Pool, ids: tuple[str, str, str], print_: str) -> None:
+    The row says what happened to a key; the claim lock (app.core.claims) says whether its
+    claimer is still alive. Only the holder of the lock writes the row, so an `IN_FLIGHT` row
+    whose lock is free was left by a claimer that died, and is taken over at once."""
+
+    def __init__(
+        self, pool: asyncpg.Pool, locks: ClaimLocks, ids: tuple[str, str, str], print_: str
+    ) -> None:
         self.pool = pool
+        self.locks = locks
         self.ids = ids
+        self.lock = lock_key(*ids)
+        self.locked = False
         self.fingerprint = print_
         self.token = secrets.token_hex(16)
 
     async def acquire(self) -> asyncpg.Record | None:
-        """None when this request now owns the key; else the live row holding it."""
+        """None when this request now owns the key; else the row holding it."""
         for _ in range(_CLAIM_ATTEMPTS):
             now = clock.now()
+            if not await self.locks.try_claim(self.lock):  # a live claimer holds it
+                row = await self.pool.fetchrow(_EXISTING, *self.ids, now)
+                return row if row is not None else self._in_flight()
+            self.locked = True
             won = await self.pool.fetchval(
-                _CLAIM,
-                *self.ids,
-                self.fingerprint,
-                self.token,
-                now,
-                now + RETENTION,
-                now - IN_FLIGHT_LEASE,
+                _CLAIM, *self.ids, self.fingerprint, self.token, now, now + RETENTION
             )
             if won:
                 return None
             row = await self.pool.fetchrow(_EXISTING, *self.ids, now)
+            await self.let_go()
             if row is not None:
                 return row
-            # released between the two statements (the first run failed): claim again
-        return {"fingerprint": self.fingerprint, "state": "IN_FLIGHT"}  # type: ignore[return-value]
+            # deleted between the two statements (expired, purged): claim again
+        return self._in_flight()
+
+    def _in_flight(self) -> Any:
+        """What a row being written by a live claimer amounts to."""
+        return {"state": "IN_FLIGHT", "fingerprint": self.fingerprint}
 
     async def store(self, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
         kept = [[k.decode("latin-1"), v.decode("latin-1")] for k, v in headers]
         await self.pool.execute(_STORE, *self.ids, self.token, status, kept, body)
 
     async def release(self) -> None:
+        """Delete the row: the request did not complete, so a retry runs it again."""
         with anyio.CancelScope(shield=True):
             try:
                 await self.pool.execute(_RELEASE, *self.ids, self.token)
-            except Exception as exc:  # the lease frees the key later
+            except Exception as exc:  # left IN_FLIGHT: once the lock is free, a retry takes it
                 log.warning("could not release an idempotency key: %s", type(exc).__name__)
+
+    async def let_go(self) -> None:
+        if self.locked:
+            self.locked = False
+            with anyio.CancelScope(shield=True):
+                await self.locks.release(self.lock)
 
 
 # --- middleware ----------------------------------------------------------------------------
@@ -339,6 +362,7 @@ def idempotency_middleware(app: ASGIApp) -> ASGIApp:
         method = scope["method"]
         claim = _Claim(
             state.pool,
+            state.claim_locks,
             (who, endpoint(method, path, settings.secret_key), keys[0].decode("ascii")),
             fingerprint(method, path, body, scope.get("query_string", b"")),
         )
@@ -353,6 +377,7 @@ def idempotency_middleware(app: ASGIApp) -> ASGIApp:
         finally:
             if not recorder.settled:  # raised, or never completed its response
                 await claim.release()
+            await claim.let_go()
 
     return middleware
 

@@ -4,6 +4,7 @@ never query strings, bodies or raw paths (which may carry manage tokens)."""
 from __future__ import annotations
 
 import logging
+import re
 import sys
 import time
 
@@ -18,6 +19,15 @@ _RESERVED = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {
     "color_message",
 }
 access_log = logging.getLogger("slotproof.access")
+LOGGED_VALUE_LIMIT = 64
+_UNPRINTABLE = re.compile(r"[^\x20-\x7e]")
+
+
+def loggable(value: str, limit: int = LOGGED_VALUE_LIMIT) -> str:
+    """A value a caller sent (a header), fit for a log line: printable ASCII only (no line
+    breaks or escapes to forge entries with), at most `limit` characters."""
+    cleaned = _UNPRINTABLE.sub("?", value[: limit + 1])
+    return cleaned if len(cleaned) <= limit else cleaned[: limit - 3] + "..."
 
 
 class JsonFormatter(logging.Formatter):
