@@ -5,7 +5,10 @@ Every request (but the health probes) counts against the buckets that apply to i
 
 * its client IP (IPv6 grouped by /64), for every path;
 * `POST /oauth2/token`: its client IP again, against the stricter token limit;
-* `/widget/v1/*` with an `X-Widget-Key` that looks like one (`pk_...`): that key;
+* `/widget/v1/*` with an `X-Widget-Key` that looks like one (`pk_...`): that key together
+  with the client IP, so one visitor's (or attacker's) traffic never uses up another's; and
+  for the costly calls (`COSTLY_WIDGET_CALLS`: starting an attempt, sending a code) the key
+  alone as well, with a budget far above one IP's, against a spread-out drain;
 * `/partner/*` with a bearer token that verifies: the partner client id in it (a token that
   does not verify counts under the IP alone; the guard answers 401 as usual).
 
@@ -38,6 +41,7 @@ EXEMPT_ASSETS = ("/widget/v1/static/", "/widget/v1/loader.js", "/widget/v1/frame
 TOKEN_PATH = "/oauth2/token"  # noqa: S105 - a path, not a secret
 WIDGET_PREFIX = "/widget/v1/"
 PARTNER_PREFIX = "/partner/"
+COSTLY_WIDGET_CALLS = frozenset({"/widget/v1/attempt", "/widget/v1/attempt/send-code"})
 
 
 # --- which buckets apply -----------------------------------------------------------------------
@@ -53,6 +57,7 @@ class RateLimits:
         self.token = settings.rate_limits != "off"
         self.ip_limit = settings.rate_limit_ip_per_minute
         self.widget_limit = settings.rate_limit_widget_key_per_minute
+        self.widget_costly_limit = settings.rate_limit_widget_key_costly_per_minute
         self.partner_limit = settings.rate_limit_partner_client_per_minute
         self.token_limit = settings.token_rate_limit_per_minute
         self.secret_key = settings.secret_key
@@ -68,7 +73,7 @@ class RateLimits:
         digest = keyed_hash(self.secret_key, "rate-limit", f"{layer}\x00{identity}")[:32]
         return Rule(f"{layer}:{digest}", limit, WINDOW)
 
-    def rules(self, path: str, principal: Principal) -> list[Rule]:
+    def rules(self, method: str, path: str, principal: Principal) -> list[Rule]:
         is_token = self.token and path.rstrip("/") == TOKEN_PATH
         if path in EXEMPT_PATHS or path.startswith(EXEMPT_ASSETS):
             return []
@@ -82,13 +87,17 @@ class RateLimits:
         if not self.layered:
             return rules
         if path.startswith(WIDGET_PREFIX) and principal.widget_key is not None:
-            rules.append(self._bucket("widget", principal.widget_key, self.widget_limit))
+            visitor = f"{principal.widget_key}\x00{principal.ip}"
+            rules.append(self._bucket("widget", visitor, self.widget_limit))
+            if method == "POST" and path.rstrip("/") in COSTLY_WIDGET_CALLS:
+                key = principal.widget_key
+                rules.append(self._bucket("widget-costly", key, self.widget_costly_limit))
         elif path.startswith(PARTNER_PREFIX) and principal.partner is not None:
             rules.append(self._bucket("partner", principal.partner.client_id, self.partner_limit))
         return rules
 
     async def check(self, scope: Scope) -> Decision | None:
-        rules = self.rules(scope["path"], principal_of(scope))
+        rules = self.rules(scope["method"], scope["path"], principal_of(scope))
         return await self.backend.hit(rules) if rules else None
 
     async def aclose(self) -> None:

@@ -182,8 +182,10 @@ def _partner(client_id: str) -> Principal:
     return Principal(ip=IP, bearer=Credential.VALID, partner=client)
 
 
-def _layers(limits: RateLimits, path: str, principal: Principal = ANON) -> list[str]:
-    return [rule.key.split(":")[0] for rule in limits.rules(path, principal)]
+def _layers(
+    limits: RateLimits, path: str, principal: Principal = ANON, method: str = "GET"
+) -> list[str]:
+    return [rule.key.split(":")[0] for rule in limits.rules(method, path, principal)]
 
 
 def test_layers_per_path():
@@ -192,6 +194,16 @@ def test_layers_per_path():
     assert _layers(limits, "/readyz") == []
     assert _layers(limits, "/oauth2/token") == ["ip", "token"]
     assert _layers(limits, "/widget/v1/config", _widget("pk_abc")) == ["ip", "widget"]
+    assert _layers(limits, "/widget/v1/attempt", _widget("pk_abc"), "POST") == [
+        "ip",
+        "widget",
+        "widget-costly",
+    ]
+    assert _layers(limits, "/widget/v1/attempt", _widget("pk_abc")) == ["ip", "widget"]  # GET
+    assert _layers(limits, "/widget/v1/attempt/hold", _widget("pk_abc"), "POST") == [
+        "ip",
+        "widget",
+    ]
     assert _layers(limits, "/widget/v1/config") == ["ip"]
     assert _layers(limits, "/partner/v2/account/1/location", _partner("cli_one")) == [
         "ip",
@@ -204,13 +216,16 @@ def test_layers_per_path():
 
 def test_bucket_keys_carry_no_address_or_credential():
     limits = RateLimits(_settings(), backend=MemoryBackend())
-    rules = limits.rules("/widget/v1/config", _widget("pk_secretish"))
+    rules = limits.rules("GET", "/widget/v1/config", _widget("pk_secretish"))
     for rule in rules:
         assert IP not in rule.key and "pk_secretish" not in rule.key
-    again = limits.rules("/widget/v1/config", _widget("pk_secretish"))
+    again = limits.rules("GET", "/widget/v1/config", _widget("pk_secretish"))
     assert [r.key for r in rules] == [r.key for r in again]  # stable, so counts add up
-    other_ip = limits.rules("/widget/v1/x", _widget("pk_secretish", ip="unknown"))
-    assert other_ip[0].key != rules[0].key and other_ip[1].key == rules[1].key
+    other_ip = limits.rules("GET", "/widget/v1/x", _widget("pk_secretish", ip="unknown"))
+    assert other_ip[0].key != rules[0].key and other_ip[1].key != rules[1].key  # per (key, IP)
+    costly = limits.rules("POST", "/widget/v1/attempt", _widget("pk_secretish"))
+    elsewhere = limits.rules("POST", "/widget/v1/attempt", _widget("pk_secretish", ip="unknown"))
+    assert costly[2].key == elsewhere[2].key  # the key-wide budget of the costly calls
 
 
 def test_limits_come_from_settings():
@@ -218,15 +233,18 @@ def test_limits_come_from_settings():
         _settings(
             rate_limit_ip_per_minute=7,
             rate_limit_widget_key_per_minute=8,
+            rate_limit_widget_key_costly_per_minute=11,
             rate_limit_partner_client_per_minute=9,
             token_rate_limit_per_minute=3,
         ),
         backend=MemoryBackend(),
     )
-    rules = limits.rules("/oauth2/token", ANON)
+    rules = limits.rules("POST", "/oauth2/token", ANON)
     assert [(r.limit, r.window) for r in rules] == [(7, 60), (3, 60)]
-    rules = limits.rules("/widget/v1/a", _widget("pk_1"))
+    rules = limits.rules("GET", "/widget/v1/a", _widget("pk_1"))
     assert [r.limit for r in rules] == [7, 8]
+    rules = limits.rules("POST", "/widget/v1/attempt/send-code", _widget("pk_1"))
+    assert [r.limit for r in rules] == [7, 8, 11]
 
 
 def test_auto_enforces_every_layer_in_production_only_the_token_limit_in_development():
@@ -254,7 +272,8 @@ def test_settings_defaults():
         s.rate_limit_ip_per_minute,
         s.rate_limit_widget_key_per_minute,
         s.rate_limit_partner_client_per_minute,
-    ) == (300, 600, 1200)
+    ) == (300, 150, 1200)
+    assert s.rate_limit_widget_key_costly_per_minute == 1500
     assert s.trusted_proxies == ()
     assert s.rate_limit_redis_prefix == "slotproof:ratelimit:"
 
@@ -265,6 +284,7 @@ def test_settings_are_parsed():
             "SLOTPROOF_RATE_LIMITS": " ON ",
             "SLOTPROOF_RATE_LIMIT_IP": "10",
             "SLOTPROOF_RATE_LIMIT_WIDGET_KEY": "20",
+            "SLOTPROOF_RATE_LIMIT_WIDGET_KEY_COSTLY": "40",
             "SLOTPROOF_RATE_LIMIT_PARTNER_CLIENT": "30",
             "SLOTPROOF_TRUSTED_PROXIES": "10.0.0.1, 172.16.0.0/12,,2001:db8::/32, 192.168.1.7/24",
             "SLOTPROOF_RATE_LIMIT_PREFIX": "app1:rl:",
@@ -276,6 +296,7 @@ def test_settings_are_parsed():
         s.rate_limit_widget_key_per_minute,
         s.rate_limit_partner_client_per_minute,
     ) == (10, 20, 30)
+    assert s.rate_limit_widget_key_costly_per_minute == 40
     assert s.trusted_proxies == ("10.0.0.1/32", "172.16.0.0/12", "2001:db8::/32", "192.168.1.0/24")
     assert s.rate_limit_redis_prefix == "app1:rl:"
     assert load_settings({"SLOTPROOF_RATE_LIMITS": "off"}).rate_limits == "off"
