@@ -4,9 +4,10 @@ guard, the widget handlers). ASGI middleware, first after the request id and acc
 
 Which credential counts depends on the path, and only one does:
 
-* `/partner/*`: `Authorization: Bearer <access token>`. A token that verifies names a client
-  whose standing (active, scopes, grants) is read from the database for this request, so a
-  revoked grant or a removed scope takes effect on the next call, not when the token expires.
+* `/partner/*` and `/fhir/*` (`PARTNER_PATHS`): `Authorization: Bearer <access token>`. A token
+  that verifies names a client whose standing (active, scopes, grants) is read from the
+  database for this request, so a revoked grant or a removed scope takes effect on the next
+  call, not when the token expires.
 * a route with a `manage_token` path parameter: the appointment behind that token.
 * `/widget/v1/*`: the setting behind `X-Widget-Key`, and the attempt behind
   `Authorization: Bearer <attempt token>` when the attempt belongs to that setting.
@@ -26,6 +27,7 @@ from app.appointments.notify import manage_token_hash
 from app.attempts import store as attempt_store
 from app.config import Settings
 from app.core.principal import (
+    PARTNER_PATHS,
     STATE_KEY,
     Credential,
     PartnerClient,
@@ -39,7 +41,6 @@ from app.partners import store as partner_store
 from app.partners import tokens
 from app.selfscheduling import store as setting_store
 
-PARTNER_PREFIXES = ("/partner/",)
 WIDGET_PREFIX = "/widget/v1/"
 MANAGE_PARAM = "manage_token"
 MAX_TOKEN_LENGTH = 100
@@ -100,7 +101,7 @@ async def authenticate(scope: Scope) -> Principal:
     state = scope["app"].state
     settings: Settings = state.settings
     path: str = scope["path"]
-    if path.startswith(PARTNER_PREFIXES):
+    if path.startswith(PARTNER_PATHS):
         return await partner_client(state.pool, settings, scope)
     manage = (scope.get("path_params") or {}).get(MANAGE_PARAM)
     if manage is not None:

@@ -32,7 +32,7 @@ from app.audit import store
 from app.audit.spec import AuditSpec, outcome, resource_id_from_response
 from app.core import clock
 from app.core.errors import send_problem
-from app.core.principal import principal_of
+from app.core.principal import PARTNER_PATHS, principal_of
 from app.core.requestid import current_client_request_id, current_request_id
 from app.core.schema import MAX_ID
 
@@ -54,7 +54,7 @@ class _Context(msgspec.Struct):
 def _context(scope: Scope) -> _Context:
     """Who, in which account, from the request's principal."""
     principal = principal_of(scope)
-    if scope["path"].startswith("/partner/"):
+    if scope["path"].startswith(PARTNER_PATHS):  # both called with partner tokens
         actor = principal.partner.client_id if principal.partner is not None else "anonymous"
         return _Context(
             actor=actor, account_id=_account((scope.get("path_params") or {}).get("account_id"))

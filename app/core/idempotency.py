@@ -1,8 +1,8 @@
 """`Idempotency-Key` for every POST of the partner and widget APIs, as pure ASGI middleware.
 
-Handlers know nothing of it. Applies to POST under `/partner/v2/` and `/widget/v1/` only (not
-`/oauth2/token`, not `/callbacks/*`); any other request passes through untouched, and so does a
-POST without the header.
+Handlers know nothing of it. Applies to POST under `/partner/v2/`, `/widget/v1/` and `/fhir/r4/`
+only (not `/oauth2/token`, not `/callbacks/*`); any other request passes through untouched, and
+so does a POST without the header.
 
 * Scope of a key: the caller, from the request's principal (the partner client; the attempt of
   a widget attempt token; the appointment of a manage link; for an anonymous widget visitor,
@@ -57,14 +57,14 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from app.core import clock
 from app.core.claims import ClaimLocks, lock_key
 from app.core.errors import send_problem
-from app.core.principal import Credential, principal_of
+from app.core.principal import PARTNER_PATHS, Credential, principal_of
 from app.core.secrets import keyed_hash
 
 log = logging.getLogger("slotproof.idempotency")
 
 HEADER = b"idempotency-key"
 REPLAYED_HEADER = (b"idempotent-replayed", b"true")
-PREFIXES = ("/partner/v2/", "/widget/v1/")
+PREFIXES = ("/partner/v2/", "/widget/v1/", "/fhir/r4/")
 RETENTION = timedelta(hours=24)
 MAX_KEY_LENGTH = 255
 MAX_BODY = 1024 * 1024
@@ -112,7 +112,7 @@ def caller(scope: Scope, secret_key: str) -> str | None:
     caller is not identified, or not allowed this route (its guard or handler answers 401/403),
     so it claims nothing and no stored response is ever replayed to it."""
     principal = principal_of(scope)
-    if scope["path"].startswith("/partner/"):
+    if scope["path"].startswith(PARTNER_PATHS):
         handler = scope.get("route_handler")
         needed = handler.opt.get("scope") if handler is not None else None
         account = (scope.get("path_params") or {}).get("account_id")

@@ -23,6 +23,7 @@ from litestar.types import Scope
 from app.core.errors import Problem
 
 STATE_KEY = "principal"
+PARTNER_PATHS = ("/partner/", "/fhir/")  # called with partner access tokens
 
 
 class Credential(enum.Enum):

@@ -9,8 +9,8 @@ Every request (but the health probes) counts against the buckets that apply to i
   with the client IP, so one visitor's (or attacker's) traffic never uses up another's; and
   for the costly calls (`COSTLY_WIDGET_CALLS`: starting an attempt, sending a code) the key
   alone as well, with a budget far above one IP's, against a spread-out drain;
-* `/partner/*` with a bearer token that verifies: the partner client id in it (a token that
-  does not verify counts under the IP alone; the guard answers 401 as usual).
+* `/partner/*` and `/fhir/*` with a bearer token that verifies: the partner client id in it (a
+  token that does not verify counts under the IP alone; the guard answers 401 as usual).
 
 Per-contact limits on codes sent and tried live in app/identity (database-backed).
 
@@ -30,7 +30,7 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.config import Settings
 from app.core.errors import send_problem
-from app.core.principal import Principal, principal_of
+from app.core.principal import PARTNER_PATHS, Principal, principal_of
 from app.core.ratelimit import Backend, Decision, MemoryBackend, RedisBackend, Rule, whole_seconds
 from app.core.secrets import keyed_hash
 
@@ -40,7 +40,6 @@ EXEMPT_PATHS = frozenset({"/healthz", "/readyz"})  # probes must never see a 429
 EXEMPT_ASSETS = ("/widget/v1/static/", "/widget/v1/loader.js", "/widget/v1/frame", "/demo")
 TOKEN_PATH = "/oauth2/token"  # noqa: S105 - a path, not a secret
 WIDGET_PREFIX = "/widget/v1/"
-PARTNER_PREFIX = "/partner/"
 COSTLY_WIDGET_CALLS = frozenset({"/widget/v1/attempt", "/widget/v1/attempt/send-code"})
 
 
@@ -92,7 +91,7 @@ class RateLimits:
             if method == "POST" and path.rstrip("/") in COSTLY_WIDGET_CALLS:
                 key = principal.widget_key
                 rules.append(self._bucket("widget-costly", key, self.widget_costly_limit))
-        elif path.startswith(PARTNER_PREFIX) and principal.partner is not None:
+        elif path.startswith(PARTNER_PATHS) and principal.partner is not None:
             rules.append(self._bucket("partner", principal.partner.client_id, self.partner_limit))
         return rules
 
