@@ -27,8 +27,13 @@ async def test_deeply_nested_json_is_a_4xx_everywhere(client, partner: Partner, 
         ),
         (f"/partner/v2/account/{partner.account_id}/location", bearer),
         (f"/partner/v2/account/{partner.account_id}/location", json),
+        (f"/fhir/r4/account/{partner.account_id}/Appointment/$find", bearer),
+        (f"/fhir/r4/account/{partner.account_id}/Appointment/$book", json),
     ]
     for path, headers in calls:
         r = await client.post(path, content=body, headers=headers)
         assert 400 <= r.status_code < 500, (path, r.status_code, r.text[:200])
-        assert problem_code(r)
+        if path.startswith("/fhir/"):  # errors as OperationOutcomes there
+            assert r.json()["resourceType"] == "OperationOutcome"
+        else:
+            assert problem_code(r)

@@ -245,7 +245,22 @@ async def test_a_dead_claimers_key_is_taken_over_and_its_late_result_discarded(
 
     monkeypatch.setattr(practice_store.locations, "insert", first_one_hangs)
     stuck = asyncio.create_task(partner.post("/location", json=_body(), headers=_idem(key)))
-    await asyncio.wait_for(entered.wait(), 5)
+    try:
+        await asyncio.wait_for(entered.wait(), 5)
+        takeover = await _post_on_another_instance_after_the_claimer_died(
+            app, settings, partner, key
+        )
+    finally:  # never leave the first request pending, whatever happened
+        release.set()
+        late = await stuck
+    assert late.status_code == 201
+    replay = await partner.post("/location", json=_body(), headers=_idem(key))
+    assert replay.content == takeover.content != late.content
+
+
+async def _post_on_another_instance_after_the_claimer_died(
+    app, settings: Settings, partner: Partner, key: str
+) -> httpx.Response:
     other = create_app(msgspec.structs.replace(settings, db_pool_min=1, db_pool_max=2))
     async with running(other):
         transport = httpx.ASGITransport(app=other)
@@ -258,14 +273,10 @@ async def test_a_dead_claimers_key_is_taken_over_and_its_late_result_discarded(
             busy = await post_elsewhere()
             assert busy.status_code == 409 and busy.headers["retry-after"] == "1"
             claimer = app.state.claim_locks._conn.get_server_pid()
-            await pool.execute("SELECT pg_terminate_backend($1)", claimer)
+            await app.state.pool.execute("SELECT pg_terminate_backend($1)", claimer)
             takeover = await post_elsewhere()
             assert takeover.status_code == 201 and not _replayed(takeover), takeover.text
-    release.set()
-    late = await stuck
-    assert late.status_code == 201
-    replay = await partner.post("/location", json=_body(), headers=_idem(key))
-    assert replay.content == takeover.content != late.content
+            return takeover
 
 
 async def test_an_expired_key_runs_again(partner: Partner, pool):
