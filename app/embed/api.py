@@ -12,6 +12,7 @@ from litestar.params import FromPath
 from app.appointments import booking, changes
 from app.appointments import schemas as appointment_schemas
 from app.appointments.notify import manage_url
+from app.attempts import holds
 from app.attempts import schemas as attempt_schemas
 from app.attempts import service as attempts
 from app.attempts import store as attempt_store
@@ -198,8 +199,8 @@ class WidgetController(Controller):
             setting_id=setting["id"],
             location_id=location_id,
             appointment_type_id=appointment_type_id,
-            range_start=from_unix_ms(start_unix),
-            range_end=from_unix_ms(end_unix),
+            range_start=from_unix_ms(start_unix, "startUnix"),
+            range_end=from_unix_ms(end_unix, "endUnix"),
             practitioner_ids=parse_ids(practitioner_ids, "practitionerIds"),
             except_attempt_id=attempt.id if attempt else None,
         )
@@ -260,9 +261,12 @@ class WidgetController(Controller):
         self, request: Request, pool: DbPool, data: JSONBody[appointment_schemas.SlotRequest]
     ) -> appointment_schemas.Hold:
         session = widget_session(request)
+        settings = request.app.state.settings
+        ip = principal_of(request.scope).ip
+        caller = holds.widget_caller(settings, ip, session.setting["id"])
         return await attempts.hold(
-            pool, request.app.state.settings, session.account_id, session.attempt.id, data,
-            clock.now(),
+            pool, settings, session.account_id, session.attempt.id, data, clock.now(),
+            widget=caller,
         )  # fmt: skip
 
     @post(

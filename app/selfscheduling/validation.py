@@ -38,7 +38,8 @@ Scheduler config rules
   windows of one override.
 * One override per date; an override is either `unavailable: true` or has windows, not both
   and not neither.
-* Blocks are instants with an offset (naive ones are refused by the schema); end after start.
+* Blocks are instants with an offset (naive ones are refused by the schema) between the years
+  1900 and 2199; end after start.
 * `practitionerId`, `locationId` and `appointmentTypeIds` must exist in the account and be
   among the setting's `practitionerIds` / `locationIds` / `appointmentTypeIds`.
 * Stored in a canonical order: rules by weekday and start, overrides by date, blocks by start.
@@ -57,6 +58,7 @@ import msgspec
 from phonenumbers import SUPPORTED_REGIONS
 
 from app.core.errors import Problem, invalid
+from app.core.instants import OUT_OF_RANGE, in_range
 from app.practice import store as practice
 from app.selfscheduling import schemas as s
 from app.selfscheduling import store
@@ -99,7 +101,7 @@ def _dedupe(values: Sequence[Any]) -> list[Any]:
 # ------------------------------------------------------------------ settings
 
 # Fields whose values are not simply copied into a column.
-_SETTING_SPECIAL = {"widget", "verification_method", "allowed_phone_countries"}
+_SETTING_SPECIAL = {"widget", "verification_method", "allowed_phone_countries", "reminders"}
 _UNITS = ("forward_booking_limit_unit", "afterward_booking_limit_unit")
 _ID_LISTS = {
     "location_ids": practice.locations,
@@ -169,6 +171,17 @@ def setting_changes(
             if country not in SUPPORTED_REGIONS:
                 errors.add(f"allowedPhoneCountries[{i}]", "must be an ISO 3166-1 alpha-2 code")
         changes["allowed_phone_countries"] = _dedupe(countries)
+
+    if "reminders" in fields:
+        seen: set[tuple[int, str]] = set()
+        for i, reminder in enumerate(fields["reminders"]):
+            key = (reminder.offset_minutes, reminder.channel)
+            if key in seen:
+                errors.add(f"reminders[{i}]", "repeats an earlier reminder's offset and channel")
+            seen.add(key)
+        changes["reminders"] = msgspec.to_builtins(
+            sorted(fields["reminders"], key=lambda r: (r.offset_minutes, r.channel))
+        )
 
     widget = fields.get("widget")
     if isinstance(data, s.SettingIn) and widget is None:
@@ -396,6 +409,9 @@ def config_changes(data: s.SchedulerConfigIn | s.SchedulerConfigPatch) -> dict[s
 
     if "blocks" in changes:
         for i, block in enumerate(changes["blocks"]):
+            for edge in ("start", "end"):
+                if not in_range(getattr(block, edge)):
+                    errors.add(f"blocks[{i}].{edge}", OUT_OF_RANGE)
             if block.end <= block.start:
                 errors.add(f"blocks[{i}].end", "must be later than start")
         changes["blocks"] = sorted(changes["blocks"], key=lambda b: (b.start, b.end))
