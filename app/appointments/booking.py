@@ -17,10 +17,10 @@ from app.appointments import schemas as s
 from app.appointments import store
 from app.availability import engine as e
 from app.availability import store as availability_store
+from app.availability.plan import slots
 from app.availability.service import SlotSearch, search
 from app.core.crud import Row
 from app.core.errors import Problem, invalid
-from app.selfscheduling import store as settings_store
 
 ALTERNATIVES_WINDOW = timedelta(days=7)
 
@@ -29,9 +29,8 @@ class Target(msgspec.Struct, frozen=True, kw_only=True):
     """A validated slot request with the rows it refers to."""
 
     request: s.SlotRequest
-    config: Row
-    configs: list[Row]  # every config of the setting, read once per transaction
-    kind: Row
+    config: availability_store.ConfigRow
+    inputs: availability_store.Inputs  # setting, type and configs, read once per transaction
     minutes: int
     telehealth: bool
     form_count: int
@@ -43,30 +42,31 @@ async def check_request(
     """400 unless the config belongs to the setting and the ids agree with it."""
     if req.start_date_time.utcoffset() is None:
         raise invalid("startDateTime", "must include a UTC offset, e.g. 2026-03-09T09:00:00-04:00")
-    configs = await settings_store.configs_for_setting(conn, account_id, setting["id"])
-    config = next((c for c in configs if c["id"] == req.scheduler_config_id), None)
+    inputs = await availability_store.load_inputs(
+        conn, account_id, setting["id"], req.appointment_type_id, req.location_id
+    )
+    config = next((c for c in inputs.configs if c.id == req.scheduler_config_id), None)
     if config is None:
         raise invalid("schedulerConfigId", "is not a scheduler config of this setting")
-    if config["practitioner_id"] != req.practitioner_id:
+    if config.practitioner_id != req.practitioner_id:
         raise invalid("practitionerId", "does not match the scheduler config")
-    if config["location_id"] != req.location_id:
+    if config.location_id != req.location_id:
         raise invalid("locationId", "does not match the scheduler config")
     if (
-        req.appointment_type_id not in config["appointment_type_ids"]
+        req.appointment_type_id not in config.appointment_type_ids
         or req.appointment_type_id not in setting["appointment_type_ids"]
     ):
         raise invalid("appointmentTypeId", "is not offered by the scheduler config")
-    kind = await availability_store.appointment_type(conn, account_id, req.appointment_type_id)
+    kind = inputs.kind
     if kind is None:
         raise invalid("appointmentTypeId", "is not an appointment type of this account")
     return Target(
         request=req,
         config=config,
-        configs=configs,
-        kind=kind,
-        minutes=kind["duration_minutes"],
-        telehealth=kind["telehealth"],
-        form_count=kind["form_count"],
+        inputs=inputs,
+        minutes=kind.duration_minutes,
+        telehealth=kind.telehealth,
+        form_count=kind.form_count,
     )
 
 
@@ -81,7 +81,7 @@ async def offered_slot(
     except_appointment_id: int | None = None,
 ) -> e.Slot | None:
     req = target.request
-    result = await search(
+    found = await search(
         conn,
         account_id,
         SlotSearch(
@@ -96,12 +96,11 @@ async def offered_slot(
             except_appointment_id=except_appointment_id,
         ),
         now,
-        setting=setting,
-        configs=target.configs,
-        kind=target.kind,
+        inputs=target.inputs,
+        require_active=False,
     )
     wanted = e.to_unix_ms(req.start_date_time)
-    return next((slot for slot in result.slots if e.to_unix_ms(slot.start) == wanted), None)
+    return next((slot for slot in slots(found) if e.to_unix_ms(slot.start) == wanted), None)
 
 
 async def alternatives(
@@ -116,7 +115,7 @@ async def alternatives(
 ) -> list[s.Alternative]:
     """Up to three open slots nearest the requested start (same location and type)."""
     start = max(req.start_date_time - ALTERNATIVES_WINDOW, now)
-    result = await search(
+    found = await search(
         conn,
         account_id,
         SlotSearch(
@@ -129,7 +128,7 @@ async def alternatives(
             except_appointment_id=except_appointment_id,
         ),
         now,
-        setting=setting,
+        require_active=False,
     )
     return [
         s.Alternative(
@@ -139,7 +138,7 @@ async def alternatives(
             scheduler_config_id=slot.scheduler_config_id,
             location_id=slot.location_id,
         )
-        for slot in e.nearest_slots(result.slots, req.start_date_time, 3)
+        for slot in e.nearest_slots(slots(found), req.start_date_time, 3)
     ]
 
 
@@ -213,8 +212,8 @@ async def insert_appointment(
                 scheduler_config_id=target.request.scheduler_config_id,
                 start=slot.start,
                 minutes=target.minutes,
-                buffer_before=target.config["buffer_before_minutes"],
-                buffer_after=target.config["buffer_after_minutes"],
+                buffer_before=target.config.buffer_before_minutes,
+                buffer_after=target.config.buffer_after_minutes,
                 telehealth=target.telehealth,
                 form_count=target.form_count,
                 generated_from=slot.generated_from,

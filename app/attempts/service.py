@@ -281,8 +281,8 @@ async def hold(
             appointment_type_id=req.appointment_type_id,
             start=slot.start,
             minutes=target.minutes,
-            buffer_before=target.config["buffer_before_minutes"],
-            buffer_after=target.config["buffer_after_minutes"],
+            buffer_before=target.config.buffer_before_minutes,
+            buffer_after=target.config.buffer_after_minutes,
             expires_at=expires_at,
         )
         await _advance(conn, attempt, Step.SLOT_SELECTED, now, location_id=req.location_id)
