@@ -28,6 +28,7 @@ from app.availability.cache import NO_BUSY, Answer, AnswerCache, Day, Head, Read
 from app.availability.plan import SlotSearch, check_range, plan, scope_of
 from app.availability.service import load_busy, load_inputs, search
 from app.availability.shape import assemble, days_of, encode, midnight, span
+from app.core.coalesce import Coalescer
 
 # a day's slots are computed from this far around its local midnights: every start of that
 # local date lies inside (offsets change by at most a few hours)
@@ -51,28 +52,30 @@ async def availability_json(
     now: datetime,
 ) -> tuple[bytes, str]:
     check_range(query.range_start, query.range_end)
-    async with pool.acquire() as conn:
-        if cache is None:
+    if cache is None:
+        async with pool.acquire() as conn:
             return encode(await search(conn, account_id, query, now)), Outcome.OFF
-        if query.except_attempt_id is not None and not await store.attempt_holds(
-            conn, query.except_attempt_id
-        ):
-            # an attempt holding nothing sees what everyone sees: share their answer
-            query = msgspec.structs.replace(query, except_attempt_id=None)
-        key = (account_id, query)
-        cached = cache.get(key, now)
-        if isinstance(cached, Answer):
-            _, stale = await _stale(conn, account_id, cached.practitioner_ids, cached.reads)
-            if not any(stale):
-                cache.hits += 1
-                return cached.body, Outcome.ANSWER
-            cache.drop(key)
-        cache.misses += 1
-        return await _assemble(conn, cache, account_id, query, now)
+    if query.except_attempt_id is not None and not await store.attempt_holds(
+        pool, query.except_attempt_id
+    ):
+        # an attempt holding nothing sees what everyone sees: share their answer
+        query = msgspec.structs.replace(query, except_attempt_id=None)
+    checks = _checks(cache, pool)
+    key = (account_id, query)
+    cached = cache.get(key, now)
+    if isinstance(cached, Answer):
+        _, stale = await _stale(checks, account_id, cached.practitioner_ids, cached.reads)
+        if not any(stale):
+            cache.hits += 1
+            return cached.body, Outcome.ANSWER
+        cache.drop(key)
+    cache.misses += 1
+    return await _assemble(pool, checks, cache, account_id, query, now)
 
 
 async def _assemble(
-    conn: asyncpg.Connection,
+    pool: asyncpg.Pool,
+    checks: Coalescer,
     cache: AnswerCache,
     account_id: int,
     query: SlotSearch,
@@ -89,7 +92,7 @@ async def _assemble(
             if isinstance(day, Day):
                 days[ordinal] = day
         reads = [head.read, *(d.read for d in days.values())]
-        snapshot, stale = await _stale(conn, account_id, head.scope.practitioner_ids, reads)
+        snapshot, stale = await _stale(checks, account_id, head.scope.practitioner_ids, reads)
         if stale[0]:  # the setting or its configs changed: start over
             cache.drop(scope_key)
             head, days = None, {}
@@ -98,23 +101,24 @@ async def _assemble(
                 if gone:
                     cache.drop((scope_key, ordinal))
                     del days[ordinal]
-    if not isinstance(head, Head):
-        inputs = await load_inputs(conn, account_id, query)
-        snapshot = inputs.snapshot
-        head = Head(scope_of(inputs, query), Read(snapshot, NO_BUSY), now, born)
-        cache.put(scope_key, head)
-    scope = head.scope
-    wanted = _ordinals(scope.time_zone, query)
-    missing = [o for o in wanted if o not in days]
-    cache.day_hits += len(wanted) - len(missing)
-    cache.day_misses += len(missing)
-    if missing:
-        start = _utc(midnight(scope.time_zone, missing[0])) - _SLACK
-        end = _utc(midnight(scope.time_zone, missing[-1] + 1)) + _SLACK
-        busy = await load_busy(conn, account_id, scope, start, end, now)
-        for piece in days_of(plan(scope, busy, now, start, end), missing):
-            day = days[piece.ordinal] = Day(piece, Read(snapshot, piece.window), now, born)
-            cache.put((scope_key, piece.ordinal), day)
+    async with pool.acquire() as conn:
+        if not isinstance(head, Head):
+            inputs = await load_inputs(conn, account_id, query)
+            snapshot = inputs.snapshot
+            head = Head(scope_of(inputs, query), Read(snapshot, NO_BUSY), now, born)
+            cache.put(scope_key, head)
+        scope = head.scope
+        wanted = _ordinals(scope.time_zone, query)
+        missing = [o for o in wanted if o not in days]
+        cache.day_hits += len(wanted) - len(missing)
+        cache.day_misses += len(missing)
+        if missing:
+            start = _utc(midnight(scope.time_zone, missing[0])) - _SLACK
+            end = _utc(midnight(scope.time_zone, missing[-1] + 1)) + _SLACK
+            busy = await load_busy(conn, account_id, scope, start, end, now)
+            for piece in days_of(plan(scope, busy, now, start, end), missing):
+                day = days[piece.ordinal] = Day(piece, Read(snapshot, piece.window), now, born)
+                cache.put((scope_key, piece.ordinal), day)
     parts = [days[o] for o in wanted]
     body = assemble(scope, [d.piece for d in parts], *span(query.range_start, query.range_end))
     cache.put(
@@ -146,29 +150,56 @@ def _utc(seconds: int) -> datetime:
     return e.utc_datetime(seconds)
 
 
+_Checked = tuple[str, list[list[tuple[int, int]]]]
+
+
+def _checks(cache: AnswerCache, pool: asyncpg.Pool) -> Coalescer[list[store.Probe], _Checked]:
+    """The cache's freshness checks, coalesced across concurrent requests: under load one
+    statement answers several of them (each still issued after its request asked)."""
+    if cache.checks is None:
+
+        async def run(batches: list[list[store.Probe]]) -> list[_Checked]:
+            async with pool.acquire() as conn:
+                now_snapshot, found = await store.unseen_changes(
+                    conn, [p for probes in batches for p in probes]
+                )
+            out, k = [], 0
+            for probes in batches:
+                out.append((now_snapshot, found[k : k + len(probes)]))
+                k += len(probes)
+            return out
+
+        cache.checks = Coalescer(run)
+    return cache.checks
+
+
 async def _stale(
-    conn: asyncpg.Connection,
+    checks: Coalescer[list[store.Probe], _Checked],
     account_id: int,
     practitioner_ids: list[int],
     reads: tuple[Read, ...] | list[Read],
 ) -> tuple[str, list[bool]]:
-    """Which reads a change they did not see has touched, in one statement; and that
-    statement's own snapshot (what a read made after it may be labelled with)."""
-    snapshots = list(dict.fromkeys(r.snapshot for r in reads))
-    windows = [r.window for r in reads if r.window != NO_BUSY]
-    lo = min((w[0] for w in windows), default=0)
-    hi = max((w[1] for w in windows), default=0)
-    now_snapshot, changes = await store.unseen_changes(
-        conn, account_id, snapshots, practitioner_ids, (_utc(lo), _utc(hi))
-    )
-    if not changes:
-        return now_snapshot, [False] * len(reads)
-    unseen: dict[str, list[tuple[int, int]]] = {}
-    for i, start, end in changes:
-        unseen.setdefault(snapshots[i], []).append((start, end))
-    return now_snapshot, [
-        any(
-            start <= r.window[1] and end >= r.window[0] for start, end in unseen.get(r.snapshot, ())
+    """Which reads a change they did not see has touched, and the snapshot of the statement
+    that asked (what a read made after it may be labelled with)."""
+    windows: dict[str, tuple[int, int]] = {}
+    for r in reads:
+        lo, hi = windows.get(r.snapshot, (2**62, -(2**62)))
+        if r.window != NO_BUSY:
+            lo, hi = min(lo, r.window[0]), max(hi, r.window[1])
+        windows[r.snapshot] = (lo, hi)
+    pids = tuple(practitioner_ids)
+    probes = [
+        store.Probe(
+            account_id,
+            snap,
+            pids,
+            (_utc(lo), _utc(hi)) if lo <= hi else (_utc(0), _utc(0)),
         )
+        for snap, (lo, hi) in windows.items()
+    ]
+    now_snapshot, found = await checks.ask(probes)
+    unseen = dict(zip(windows, found, strict=True))
+    return now_snapshot, [
+        any(start <= r.window[1] and end >= r.window[0] for start, end in unseen[r.snapshot])
         for r in reads
     ]

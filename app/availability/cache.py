@@ -31,6 +31,7 @@ from collections import OrderedDict
 from collections.abc import Hashable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from app.availability.plan import Scope
 from app.availability.shape import DayPiece
@@ -101,6 +102,7 @@ class AnswerCache:
         self.misses = 0  # answers assembled
         self.day_hits = 0  # days reused by an assembled answer
         self.day_misses = 0  # days computed
+        self.checks: Any = None  # answer.py's coalesced freshness checks, made on first use
         self._entries: OrderedDict[Hashable, Entry] = OrderedDict()
 
     def __len__(self) -> int:

@@ -248,19 +248,23 @@ async def display_names(conn: Conn, account_id: int, ids: list[int]) -> dict[int
 ALL_TIME = (-(2**62), 2**62)  # the window of an account-wide change (epoch seconds)
 
 
+class Probe(msgspec.Struct, frozen=True, gc=False):
+    """Which changes did `snapshot` not see, for this account (account-wide ones) and these
+    practitioners (their appointments and holds blocking time in `window`)?"""
+
+    account_id: int
+    snapshot: str
+    practitioner_ids: tuple[int, ...]
+    window: tuple[datetime, datetime]
+
+
 async def unseen_changes(
-    conn: Conn,
-    account_id: int,
-    snapshots: list[str],
-    practitioner_ids: list[int],
-    window: tuple[datetime, datetime],
-) -> tuple[str, list[tuple[int, int, int]]]:
-    """The changes for this account that some of `snapshots` did not see: account-wide ones
-    (settings, configs, types, locations, practitioners) and blocks of these practitioners
-    overlapping `window`. Returns this statement's own snapshot and one `(index into
-    snapshots, from, until)` per change unseen by that snapshot, in epoch seconds rounded
-    outward (`ALL_TIME` for an account-wide change). The caller decides which cached pieces
-    each change touches."""
+    conn: Conn, probes: list[Probe]
+) -> tuple[str, list[list[tuple[int, int]]]]:
+    """One statement for many probes: this statement's own snapshot (taken after every probe
+    was asked), and per probe the `(from, until)` of each change it finds, in epoch seconds
+    rounded outward (`ALL_TIME` for an account-wide change). The caller decides which cached
+    entries each change touches."""
     now_snapshot, changes = await conn.fetchrow(
         """
         SELECT pg_current_snapshot()::text, coalesce((
@@ -268,21 +272,26 @@ async def unseen_changes(
                        q.i - 1,
                        coalesce(floor(extract(epoch FROM lower(c.during)))::int8, $6),
                        coalesce(ceil(extract(epoch FROM upper(c.during)))::int8, $7)])
-              FROM unnest($2::text[]) WITH ORDINALITY AS q(snap, i)
+              FROM unnest($1::int8[], $2::text[], $3::text[], $4::timestamptz[],
+                          $5::timestamptz[]) WITH ORDINALITY AS q(account, snap, pids, lo, hi, i)
               JOIN availability_changes c
-                ON c.account_id = ANY(ARRAY[$1, 0]::bigint[])
+                ON c.account_id = ANY(ARRAY[q.account, 0]::bigint[])
                AND c.xid >= pg_snapshot_xmin(q.snap::pg_snapshot)
-               AND c.practitioner_id = ANY($3::bigint[])
-               AND (c.during IS NULL OR c.during && tstzrange($4, $5))
+               AND c.practitioner_id = ANY(q.pids::bigint[])
+               AND (c.during IS NULL OR c.during && tstzrange(q.lo, q.hi))
                AND NOT pg_visible_in_snapshot(c.xid, q.snap::pg_snapshot)), '{}')
         """,
-        account_id,
-        snapshots,
-        [0, *practitioner_ids],
-        *window,
+        [p.account_id for p in probes],
+        [p.snapshot for p in probes],
+        ["{" + ",".join(map(str, (0, *p.practitioner_ids))) + "}" for p in probes],
+        [p.window[0] for p in probes],
+        [p.window[1] for p in probes],
         *ALL_TIME,
     )
-    return now_snapshot, [(i, lo, hi) for i, lo, hi in changes]
+    found: list[list[tuple[int, int]]] = [[] for _ in probes]
+    for i, start, end in changes:
+        found[i].append((start, end))
+    return now_snapshot, found
 
 
 async def prune_changes(conn: asyncpg.Connection, keep: timedelta) -> int:
