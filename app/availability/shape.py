@@ -93,27 +93,15 @@ def midnight(time_zone: str, ordinal: int) -> int:
 
 
 def _masks(found: Plan) -> tuple[list[int], dict[int, int]]:
-    """Every start of the plan, ascending, and which configs offer it (bit i: per_config[i]).
-    Built with set operations: configs of one location share most of their grid."""
-    parts: list[tuple[set[int], int]] = []
-    for i, config in enumerate(found.per_config):
-        bit, starts = 1 << i, set(config.starts)
-        split = []
-        for part, mask in parts:
-            both = part & starts
-            if both:
-                split.append((both, mask | bit))
-                starts -= both
-                if len(both) < len(part):
-                    split.append((part - both, mask))
-            else:
-                split.append((part, mask))
-        if starts:
-            split.append((starts, bit))
-        parts = split
+    """Every start of the plan, ascending, and which configs offer it (bit i: per_config[i])."""
     by_start: dict[int, int] = {}
-    for part, mask in parts:
-        by_start.update(dict.fromkeys(part, mask))
+    for i, part in enumerate(found.per_config):
+        bit, get = 1 << i, by_start.get
+        if not by_start:
+            by_start = dict.fromkeys(part.starts, bit)
+            continue
+        for start in part.starts:
+            by_start[start] = get(start, 0) | bit
     return sorted(by_start), by_start
 
 
