@@ -1,8 +1,10 @@
 """The availability call's answer as JSON bytes, through the per-process cache (cache.py).
 
-One path for the partner and the widget handlers. At most three statements:
+One path for the partner and the widget handlers. At most three statements (a widget call
+with an attempt first asks whether that attempt holds a slot):
 
-* an exact repeat: the freshness check of the stored answer's reads, nothing else;
+* an exact repeat: the freshness check of the stored answer's reads, nothing else (and that
+  check is shared by concurrent requests: app/core/coalesce.py);
 * otherwise the scope's head and the requested days still in the cache are checked in one
   statement; what is missing is computed from one read of the setting and its configs (only
   when the head is missing or stale) and one read of busy times over the missing days.
