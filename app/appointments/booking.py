@@ -17,7 +17,6 @@ from app.appointments import schemas as s
 from app.appointments import store
 from app.availability import engine as e
 from app.availability import store as availability_store
-from app.availability.plan import slots
 from app.availability.service import SlotSearch, search
 from app.core.crud import Row
 from app.core.errors import Problem, invalid
@@ -100,7 +99,7 @@ async def offered_slot(
         require_active=False,
     )
     wanted = e.to_unix_ms(req.start_date_time)
-    return next((slot for slot in slots(found) if e.to_unix_ms(slot.start) == wanted), None)
+    return next((slot for slot in found.slots if e.to_unix_ms(slot.start) == wanted), None)
 
 
 async def alternatives(
@@ -138,7 +137,7 @@ async def alternatives(
             scheduler_config_id=slot.scheduler_config_id,
             location_id=slot.location_id,
         )
-        for slot in e.nearest_slots(slots(found), req.start_date_time, 3)
+        for slot in e.nearest_slots(found.slots, req.start_date_time, 3)
     ]
 
 

@@ -74,6 +74,12 @@ class Plan(msgspec.Struct, frozen=True, kw_only=True):
     # time cannot change this result before this instant (holds expiring, limits moving on)
     stable_until: datetime
 
+    @property
+    def slots(self) -> list[e.Slot]:
+        """The starts as engine `Slot`s in (start, practitioner, config) order: for booking,
+        alternatives and other callers that want objects (the response is made without)."""
+        return e.to_slots(self.per_config, self.scope.duration_minutes)
+
 
 def check_range(start: datetime, end: datetime) -> None:
     if end <= start:
@@ -206,8 +212,3 @@ def _cut_runs(runs: list[tuple[str, int]], k: int) -> list[tuple[str, int]]:
 
 def _utc(seconds: int) -> datetime:
     return datetime.fromtimestamp(seconds, UTC)
-
-
-def slots(found: Plan) -> list[e.Slot]:
-    """The plan as `Slot`s in (start, practitioner, config) order (booking and alternatives)."""
-    return e.to_slots(found.per_config, found.scope.duration_minutes)

@@ -6,7 +6,7 @@ re-check and any other caller (a FHIR facade, say):
 
     found = await search(conn, account_id, SlotSearch(...), now)
     shape.encode(found)   # the Lobbie availability response, JSON bytes
-    plan.slots(found)     # the same times as engine `Slot`s (start, practitioner, config)
+    found.slots           # the same times as engine `Slot`s (start, practitioner, config)
 
 `search` reads in two statements: `store.load_inputs` (setting, type, zone, configs) and
 `store.busy`. A caller that already loaded the inputs in its transaction (the booking path, to
@@ -31,7 +31,7 @@ from app.availability.plan import (
     scope_of,
 )
 
-__all__ = ["MAX_RANGE", "Plan", "SlotSearch", "load_busy", "load_inputs", "search"]
+__all__ = ["MAX_RANGE", "Plan", "SlotSearch", "check_range", "load_busy", "load_inputs", "search"]
 
 
 async def load_inputs(conn: store.Conn, account_id: int, query: SlotSearch) -> store.Inputs:
