@@ -20,6 +20,7 @@ from app.availability import store as availability_store
 from app.availability.service import SlotSearch, search
 from app.core.crud import Row
 from app.core.errors import Problem, invalid
+from app.core.instants import check_instant
 
 ALTERNATIVES_WINDOW = timedelta(days=7)
 
@@ -36,11 +37,17 @@ class Target(msgspec.Struct, frozen=True, kw_only=True):
 
 
 async def check_request(
-    conn: asyncpg.Connection, account_id: int, setting: Row, req: s.SlotRequest
+    conn: asyncpg.Connection,
+    account_id: int,
+    setting: Row,
+    req: s.SlotRequest,
+    field: str = "startDateTime",
 ) -> Target:
-    """400 unless the config belongs to the setting and the ids agree with it."""
+    """400 unless the start is an instant we accept, the config belongs to the setting and the
+    ids agree with it; `field` names the start in the caller's body."""
     if req.start_date_time.utcoffset() is None:
-        raise invalid("startDateTime", "must include a UTC offset, e.g. 2026-03-09T09:00:00-04:00")
+        raise invalid(field, "must include a UTC offset, e.g. 2026-03-09T09:00:00-04:00")
+    check_instant(req.start_date_time, field)
     inputs = await availability_store.load_inputs(
         conn, account_id, setting["id"], req.appointment_type_id, req.location_id
     )
