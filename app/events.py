@@ -18,6 +18,8 @@ APPOINTMENT_CREATED: Final = "appointment.created"
 APPOINTMENT_RESCHEDULED: Final = "appointment.rescheduled"
 APPOINTMENT_CANCELLED: Final = "appointment.cancelled"
 NOTIFICATION_FAILED: Final = "notification.failed"
+WAITLIST_OFFERED: Final = "waitlist.offered"
+WAITLIST_CLAIMED: Final = "waitlist.claimed"
 
 EVENT_TYPES: Final = (
     ATTEMPT_STARTED,
@@ -27,6 +29,8 @@ EVENT_TYPES: Final = (
     APPOINTMENT_RESCHEDULED,
     APPOINTMENT_CANCELLED,
     NOTIFICATION_FAILED,
+    WAITLIST_OFFERED,
+    WAITLIST_CLAIMED,
 )
 
 

@@ -1,6 +1,6 @@
-"""Periodic jobs: expired holds are swept, idle attempts become ABANDONED, old availability
-change rows are pruned (app/availability/cache.py), and the retention pass erases what is kept
-no longer (app/retention.py).
+"""Periodic jobs: expired holds are swept (their time noted as a waitlist opening), idle
+attempts become ABANDONED, old availability change rows are pruned (app/availability/cache.py),
+and the retention pass erases what is kept no longer (app/retention.py).
 
 Each pass is safe to run from several processes at once (row locks with SKIP LOCKED, and
 deletes of already-expired rows). They run inside `slotproof serve` unless --no-worker, and in
@@ -23,7 +23,9 @@ from app.availability.cache import PRUNE_KEEP
 from app.availability.store import prune_changes
 from app.config import Settings
 from app.core import clock
+from app.core.db import transaction
 from app.retention import run_retention
+from app.waitlist.store import note_freed_holds
 
 log = logging.getLogger("slotproof.jobs")
 INTERVAL_SECONDS = 30.0
@@ -39,7 +41,10 @@ async def run_periodic_once(
     erase_contacts: bool = True,
 ) -> dict[str, int]:
     now = now or clock.now()
-    swept = await sweep_expired_holds(pool, now)
+    async with transaction(pool) as conn:
+        holds = await sweep_expired_holds(conn, now)
+        await note_freed_holds(conn, holds)  # their time may be offered to the waitlist
+    swept = len(holds)
     abandoned = 0
     while batch := await abandon_idle(pool, timedelta(minutes=settings.attempt_idle_minutes), now):
         abandoned += batch

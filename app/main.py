@@ -42,6 +42,12 @@ from app.partners.api import issue_token
 from app.partners.guard import partner_guard
 from app.practice.api import AppointmentTypeController, LocationController, PractitionerController
 from app.selfscheduling.api import SchedulerConfigController, SettingController
+from app.waitlist.api import (
+    EarlierController,
+    OfferController,
+    WaitlistController,
+    WidgetWaitlistController,
+)
 from app.webhooks.api import WebhookEndpointController
 
 PARTNER_BASE = "/partner/v2/account/{account_id:int}"
@@ -102,11 +108,22 @@ def create_app(settings: Settings | None = None) -> Litestar:
             AppointmentController,
             AnalyticsController,
             AuditLogController,
+            WaitlistController,
         ],
     )
     document_problems(partner, PARTNER_PROBLEMS)
     widget = document_problems(
-        Router(path="/", route_handlers=[WidgetController, ManageController]), WIDGET_PROBLEMS
+        Router(
+            path="/",
+            route_handlers=[
+                WidgetController,
+                ManageController,
+                EarlierController,
+                WidgetWaitlistController,
+                OfferController,
+            ],
+        ),
+        WIDGET_PROBLEMS,
     )
     app = Litestar(
         route_handlers=[

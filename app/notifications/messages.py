@@ -18,6 +18,7 @@ VERIFICATION_CODE: Final = "verification_code"
 APPOINTMENT_CONFIRMATION: Final = "appointment_confirmation"
 APPOINTMENT_RESCHEDULED: Final = "appointment_rescheduled"
 APPOINTMENT_CANCELLED: Final = "appointment_cancelled"
+WAITLIST_OFFER: Final = "waitlist_offer"
 
 _APPOINTMENT_PARAMS = ("practice", "when", "place", "manage_url")
 
@@ -27,6 +28,7 @@ PURPOSES: Final[dict[str, tuple[str, ...]]] = {
     APPOINTMENT_CONFIRMATION: _APPOINTMENT_PARAMS,
     APPOINTMENT_RESCHEDULED: _APPOINTMENT_PARAMS,
     APPOINTMENT_CANCELLED: _APPOINTMENT_PARAMS,
+    WAITLIST_OFFER: ("practice", "when", "place", "offer_url", "minutes"),
 }
 
 # a message not sent within this long after it was queued is pointless; the worker fails it
@@ -121,6 +123,31 @@ TEMPLATES: Final[dict[tuple[str, str], Template]] = {
             "Detalles: {manage_url}"
         ),
     ),
+    (WAITLIST_OFFER, "en"): Template(
+        sms="{practice}: a time opened, {when} at {place}. Claim within {minutes} min: {offer_url}",
+        subject="{practice}: an earlier appointment time is free",
+        text=(
+            "A time you were waiting for has opened at {practice}.\n\n"
+            "When: {when}\nWhere: {place}\n\n"
+            "It goes to the first person who claims it, and this offer ends in {minutes} "
+            "minutes: {offer_url}\n\n"
+            "If you do nothing, you stay on the waiting list."
+        ),
+    ),
+    (WAITLIST_OFFER, "es"): Template(
+        sms=(
+            "{practice}: hay un horario libre, {when} en {place}. "
+            "Resérvelo en {minutes} min: {offer_url}"
+        ),
+        subject="{practice}: hay un horario más pronto disponible",
+        text=(
+            "Se liberó un horario que usted esperaba en {practice}.\n\n"
+            "Cuándo: {when}\nDónde: {place}\n\n"
+            "Es para la primera persona que lo reserve, y esta oferta vence en {minutes} "
+            "minutos: {offer_url}\n\n"
+            "Si no hace nada, sigue en la lista de espera."
+        ),
+    ),
 }
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
@@ -151,11 +178,18 @@ def check_params(purpose: str, params: dict[str, str]) -> dict[str, str]:
         if not 1 <= len(value) <= MAX_PARAM_LENGTH:
             raise ValueError(f"param {name} must be 1 to {MAX_PARAM_LENGTH} characters")
         cleaned[name] = value
-    if "manage_url" in cleaned and not cleaned["manage_url"].startswith(("https://", "http://")):
-        raise ValueError("param manage_url must be an http(s) URL")
+    for name in _url_params(cleaned):
+        if not cleaned[name].startswith(("https://", "http://")):
+            raise ValueError(f"param {name} must be an http(s) URL")
+    if "minutes" in cleaned and not cleaned["minutes"].isdigit():
+        raise ValueError("param minutes must be digits")
     if "code" in cleaned and not cleaned["code"].isalnum():
         raise ValueError("param code must be letters and digits")
     return cleaned
+
+
+def _url_params(values: dict[str, str]) -> list[str]:
+    return [name for name in values if name.endswith("_url")]
 
 
 def render(purpose: str, locale: str, params: dict[str, str]) -> Rendered:
@@ -173,9 +207,9 @@ def render(purpose: str, locale: str, params: dict[str, str]) -> Rendered:
 
 def _html(text_template: str, values: dict[str, str], lang: str) -> str:
     escaped = {name: html.escape(value, quote=True) for name, value in values.items()}
-    if "manage_url" in escaped:
-        url = escaped["manage_url"]
-        escaped["manage_url"] = f'<a href="{url}">{url}</a>'
+    for name in _url_params(escaped):
+        url = escaped[name]
+        escaped[name] = f'<a href="{url}">{url}</a>'
     if "code" in escaped:
         escaped["code"] = (
             f'<strong style="font-size:1.4em;letter-spacing:0.15em">{escaped["code"]}</strong>'

@@ -190,6 +190,15 @@ class Widget(Schema):
     theme: Theme
 
 
+class Waitlist(Schema):
+    """Earlier-slot offers (docs/waitlist.md): when time opens, the oldest matching waitlist
+    entries, up to `offersPerSlot`, get an offer valid `offerMinutes`."""
+
+    enabled: bool = False
+    offer_minutes: Annotated[int, msgspec.Meta(ge=5, le=1440)] = 30
+    offers_per_slot: Annotated[int, msgspec.Meta(ge=1, le=20)] = 3
+
+
 class SettingIn(Schema):
     """A new setting. `locationSelectable` defaults to true, or to false when
     `fixedLocationId` is given (likewise for appointment types)."""
@@ -215,6 +224,7 @@ class SettingIn(Schema):
     afterward_booking_limit_unit: LimitUnitIn = "HOURS"
     allowed_phone_countries: CountryList = msgspec.field(default_factory=lambda: ["US", "CA"])
     widget: WidgetIn | None = None
+    waitlist: Waitlist | None = None
 
 
 class SettingPatch(Patch):
@@ -241,6 +251,7 @@ class SettingPatch(Patch):
     afterward_booking_limit_unit: LimitUnitIn | UnsetType = UNSET
     allowed_phone_countries: CountryList | UnsetType = UNSET
     widget: WidgetPatch | UnsetType = UNSET
+    waitlist: Waitlist | UnsetType = UNSET  # replaced whole; absent members take defaults
 
 
 class Setting(Schema, omit_defaults=True, kw_only=True):
@@ -270,6 +281,7 @@ class Setting(Schema, omit_defaults=True, kw_only=True):
     allowed_phone_countries: list[str]
     scheduler_configs: list[SchedulerConfig]
     widget: Widget
+    waitlist: Waitlist
 
 
 class SettingPage(Schema):

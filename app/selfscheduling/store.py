@@ -55,6 +55,7 @@ settings = Table(
         "allowed_origins",
         "allowed_phone_countries",
         "theme",
+        "waitlist",
     ),
 )
 configs = Table(
@@ -319,4 +320,5 @@ def to_setting(row: Row, config_rows: Sequence[Row]) -> s.Setting:
             allowed_origins=list(row["allowed_origins"]),
             theme=msgspec.convert(row["theme"], s.Theme),
         ),
+        waitlist=msgspec.convert(row["waitlist"], s.Waitlist),
     )

@@ -97,7 +97,7 @@ def _dedupe(values: Sequence[Any]) -> list[Any]:
 # ------------------------------------------------------------------ settings
 
 # Fields whose values are not simply copied into a column.
-_SETTING_SPECIAL = {"widget", "verification_method", "allowed_phone_countries"}
+_SETTING_SPECIAL = {"widget", "verification_method", "allowed_phone_countries", "waitlist"}
 _UNITS = ("forward_booking_limit_unit", "afterward_booking_limit_unit")
 _ID_LISTS = {
     "location_ids": practice.locations,
@@ -165,6 +165,8 @@ def setting_changes(data: s.SettingIn | s.SettingPatch) -> dict[str, Any]:
                 errors.add(f"allowedPhoneCountries[{i}]", "must be an ISO 3166-1 alpha-2 code")
         changes["allowed_phone_countries"] = _dedupe(countries)
 
+    if fields.get("waitlist") is not None:
+        changes["waitlist"] = msgspec.to_builtins(fields["waitlist"])
     widget = fields.get("widget")
     if isinstance(data, s.SettingIn) and widget is None:
         widget = s.WidgetIn()

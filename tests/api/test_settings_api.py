@@ -125,6 +125,7 @@ async def test_setting_full_crud(partner):
             "allowedOrigins": ["https://clinic.example.com", "http://localhost:5173"],
             "theme": {"primaryColor": "#0A7CFF", "fontFamily": "Inter", "cornerRadius": 8},
         },
+        "waitlist": {"enabled": False, "offerMinutes": 30, "offersPerSlot": 3},
     }
     assert "fixedLocationId" not in created
 
@@ -186,6 +187,7 @@ async def test_setting_defaults(partner):
             "allowedOrigins": [],
             "theme": {},
         },
+        "waitlist": {"enabled": False, "offerMinutes": 30, "offersPerSlot": 3},
     }
     other = await partner.create(SETTING, {"name": "Second"})
     assert other["widget"]["publishableKey"] != created["widget"]["publishableKey"]
