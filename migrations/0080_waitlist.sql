@@ -92,8 +92,7 @@ CREATE TABLE waitlist_offers (
 -- an entry holds at most one open offer at a time
 CREATE UNIQUE INDEX waitlist_offers_open_entry_idx ON waitlist_offers (entry_id)
     WHERE status = 'OPEN';
-CREATE INDEX waitlist_offers_open_slot_idx ON waitlist_offers (practitioner_id, start_at)
-    WHERE status = 'OPEN';
+CREATE INDEX waitlist_offers_slot_idx ON waitlist_offers (practitioner_id, start_at);
 CREATE INDEX waitlist_offers_expiry_idx ON waitlist_offers (expires_at) WHERE status = 'OPEN';
 CREATE INDEX waitlist_offers_patient_idx ON waitlist_offers (patient_id, created_at);
 CREATE INDEX waitlist_offers_opening_idx ON waitlist_offers (opening_id);

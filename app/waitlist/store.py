@@ -250,9 +250,9 @@ async def offer_state(
     conn: Conn, account_id: int, practitioner_id: int, window: tuple[datetime, datetime],
     now: datetime,
 ) -> tuple[list[Row], list[Row], dict[int, int]]:  # fmt: skip
-    """(open offers of the account: entry_id, practitioner_id, start_at; every offer of this
-    practitioner starting in `window`: entry_id, start_at; offers per patient in the last 24
-    hours)."""
+    """(open offers of the account: entry_id, practitioner_id, start_at; offers of the last 24
+    hours of this practitioner starting in `window`: entry_id, start_at; offers per patient in
+    the last 24 hours)."""
     open_rows = await conn.fetch(
         "SELECT entry_id, practitioner_id, start_at FROM waitlist_offers"
         " WHERE account_id = $1 AND status = 'OPEN' AND expires_at > $2",
@@ -261,9 +261,10 @@ async def offer_state(
     )
     offered = await conn.fetch(
         "SELECT entry_id, start_at FROM waitlist_offers"
-        " WHERE practitioner_id = $1 AND start_at >= $2 AND start_at < $3",
+        " WHERE practitioner_id = $1 AND start_at >= $2 AND start_at < $3 AND created_at > $4",
         practitioner_id,
         *window,
+        now - timedelta(days=1),
     )
     today = await conn.fetch(
         "SELECT patient_id, count(*) AS n FROM waitlist_offers"

@@ -209,11 +209,28 @@ async def test_earlier_claim_moves_the_appointment_and_its_old_time_is_offered(
     assert len(sent) == 2
     assert sent[1]["entry_id"] == next_entry and sent[1]["depth"] == 1
     assert sent[1]["start_at"] == datetime.fromisoformat("2026-03-09T11:00:00-04:00")
-    # the manage link's entry is done: asking again starts a new one
     status = await pool.fetchval(
         "SELECT status FROM waitlist_entries WHERE id = $1", r.json()["waitlistEntryId"]
     )
     assert status == "CLAIMED"
+
+    stats = await partner.get("/waitlist/stats", params={"from": "2026-03-02", "to": "2026-03-02"})
+    assert stats.status_code == 200, stats.text
+    assert stats.json() == {
+        "timeZone": "America/New_York",
+        "days": [
+            {
+                "date": "2026-03-02",
+                "selfSchedulingSettingId": practice.setting_id,
+                "entries": 2,
+                "offersSent": 2,
+                "claims": 1,
+                "slotsRefilled": 1,
+                "minutesGained": 120,
+            }
+        ],
+    }
+    assert (await partner.get("/waitlist/stats", params={"from": "2026-03-02"})).status_code == 400
 
 
 async def test_offers_expire_and_the_next_in_line_is_offered(
@@ -476,3 +493,36 @@ async def test_waitlist_disabled_or_closed(partner, client, pool):
     )
     assert late.status_code == 400 and problem_code(late) == "validation_failed"
     assert (await client.post("/widget/v1/manage/mg_nope/earlier", json={})).status_code == 404
+
+
+async def test_a_matcher_that_dies_mid_pass_loses_nothing_and_offers_once(
+    partner, client, pool, settings, monkeypatch
+):
+    from app.waitlist import matcher
+
+    practice = await waitlist_practice(partner)
+    await drain(pool, settings)
+    account = partner.account_id
+    booked, _ = await widget_book(client, practice, MON_9, "gone@example.com")
+    for i in range(2):
+        await window_entry(
+            practice, await make_patient(pool, account, f"d{i}@x.io"), DAY_START, DAY_END
+        )
+    await cancel(practice, booked["id"])  # committed: the opening is in the database now
+
+    real_offer, calls = matcher._offer, []
+
+    async def dies_on_the_second(*args, **kw):
+        calls.append(1)
+        if len(calls) == 2:
+            raise ConnectionResetError("worker lost")
+        await real_offer(*args, **kw)
+
+    monkeypatch.setattr(matcher, "_offer", dies_on_the_second)
+    with pytest.raises(ConnectionResetError):
+        await drain(pool, settings)
+    assert await offers(pool, account) == []  # the first offer went with the transaction
+    monkeypatch.setattr(matcher, "_offer", real_offer)
+    await drain(pool, settings)
+    await drain(pool, settings)
+    assert [o["recipient"] for o in await offers(pool, account)] == ["d0@x.io", "d1@x.io"]
