@@ -29,6 +29,7 @@ from app.core.secrets import keyed_hash
 from app.embed.api import _kind, _location, _managed
 from app.embed.auth import widget_session
 from app.embed.schemas import WidgetPractitioner
+from app.identity import store as identity_store
 from app.partners.guard import scope
 from app.partners.scopes import ANALYTICS, SCHEDULING
 from app.waitlist import claims, entries, stats, store
@@ -95,6 +96,13 @@ class WidgetWaitlistController(Controller):
             raise Problem(409, "attempt_abandoned", "This booking session has ended.")
         if attempt.patient_id is None:
             raise Problem(422, "patient_not_set", "Tell us who the patient is first.")
+        # offers go to the patient's contact: only one proven by a code may ask for them
+        proof_id = attempt.identity_proof_id
+        if (
+            proof_id is None
+            or not (await identity_store.get_proof(pool, attempt.account_id, proof_id)).is_verified
+        ):
+            raise Problem(422, "not_verified", "Joining the waitlist needs a verified contact.")
         practitioners = list(dict.fromkeys(data.practitioner_ids or []))
         entries.check_choice(setting, data.appointment_type_id, data.location_id, practitioners)
         entry_id = await entries.join(

@@ -10,7 +10,7 @@ import pytest
 
 from app.core import clock
 from app.waitlist.entries import MAX_ACTIVE_PER_PATIENT, MAX_JOINS_PER_ORIGIN_PER_HOUR
-from tests.support import problem_code
+from tests.support import last_code, problem_code
 from tests.waitlist_helpers import make_patient, waitlist_practice, widget_book, window_entry
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
@@ -65,14 +65,21 @@ async def test_one_patient_holds_a_bounded_number_of_entries(partner, pool):
     assert r.status_code == 409 and problem_code(r) == "waitlist_limit_reached"
 
 
-async def _widget_join(http: httpx.AsyncClient, practice, n: int) -> httpx.Response:
+async def _widget_join(http: httpx.AsyncClient, pool, practice, n: int) -> httpx.Response:
+    """A verified widget patient joins the waitlist."""
     headers = {"X-Widget-Key": practice.publishable_key}
     started = await http.post("/widget/v1/attempt", headers=headers)
     headers["Authorization"] = f"Bearer {started.json()['attemptToken']}"
-    person = {"firstName": "Flo", "lastName": f"Od{n}", "dateOfBirth": "1990-01-01"}
-    patient = await http.post(
-        "/widget/v1/attempt/patient", headers=headers, json={**person, "email": f"f{n}@x.io"}
+    email = f"f{n}@x.io"
+    sent = await http.post("/widget/v1/attempt/send-code", headers=headers, json={"email": email})
+    assert sent.status_code == 200, sent.text
+    code = await last_code(pool, practice.partner.account_id)
+    checked = await http.post(
+        "/widget/v1/attempt/verify-code", headers=headers, json={"code": code, "email": email}
     )
+    assert checked.json()["verified"] is True
+    person = {"firstName": "Flo", "lastName": f"Od{n}", "dateOfBirth": "1990-01-01"}
+    patient = await http.post("/widget/v1/attempt/patient", headers=headers, json=person)
     assert patient.status_code in (200, 201), patient.text
     return await http.post(
         "/widget/v1/attempt/waitlist",
@@ -88,7 +95,7 @@ async def _widget_join(http: httpx.AsyncClient, practice, n: int) -> httpx.Respo
 
 
 async def test_one_address_cannot_flood_the_waitlist(partner, app, pool):
-    practice = await waitlist_practice(partner)
+    practice = await waitlist_practice(partner, method="EMAIL")
 
     def from_address(ip: str) -> httpx.AsyncClient:
         transport = httpx.ASGITransport(app=app, client=(ip, 4000))
@@ -96,13 +103,14 @@ async def test_one_address_cannot_flood_the_waitlist(partner, app, pool):
 
     async with from_address("203.0.113.7") as flooder, from_address("198.51.100.9") as other:
         joins = [
-            await _widget_join(flooder, practice, n) for n in range(MAX_JOINS_PER_ORIGIN_PER_HOUR)
+            await _widget_join(flooder, pool, practice, n)
+            for n in range(MAX_JOINS_PER_ORIGIN_PER_HOUR)
         ]
         assert {j.status_code for j in joins} == {201}
-        refused = await _widget_join(flooder, practice, 99)
+        refused = await _widget_join(flooder, pool, practice, 99)
         assert refused.status_code == 429 and problem_code(refused) == "rate_limited"
         assert int(refused.headers["retry-after"]) > 0
-        assert (await _widget_join(other, practice, 100)).status_code == 201
+        assert (await _widget_join(other, pool, practice, 100)).status_code == 201
     stored = await pool.fetch(
         "SELECT source, locale, origin_hash FROM waitlist_entries WHERE account_id = $1",
         partner.account_id,
@@ -124,6 +132,19 @@ async def test_widget_join_needs_a_proven_patient(partner, client):
     }
     r = await client.post("/widget/v1/attempt/waitlist", headers=headers, json=body)
     assert r.status_code == 422 and problem_code(r) == "patient_not_set"
+    # a setting that proves nothing cannot send offers to whatever contact was typed
+    open_practice = await waitlist_practice(partner)
+    headers = {"X-Widget-Key": open_practice.publishable_key}
+    started = await client.post("/widget/v1/attempt", headers=headers)
+    headers["Authorization"] = f"Bearer {started.json()['attemptToken']}"
+    person = {"firstName": "Vic", "lastName": "Tim", "dateOfBirth": "1990-01-01"}
+    await client.post(
+        "/widget/v1/attempt/patient", headers=headers, json={**person, "email": "victim@x.io"}
+    )
+    body = {**body, "appointmentTypeId": open_practice.appointment_type_id}
+    body["locationId"] = open_practice.location_ids[0]
+    r = await client.post("/widget/v1/attempt/waitlist", headers=headers, json=body)
+    assert r.status_code == 422 and problem_code(r) == "not_verified"
     no_token = await client.post(
         "/widget/v1/attempt/waitlist", headers={"X-Widget-Key": practice.publishable_key}, json=body
     )
