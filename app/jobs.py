@@ -1,6 +1,6 @@
 """Periodic jobs: expired holds are swept (their time noted as a waitlist opening), idle
-attempts become ABANDONED, old availability change rows are pruned (app/availability/cache.py),
-and the retention pass erases what is kept no longer (app/retention.py).
+attempts become ABANDONED, old availability change rows and waitlist openings that led to no
+offer are pruned, and the retention pass erases what is kept no longer (app/retention.py).
 
 Each pass is safe to run from several processes at once (row locks with SKIP LOCKED, and
 deletes of already-expired rows). They run inside `slotproof serve` unless --no-worker, and in
@@ -25,12 +25,14 @@ from app.config import Settings
 from app.core import clock
 from app.core.db import transaction
 from app.retention import run_retention
-from app.waitlist.store import note_freed_holds
+from app.waitlist.store import note_freed_holds, prune_openings
 
 log = logging.getLogger("slotproof.jobs")
 INTERVAL_SECONDS = 30.0
 # erasing contacts reads every old abandoned attempt; its 30-day clock needs no finer grain
 CONTACT_ERASURE_EVERY_SECONDS = 600.0
+# openings that led to no offer are kept this long (to look into a day's matching)
+OPENINGS_KEPT = timedelta(days=1)
 
 
 async def run_periodic_once(
@@ -54,6 +56,7 @@ async def run_periodic_once(
         "holdsSwept": swept,
         "attemptsAbandoned": abandoned,
         "availabilityChangesPruned": pruned,
+        "waitlistOpeningsPruned": await prune_openings(pool, now - OPENINGS_KEPT),
     }
     done.update(await run_retention(pool, settings, now, erase_contacts=erase_contacts))
     if any(done.values()):

@@ -64,6 +64,8 @@ CREATE TABLE waitlist_openings (
     processed_at     timestamptz
 );
 CREATE INDEX waitlist_openings_due_idx ON waitlist_openings (id) WHERE processed_at IS NULL;
+CREATE INDEX waitlist_openings_processed_idx ON waitlist_openings (processed_at)
+    WHERE processed_at IS NOT NULL;
 
 CREATE TABLE waitlist_offers (
     id                   bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,

@@ -171,6 +171,23 @@ async def mark_processed(conn: asyncpg.Connection, opening_id: int, now: datetim
     )
 
 
+async def prune_openings(conn: Conn, before: datetime, batch: int = 1000) -> int:
+    """Delete processed openings older than `before` that led to no offer (those with offers
+    stay: analytics count refilled slots through them)."""
+    status = await conn.execute(
+        """
+        DELETE FROM waitlist_openings WHERE id IN (
+            SELECT w.id FROM waitlist_openings w
+             WHERE w.processed_at < $1
+               AND NOT EXISTS (SELECT 1 FROM waitlist_offers o WHERE o.opening_id = w.id)
+             LIMIT $2)
+        """,
+        before,
+        batch,
+    )
+    return int(status.split()[-1])
+
+
 async def insert_opening(
     conn: Conn,
     *,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from datetime import datetime
 
 import asyncpg
@@ -52,19 +53,23 @@ async def run_forever(
             await run_once(pool, settings)
         except Exception as exc:
             log.error("waitlist matcher pass failed", extra={"error": type(exc).__name__})
-            listener = await _release(pool, listener)
+            listener = await _release(pool, listener, notified)
         waiters = {asyncio.ensure_future(wake.wait()), asyncio.ensure_future(stop.wait())}
         _, pending = await asyncio.wait(
             waiters, timeout=poll_seconds, return_when=asyncio.FIRST_COMPLETED
         )
         for task in pending:
             task.cancel()
-    await _release(pool, listener)
+    await _release(pool, listener, notified)
     log.info("waitlist matcher stopped")
 
 
-async def _release(pool: asyncpg.Pool, listener: asyncpg.Connection | None) -> None:
-    """Back to the pool (its reset drops the LISTEN and the listener); returns None."""
+async def _release(
+    pool: asyncpg.Pool, listener: asyncpg.Connection | None, callback: Callable[..., None]
+) -> None:
+    """Stop listening and give the connection back to the pool; returns None."""
     if listener is not None:
+        with contextlib.suppress(Exception):
+            await listener.remove_listener(CHANNEL, callback)
         with contextlib.suppress(Exception):
             await pool.release(listener)

@@ -526,3 +526,47 @@ async def test_a_matcher_that_dies_mid_pass_loses_nothing_and_offers_once(
     await drain(pool, settings)
     await drain(pool, settings)
     assert [o["recipient"] for o in await offers(pool, account)] == ["d0@x.io", "d1@x.io"]
+
+
+async def test_openings_without_offers_are_pruned_after_a_day(partner, client, pool, settings):
+    from app.jobs import run_periodic_once
+
+    practice = await waitlist_practice(partner)
+    await drain(pool, settings)
+    account = partner.account_id
+    for start, email in ((MON_9, "a@x.io"), ("2026-03-09T10:00:00-04:00", "b@x.io")):
+        booked, _ = await widget_book(client, practice, start, email)
+        await cancel(practice, booked["id"])
+    await window_entry(practice, await make_patient(pool, account, "w@x.io"), DAY_START, DAY_END)
+    await drain(pool, settings)  # one opening offers 9:00; the other finds the entry holding it
+    openings = "SELECT count(*) FROM waitlist_openings WHERE account_id = $1"
+    before = await pool.fetchval(openings, account)
+    await run_periodic_once(pool, settings, clock.now() + timedelta(days=2), erase_contacts=False)
+    assert await pool.fetchval(openings, account) == 1 < before
+    assert len(await offers(pool, account)) == 1
+
+
+async def test_the_matcher_loop_wakes_on_the_cancel_and_stops_cleanly(
+    partner, client, pool, settings
+):
+    from app.waitlist.worker import run_forever
+
+    practice = await waitlist_practice(partner)
+    await drain(pool, settings)
+    account = partner.account_id
+    booked, _ = await widget_book(client, practice, MON_9, "gone@example.com")
+    await window_entry(practice, await make_patient(pool, account, "loop@x.io"), DAY_START, DAY_END)
+    stop = asyncio.Event()
+    # an hour's poll: the cancel is matched at once only if the loop LISTENs (or its first
+    # pass, which starts after the LISTEN, already finds it)
+    loop = asyncio.create_task(run_forever(pool, settings, stop=stop, poll_seconds=3600))
+    try:
+        await cancel(practice, booked["id"])
+        for _ in range(600):
+            if await offers(pool, account):
+                break
+            await asyncio.sleep(0.05)
+        assert [o["recipient"] for o in await offers(pool, account)] == ["loop@x.io"]
+    finally:
+        stop.set()
+        await asyncio.wait_for(loop, 30)
