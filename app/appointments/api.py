@@ -20,6 +20,7 @@ from app.core import clock
 from app.core.crud import Row
 from app.core.errors import invalid, not_found
 from app.core.http import Cursor, DbPool, JSONBody, Limit, PathId
+from app.core.instants import check_instant
 from app.core.pagination import DEFAULT_LIMIT, check_limit, decode_cursor, page
 from app.core.schema import MAX_ID
 from app.partners.guard import scope
@@ -40,7 +41,7 @@ def _instant(raw: str | None, field: str) -> datetime | None:
         raise invalid(field, "must be an ISO 8601 time such as 2026-03-09T09:00:00-04:00") from None
     if value.utcoffset() is None:
         raise invalid(field, "must include a UTC offset, e.g. 2026-03-09T09:00:00-04:00")
-    return value
+    return check_instant(value, field)
 
 
 def _check_ids(*ids: int) -> None:

@@ -210,6 +210,13 @@ async def insert_code(
     )
 
 
+async def code_sent(conn: asyncpg.Connection, proof_id: int) -> bool:
+    """Has this proof ever had a code sent (to any contact, on any channel)?"""
+    return await conn.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM identity_codes WHERE proof_id = $1)", proof_id
+    )
+
+
 async def live_code(
     conn: asyncpg.Connection, proof_id: int, channel: Channel, contact_hash: str, now: datetime
 ) -> asyncpg.Record | None:
