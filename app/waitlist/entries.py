@@ -15,6 +15,7 @@ from app.availability.service import MAX_RANGE
 from app.core.crud import Row
 from app.core.db import transaction
 from app.core.errors import Problem, invalid, not_found
+from app.core.instants import check_instant
 from app.selfscheduling import store as settings_store
 from app.waitlist import schemas as s
 from app.waitlist import store
@@ -68,6 +69,8 @@ async def earlier(
             )
         if appointment["start_at"] <= now:
             raise Problem(409, "appointment_in_past", "The appointment has already started.")
+        if not_before is not None:
+            check_instant(not_before, "notBefore")
         start = max(now, not_before or now)
         if start >= appointment["start_at"]:
             raise invalid("notBefore", "must be before the appointment's start")
@@ -106,6 +109,8 @@ async def earlier(
 
 
 def check_window(start: datetime, end: datetime, now: datetime) -> None:
+    check_instant(start, "windowStart")
+    check_instant(end, "windowEnd")
     if end <= start:
         raise Problem(400, "invalid_range", "windowEnd must be after windowStart.")
     if end - start > MAX_RANGE:

@@ -149,3 +149,25 @@ async def test_widget_join_needs_a_proven_patient(partner, client):
         "/widget/v1/attempt/waitlist", headers={"X-Widget-Key": practice.publishable_key}, json=body
     )
     assert no_token.status_code == 401
+
+
+async def test_times_at_the_edges_are_a_400_naming_the_field(partner, client, pool):
+    practice = await waitlist_practice(partner)
+    patient = await make_patient(pool, partner.account_id, "edge@x.io")
+    _, link = await widget_book(client, practice, "2026-03-09T11:00:00-04:00", "edgy@x.io")
+    base = {
+        "selfSchedulingSettingId": practice.setting_id,
+        "patientId": patient,
+        "appointmentTypeId": practice.appointment_type_id,
+        "locationId": practice.location_ids[0],
+        "windowStart": DAY_START,
+        "windowEnd": DAY_END,
+    }
+    for field in ("windowStart", "windowEnd"):
+        for edge in ("0001-01-01T00:00:00Z", "9999-12-31T23:59:59Z"):
+            r = await partner.post("/waitlist", json={**base, field: edge})
+            assert r.status_code == 400, (field, edge, r.text)
+            assert r.json()["errors"][0]["field"] == field
+    for edge in ("0001-01-01T00:00:00Z", "9999-12-31T23:59:59Z"):
+        r = await client.post(f"/widget/v1/manage/{link}/earlier", json={"notBefore": edge})
+        assert r.status_code == 400 and r.json()["errors"][0]["field"] == "notBefore"
