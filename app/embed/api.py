@@ -343,13 +343,18 @@ class ManageController(Controller):
         names = await availability_store.display_names(
             pool, row["account_id"], [row["practitioner_id"]]
         )
-        key = await pool.fetchval(
-            "SELECT s.publishable_key FROM scheduler_configs c"
+        owner = await pool.fetchrow(
+            "SELECT s.publishable_key, s.waitlist, EXISTS (SELECT 1 FROM waitlist_entries e"
+            " WHERE e.appointment_id = $2 AND e.status = 'ACTIVE') AS earlier_requested"
+            " FROM scheduler_configs c"
             " JOIN self_scheduling_settings s ON s.id = c.setting_id WHERE c.id = $1",
             row["scheduler_config_id"],
+            row["id"],
         )
+        key = owner["publishable_key"] if owner else None
         # the same rules the cancel and reschedule calls apply to a patient
         upcoming = row["start_at"] > clock.now()
+        can_reschedule = upcoming and row["status"] in changes.RESCHEDULABLE and key is not None
         return s.ManagedAppointment(
             appointment=booking.to_appointment(row),
             location=_location(location),
@@ -358,8 +363,10 @@ class ManageController(Controller):
                 id=row["practitioner_id"], display_name=names.get(row["practitioner_id"], "")
             ),
             can_cancel=upcoming and row["status"] in changes.PATIENT_CANCELLABLE,
-            can_reschedule=upcoming and row["status"] in changes.RESCHEDULABLE and key is not None,
+            can_reschedule=can_reschedule,
             setting_publishable_key=key,
+            can_ask_earlier=can_reschedule and owner["waitlist"]["enabled"],
+            earlier_requested=bool(owner and owner["earlier_requested"]),
         )
 
     @post(

@@ -168,8 +168,11 @@ async def test_earlier_claim_moves_the_appointment_and_its_old_time_is_offered(
     account = partner.account_id
     booked, _ = await widget_book(client, practice, MON_9, "gone@example.com")
     mine, link = await widget_book(client, practice, "2026-03-09T11:00:00-04:00", "me@x.io")
+    shown = (await client.get(f"/widget/v1/manage/{link}")).json()
+    assert (shown["canAskEarlier"], shown["earlierRequested"]) == (True, False)
     r = await client.post(f"/widget/v1/manage/{link}/earlier", json={"lang": "es"})
     assert r.status_code == 201
+    assert (await client.get(f"/widget/v1/manage/{link}")).json()["earlierRequested"] is True
     again = await client.post(f"/widget/v1/manage/{link}/earlier", json={})
     assert again.status_code == 200 and again.json() == r.json()  # no second entry
     # someone who wants 11:00-12:00 only: not offered 9:00, but the time I leave
