@@ -46,9 +46,10 @@ def offer_token_hash(secret_key: str, token: str) -> str:
     return keyed_hash(secret_key, "waitlist-offer", token)
 
 
-def offer_url(public_url: str, token: str) -> str:
-    # in the fragment, like manage links: never in server logs or Referer headers
-    return f"{public_url}/widget/v1/frame#offer={token}"
+def offer_url(public_url: str, token: str, locale: str) -> str:
+    # the token in the fragment, like manage links: never in server logs or Referer headers;
+    # the page opens in the language of the message
+    return f"{public_url}/widget/v1/frame?lang={locale}#offer={token}"
 
 
 async def process_next(pool: asyncpg.Pool, settings: Settings, now: datetime) -> bool:
@@ -245,7 +246,7 @@ async def _offer(
             "practice": place["practice"],
             "when": when_text(slot.start, place["time_zone"]),
             "place": "Video visit" if place["telehealth"] else place["name"],
-            "offer_url": offer_url(settings.public_url, token),
+            "offer_url": offer_url(settings.public_url, token, entry["locale"]),
             "minutes": str(minutes),
         },
         locale=entry["locale"],

@@ -82,7 +82,9 @@ async def test_a_cancel_offers_the_slot_to_the_oldest_matching_entries_only(
     assert {o["start_at"] for o in sent} == {datetime.fromisoformat(MON_9)}
     assert all(o["channel"] == "EMAIL" and o["status"] == "OPEN" for o in sent)
     assert all(
-        o["params"]["offer_url"].startswith("http://127.0.0.1:8000/widget/v1/frame#offer=of_")
+        o["params"]["offer_url"].startswith(
+            "http://127.0.0.1:8000/widget/v1/frame?lang=en#offer=of_"
+        )
         for o in sent
     )
     events = await pool.fetch(
