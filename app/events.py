@@ -18,6 +18,8 @@ APPOINTMENT_CREATED: Final = "appointment.created"
 APPOINTMENT_RESCHEDULED: Final = "appointment.rescheduled"
 APPOINTMENT_CANCELLED: Final = "appointment.cancelled"
 NOTIFICATION_FAILED: Final = "notification.failed"
+APPOINTMENT_CONFIRMED: Final = "appointment.confirmed"
+REMINDER_SENT: Final = "reminder.sent"
 WAITLIST_OFFERED: Final = "waitlist.offered"
 WAITLIST_CLAIMED: Final = "waitlist.claimed"
 
@@ -29,6 +31,8 @@ EVENT_TYPES: Final = (
     APPOINTMENT_RESCHEDULED,
     APPOINTMENT_CANCELLED,
     NOTIFICATION_FAILED,
+    APPOINTMENT_CONFIRMED,
+    REMINDER_SENT,
     WAITLIST_OFFERED,
     WAITLIST_CLAIMED,
 )

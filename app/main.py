@@ -43,6 +43,7 @@ from app.notifications.callbacks import sendgrid_events, twilio_status
 from app.partners.api import issue_token
 from app.partners.guard import partner_guard
 from app.practice.api import AppointmentTypeController, LocationController, PractitionerController
+from app.reminders.api import ReminderLinksController, ReminderStatsController, twilio_inbound
 from app.selfscheduling.api import SchedulerConfigController, SettingController
 from app.waitlist.api import (
     EarlierController,
@@ -109,6 +110,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             AttemptController,
             AppointmentController,
             AnalyticsController,
+            ReminderStatsController,
             AuditLogController,
             WaitlistController,
         ],
@@ -120,6 +122,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             route_handlers=[
                 WidgetController,
                 ManageController,
+                ReminderLinksController,
                 EarlierController,
                 WidgetWaitlistController,
                 OfferController,
@@ -133,6 +136,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             readyz,
             issue_token,
             twilio_status,
+            twilio_inbound,
             sendgrid_events,
             partner,
             widget,

@@ -25,6 +25,7 @@ from app.identity.contacts import Contact
 from app.identity.policy import Method
 from app.identity.store import Proof
 from app.notifications.messages import VERIFICATION_CODE
+from app.notifications.optouts import refuse_opted_out_sms
 from app.notifications.outbox import enqueue
 
 log = logging.getLogger("slotproof.identity")
@@ -69,6 +70,8 @@ async def send_code(
         await store.lock_contact(conn, contact_hash)
         now = store.clock()
         _check_usable(proof, contact, now)
+        if contact.channel.value == "SMS":
+            await refuse_opted_out_sms(conn, account_id, contact.value)
         sends = await store.sends_since(conn, contact_hash, now - policy.SEND_WINDOW)
         wait = policy.send_retry_after(now, sends)
         if wait is not None:
@@ -119,13 +122,19 @@ async def verify_code(
         if policy.proof_locked(proof.failed_attempts):
             wait = policy.proof_retry_after(now, proof.expires_at)
             raise too_many("too_many_attempts", locked, wait)
-        failures = await store.failures_since(
-            conn, contact_hash, now - policy.CONTACT_FAILURE_WINDOW
-        )
-        if (wait := policy.contact_retry_after(now, failures)) is not None:
-            raise too_many("too_many_attempts", locked, wait)
-
         live = await store.live_code(conn, proof.id, contact.channel, contact_hash, now)
+        failures = await store.failures_since(
+            conn, account_id, contact_hash, now - policy.CONTACT_FAILURE_WINDOW
+        )
+        cleared = await store.last_verified(conn, account_id, contact_hash)
+        if (wait := policy.contact_retry_after(now, failures, cleared)) is not None:
+            sent_at = live["created_at"] if live else None
+            failed = sent_at is not None and await store.failed_since(
+                conn, proof.id, contact_hash, sent_at
+            )
+            if not policy.may_try_while_locked(sent_at, failed):
+                raise too_many("too_many_attempts", locked, wait)
+
         candidate = policy.code_digest(secret_key, proof.id, contact_hash, code)
         matches = policy.digests_equal(candidate, live["code_hash"] if live else _NO_CODE)
         if live is not None and matches and await store.consume_code(conn, live["id"], now):
@@ -134,7 +143,8 @@ async def verify_code(
                 conn, proof.id, Step.VERIFIED, now, verified=verified.is_verified
             )
         else:
-            await store.record_failure(conn, proof, contact_hash, now)
+            sent_here = live is not None or await store.code_sent_to(conn, proof.id, contact_hash)
+            await store.record_failure(conn, proof, contact_hash, now, against_contact=sent_here)
             verified = None
     log.info(
         "identity code checked",

@@ -26,6 +26,7 @@ from app.core.db import transaction
 from app.core.errors import Problem
 from app.core.secrets import keyed_hash, random_token
 from app.notifications.messages import WAITLIST_OFFER
+from app.notifications.optouts import sms_opted_out
 from app.notifications.outbox import enqueue
 from app.selfscheduling import store as settings_store
 from app.waitlist import matching, store
@@ -222,7 +223,7 @@ async def _offer(
     assignment: matching.Assignment,
     now: datetime,
 ) -> None:
-    channel = await _channel(conn, entry["patient_id"])
+    channel = await _channel(conn, opening["account_id"], entry["patient_id"])
     if channel is None:
         return  # no way to reach the patient: nothing to offer
     slot = assignment.slot
@@ -288,11 +289,13 @@ async def _offer(
     )
 
 
-async def _channel(conn: asyncpg.Connection, patient_id: int) -> tuple[str, str] | None:
-    """SMS when the patient has a mobile number (an offer is first come, first served, and
-    short-lived), else email."""
+async def _channel(
+    conn: asyncpg.Connection, account_id: int, patient_id: int
+) -> tuple[str, str] | None:
+    """SMS when the patient has a mobile number that did not opt out of the practice's texts
+    (an offer is first come, first served, and short-lived), else email."""
     contacts = dict(await patient_contacts(conn, patient_id))
-    if "SMS" in contacts:
+    if "SMS" in contacts and not await sms_opted_out(conn, account_id, contacts["SMS"]):
         return "SMS", contacts["SMS"]
     if "EMAIL" in contacts:
         return "EMAIL", contacts["EMAIL"]

@@ -504,6 +504,8 @@ async def test_events_are_recorded_with_known_types_only(pool):
         "appointment.rescheduled",
         "appointment.cancelled",
         "notification.failed",
+        "appointment.confirmed",
+        "reminder.sent",
         "waitlist.offered",
         "waitlist.claimed",
     }

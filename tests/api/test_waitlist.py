@@ -575,3 +575,25 @@ async def test_the_matcher_loop_wakes_on_the_cancel_and_stops_cleanly(
     finally:
         stop.set()
         await asyncio.wait_for(loop, 30)
+
+
+async def test_a_number_that_replied_stop_gets_its_offer_by_email(partner, client, pool, settings):
+    from app.notifications.optouts import opt_out
+
+    practice = await waitlist_practice(partner)
+    await drain(pool, settings)
+    account = partner.account_id
+    booked, _ = await widget_book(client, practice, MON_9, "gone@example.com")
+    texts = await make_patient(pool, account, "texts@x.io", phone="+12025550111")
+    stopped = await make_patient(pool, account, "stopped@x.io", phone="+12025550122")
+    for patient in (texts, stopped):
+        await window_entry(practice, patient, DAY_START, DAY_END)
+    async with pool.acquire() as conn:  # as a STOP reply records it
+        await opt_out(conn, [account], "SMS", "+12025550122")
+    await cancel(practice, booked["id"])
+    await drain(pool, settings)
+    sent = await offers(pool, account)
+    assert [(o["channel"], o["recipient"]) for o in sent] == [
+        ("SMS", "+12025550111"),
+        ("EMAIL", "stopped@x.io"),
+    ]
