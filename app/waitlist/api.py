@@ -23,7 +23,7 @@ from app.core.errors import Problem, invalid
 from app.core.http import Cursor, DbPool, JSONBody, Limit, PathId
 from app.core.openapi import WIDGET_ATTEMPT
 from app.core.pagination import DEFAULT_LIMIT, check_limit, decode_cursor
-from app.core.ratelimit_middleware import client_address
+from app.core.principal import principal_of
 from app.core.schema import MAX_ID
 from app.core.secrets import keyed_hash
 from app.embed.api import _kind, _location, _managed
@@ -41,15 +41,9 @@ STATUSES = ("ACTIVE", "CLAIMED", "ENDED", "REMOVED")
 
 
 def _origin_hash(request: Request) -> str:
-    settings = request.app.state.settings
-    limits = request.app.state.rate_limits
-    trusted = limits.trusted if limits is not None else ()
-    address = client_address(
-        request.client.host if request.client else None,
-        request.headers.getall("x-forwarded-for", []),
-        trusted,
-    )
-    return keyed_hash(settings.secret_key, "waitlist-origin", address)
+    """A keyed hash of the caller's address (as the trusted-proxy rules decide it)."""
+    secret = request.app.state.settings.secret_key
+    return keyed_hash(secret, "waitlist-origin", principal_of(request.scope).ip)
 
 
 class EarlierController(Controller):
@@ -69,7 +63,7 @@ class EarlierController(Controller):
         manage_token: FromPath[str],
         data: JSONBody[s.EarlierIn | None] = None,
     ) -> Response[s.EntryCreated]:
-        row = await _managed(request, pool, manage_token)
+        row = _managed(request)
         body = data or s.EarlierIn()
         entry_id, created = await entries.earlier(
             pool, row, body.not_before, body.lang, clock.now()
@@ -90,7 +84,7 @@ class WidgetWaitlistController(Controller):
     async def join(
         self, request: Request, pool: DbPool, data: JSONBody[s.WindowIn]
     ) -> s.EntryCreated:
-        session = await widget_session(request)
+        session = widget_session(request)
         attempt, setting = session.attempt, entries.waitlist_setting(session.setting)
         if attempt.status in TERMINAL and attempt.status.value != "BOOKED":
             raise Problem(409, "attempt_abandoned", "This booking session has ended.")
