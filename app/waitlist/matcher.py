@@ -165,10 +165,9 @@ async def _open_slots(
         return []
     if practitioner_id not in setting["practitioner_ids"]:
         return []
-    configs = await settings_store.configs_for_setting(conn, setting["account_id"], setting["id"])
     try:
         async with conn.transaction():  # a search refused by the setting must not poison ours
-            result = await search(
+            found = await search(
                 conn,
                 setting["account_id"],
                 SlotSearch(
@@ -180,11 +179,10 @@ async def _open_slots(
                     practitioner_ids=(practitioner_id,),
                 ),
                 now,
-                setting=setting,
-                configs=configs,
             )
     except Problem:  # the setting no longer offers this location, type or practitioner
         return []
+    buffers = {c.id: (c.buffer_before_minutes, c.buffer_after_minutes) for c in found.scope.configs}
     return [
         matching.OpenSlot(
             start=slot.start,
@@ -193,16 +191,15 @@ async def _open_slots(
             scheduler_config_id=slot.scheduler_config_id,
             location_id=slot.location_id,
         )
-        for slot in _touching(result.slots, configs, opening["during"])
+        for slot in _touching(found.slots, buffers, opening["during"])
     ]
 
 
-def _touching(slots: Iterable[e.Slot], configs: list[Row], during) -> list[e.Slot]:
+def _touching(slots: Iterable[e.Slot], buffers: dict[int, tuple[int, int]], during) -> list[e.Slot]:
     """The slots whose buffered time overlaps the freed range (all of them for a schedule
     change): only what this opening made bookable is offered."""
     if during is None:
         return list(slots)
-    buffers = {c["id"]: (c["buffer_before_minutes"], c["buffer_after_minutes"]) for c in configs}
     kept = []
     for slot in slots:
         before, after = buffers.get(slot.scheduler_config_id, (0, 0))
