@@ -18,6 +18,7 @@ APPOINTMENT_CREATED: Final = "appointment.created"
 APPOINTMENT_RESCHEDULED: Final = "appointment.rescheduled"
 APPOINTMENT_CANCELLED: Final = "appointment.cancelled"
 NOTIFICATION_FAILED: Final = "notification.failed"
+BUDGET_EXHAUSTED: Final = "budget.exhausted"
 
 EVENT_TYPES: Final = (
     ATTEMPT_STARTED,
@@ -27,6 +28,7 @@ EVENT_TYPES: Final = (
     APPOINTMENT_RESCHEDULED,
     APPOINTMENT_CANCELLED,
     NOTIFICATION_FAILED,
+    BUDGET_EXHAUSTED,
 )
 
 

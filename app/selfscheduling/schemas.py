@@ -190,6 +190,17 @@ class Widget(Schema):
     theme: Theme
 
 
+SmsBudget = Annotated[
+    int,
+    msgspec.Meta(
+        ge=0,
+        le=100_000,
+        description="verification texts this setting may send per UTC day; past it sends are"
+        " 429 budget_exhausted and one budget.exhausted event is emitted",
+    ),
+]
+
+
 class SettingIn(Schema):
     """A new setting. `locationSelectable` defaults to true, or to false when
     `fixedLocationId` is given (likewise for appointment types)."""
@@ -214,6 +225,7 @@ class SettingIn(Schema):
     afterward_booking_limit_active: bool = False
     afterward_booking_limit_unit: LimitUnitIn = "HOURS"
     allowed_phone_countries: CountryList = msgspec.field(default_factory=lambda: ["US", "CA"])
+    sms_budget_per_day: SmsBudget = 200
     widget: WidgetIn | None = None
 
 
@@ -240,6 +252,7 @@ class SettingPatch(Patch):
     afterward_booking_limit_active: bool | UnsetType = UNSET
     afterward_booking_limit_unit: LimitUnitIn | UnsetType = UNSET
     allowed_phone_countries: CountryList | UnsetType = UNSET
+    sms_budget_per_day: SmsBudget | UnsetType = UNSET
     widget: WidgetPatch | UnsetType = UNSET
 
 
@@ -268,6 +281,7 @@ class Setting(Schema, omit_defaults=True, kw_only=True):
     afterward_booking_limit_active: bool
     afterward_booking_limit_unit: LimitUnit
     allowed_phone_countries: list[str]
+    sms_budget_per_day: int
     scheduler_configs: list[SchedulerConfig]
     widget: Widget
 

@@ -90,6 +90,7 @@ async def test_setting_full_crud(partner):
         "afterwardBookingLimitActive": True,
         "afterwardBookingLimitUnit": "Hours",
         "allowedPhoneCountries": ["us", "MX", "US"],
+        "smsBudgetPerDay": 50,
         "widget": {
             "allowedOrigins": ["HTTPS://Clinic.Example.com:443/", "http://localhost:5173"],
             "theme": {"primaryColor": "#0A7CFF", "cornerRadius": 8, "fontFamily": "Inter"},
@@ -119,6 +120,7 @@ async def test_setting_full_crud(partner):
         "afterwardBookingLimitActive": True,
         "afterwardBookingLimitUnit": "HOURS",
         "allowedPhoneCountries": ["US", "MX"],
+        "smsBudgetPerDay": 50,
         "schedulerConfigs": [],
         "widget": {
             "publishableKey": key,
@@ -180,6 +182,7 @@ async def test_setting_defaults(partner):
         "afterwardBookingLimitActive": False,
         "afterwardBookingLimitUnit": "HOURS",
         "allowedPhoneCountries": ["US", "CA"],
+        "smsBudgetPerDay": 200,
         "schedulerConfigs": [],
         "widget": {
             "publishableKey": created["widget"]["publishableKey"],
