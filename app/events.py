@@ -19,6 +19,8 @@ APPOINTMENT_RESCHEDULED: Final = "appointment.rescheduled"
 APPOINTMENT_CANCELLED: Final = "appointment.cancelled"
 NOTIFICATION_FAILED: Final = "notification.failed"
 BUDGET_EXHAUSTED: Final = "budget.exhausted"
+APPOINTMENT_CONFIRMED: Final = "appointment.confirmed"
+REMINDER_SENT: Final = "reminder.sent"
 
 EVENT_TYPES: Final = (
     ATTEMPT_STARTED,
@@ -29,6 +31,8 @@ EVENT_TYPES: Final = (
     APPOINTMENT_CANCELLED,
     NOTIFICATION_FAILED,
     BUDGET_EXHAUSTED,
+    APPOINTMENT_CONFIRMED,
+    REMINDER_SENT,
 )
 
 

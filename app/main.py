@@ -43,6 +43,7 @@ from app.notifications.callbacks import sendgrid_events, twilio_status
 from app.partners.api import issue_token
 from app.partners.guard import partner_guard
 from app.practice.api import AppointmentTypeController, LocationController, PractitionerController
+from app.reminders.api import ReminderLinksController, ReminderStatsController, twilio_inbound
 from app.selfscheduling.api import SchedulerConfigController, SettingController
 from app.webhooks.api import WebhookEndpointController
 
@@ -103,12 +104,16 @@ def create_app(settings: Settings | None = None) -> Litestar:
             AttemptController,
             AppointmentController,
             AnalyticsController,
+            ReminderStatsController,
             AuditLogController,
         ],
     )
     document_problems(partner, PARTNER_PROBLEMS)
     widget = document_problems(
-        Router(path="/", route_handlers=[WidgetController, ManageController]), WIDGET_PROBLEMS
+        Router(
+            path="/", route_handlers=[WidgetController, ManageController, ReminderLinksController]
+        ),
+        WIDGET_PROBLEMS,
     )
     app = Litestar(
         route_handlers=[
@@ -116,6 +121,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             readyz,
             issue_token,
             twilio_status,
+            twilio_inbound,
             sendgrid_events,
             partner,
             widget,

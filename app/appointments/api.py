@@ -9,6 +9,7 @@ import re
 from datetime import datetime
 from typing import Annotated, get_args
 
+import msgspec
 from litestar import Controller, Request, get, put
 from litestar.params import QueryParameter
 
@@ -26,6 +27,7 @@ from app.core.schema import MAX_ID
 from app.partners.guard import scope
 from app.partners.scopes import SCHEDULING
 from app.practice import store as practice_store
+from app.reminders.views import reminder_states
 
 STATUSES = frozenset(get_args(s.Status))
 # "+04:00" arrives as " 04:00" when a client forgets to percent-encode the plus sign
@@ -55,6 +57,11 @@ async def _at_location(pool: DbPool, account_id: int, location_id: int, id_: int
     if row["location_id"] != location_id:
         raise not_found("appointment")
     return row
+
+
+async def _with_reminders(pool: DbPool, rows: list[Row]) -> list[s.Appointment]:
+    states = await reminder_states(pool, [r["id"] for r in rows])
+    return [msgspec.structs.replace(to_appointment(r), reminders=states[r["id"]]) for r in rows]
 
 
 class AppointmentController(Controller):
@@ -102,7 +109,7 @@ class AppointmentController(Controller):
             patient_id=patient_id,
         )
         rows, next_cursor = page(rows, limit)
-        return s.AppointmentPage([to_appointment(r) for r in rows], next_cursor)
+        return s.AppointmentPage(await _with_reminders(pool, rows), next_cursor)
 
     @get(
         "/{appointment_id:int}",
@@ -112,7 +119,8 @@ class AppointmentController(Controller):
     async def get_appointment(
         self, pool: DbPool, account_id: PathId, location_id: PathId, appointment_id: PathId
     ) -> s.Appointment:
-        return to_appointment(await _at_location(pool, account_id, location_id, appointment_id))
+        row = await _at_location(pool, account_id, location_id, appointment_id)
+        return (await _with_reminders(pool, [row]))[0]
 
     @put(
         "/{appointment_id:int}",
@@ -139,4 +147,4 @@ class AppointmentController(Controller):
             now=clock.now(),
             location_id=location_id,
         )
-        return to_appointment(row)
+        return (await _with_reminders(pool, [row]))[0]

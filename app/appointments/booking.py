@@ -21,6 +21,7 @@ from app.availability.service import SlotSearch, search
 from app.core.crud import Row
 from app.core.errors import Problem, invalid
 from app.core.instants import check_instant
+from app.reminders import service as reminders
 from app.selfscheduling import store as settings_store
 
 ALTERNATIVES_WINDOW = timedelta(days=7)
@@ -210,7 +211,7 @@ async def insert_appointment(
 ) -> int:
     try:
         async with conn.transaction():  # a savepoint: the constraint may still say no
-            return await store.insert(
+            appointment_id = await store.insert(
                 conn,
                 account_id=account_id,
                 location_id=target.request.location_id,
@@ -235,6 +236,8 @@ async def insert_appointment(
                 conn, account_id, setting, target.request, now, except_attempt_id=attempt_id
             )
         ) from None
+    await reminders.sync(conn, appointment_id, now)  # every booking path gets its reminders
+    return appointment_id
 
 
 def to_appointment(row: Row) -> s.Appointment:

@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 import msgspec
 
 from app.core.schema import UNSET, Id, Patch, Schema, UnsetType
+from app.reminders.views import ReminderState
 
 Status = Literal[
     "SCHEDULED", "CANCELLED", "NO_SHOW", "CHECKED_IN", "IN_TREATMENT", "CHECKED_OUT",
@@ -39,6 +40,8 @@ class Appointment(Schema):
     telehealth: bool
     form_count: int
     created_at: datetime
+    # location-scoped calls: the reminders of the current start and their delivery state
+    reminders: list[ReminderState] | UnsetType = UNSET
 
 
 class Alternative(Schema):

@@ -56,6 +56,7 @@ settings = Table(
         "allowed_phone_countries",
         "sms_budget_per_day",
         "theme",
+        "reminders",
     ),
 )
 configs = Table(
@@ -315,6 +316,7 @@ def to_setting(row: Row, config_rows: Sequence[Row]) -> s.Setting:
         afterward_booking_limit_unit=row["afterward_booking_limit_unit"],
         allowed_phone_countries=list(row["allowed_phone_countries"]),
         sms_budget_per_day=row["sms_budget_per_day"],
+        reminders=msgspec.convert(row["reminders"], list[s.ReminderSpec]),
         scheduler_configs=[to_config(c) for c in config_rows],
         widget=s.Widget(
             publishable_key=row["publishable_key"],

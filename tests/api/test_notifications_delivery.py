@@ -505,4 +505,6 @@ async def test_events_are_recorded_with_known_types_only(pool):
         "appointment.cancelled",
         "notification.failed",
         "budget.exhausted",
+        "appointment.confirmed",
+        "reminder.sent",
     }

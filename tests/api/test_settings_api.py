@@ -121,6 +121,10 @@ async def test_setting_full_crud(partner):
         "afterwardBookingLimitUnit": "HOURS",
         "allowedPhoneCountries": ["US", "MX"],
         "smsBudgetPerDay": 50,
+        "reminders": [
+            {"offsetMinutes": 1440, "channel": "SMS"},
+            {"offsetMinutes": 4320, "channel": "EMAIL"},
+        ],
         "schedulerConfigs": [],
         "widget": {
             "publishableKey": key,
@@ -183,6 +187,10 @@ async def test_setting_defaults(partner):
         "afterwardBookingLimitUnit": "HOURS",
         "allowedPhoneCountries": ["US", "CA"],
         "smsBudgetPerDay": 200,
+        "reminders": [
+            {"offsetMinutes": 1440, "channel": "SMS"},
+            {"offsetMinutes": 4320, "channel": "EMAIL"},
+        ],
         "schedulerConfigs": [],
         "widget": {
             "publishableKey": created["widget"]["publishableKey"],
