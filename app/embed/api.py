@@ -206,7 +206,9 @@ class WidgetController(Controller):
             except_attempt_id=attempt.id if attempt else None,
         )
         cache = request.app.state.availability_cache
-        body = await availability_json(pool, cache, setting["account_id"], query, now)
+        body, request.state.availability_cache = await availability_json(
+            pool, cache, setting["account_id"], query, now
+        )
         if attempt is not None:
             await attempts.record_first(
                 pool, setting["account_id"], attempt.id, Step.AVAILABILITY_VIEWED, now
