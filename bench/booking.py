@@ -150,7 +150,7 @@ async def raw_ceiling(pool: asyncpg.Pool, ids: dict, jobs: list, concurrency: in
             entry = audit_store.Entry(
                 actor=ids["client_id"], action="create", resource_type="appointment",
                 resource_id=str(booked.appointment["id"]), account_id=ids["account"],
-                request_id=None, outcome="success",
+                request_id=None, client_request_id=None, outcome="success",
             )  # fmt: skip
             await audit_store.insert(pool, entry, now)
 
