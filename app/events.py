@@ -18,6 +18,7 @@ APPOINTMENT_CREATED: Final = "appointment.created"
 APPOINTMENT_RESCHEDULED: Final = "appointment.rescheduled"
 APPOINTMENT_CANCELLED: Final = "appointment.cancelled"
 NOTIFICATION_FAILED: Final = "notification.failed"
+BUDGET_EXHAUSTED: Final = "budget.exhausted"
 APPOINTMENT_CONFIRMED: Final = "appointment.confirmed"
 REMINDER_SENT: Final = "reminder.sent"
 WAITLIST_OFFERED: Final = "waitlist.offered"
@@ -31,6 +32,7 @@ EVENT_TYPES: Final = (
     APPOINTMENT_RESCHEDULED,
     APPOINTMENT_CANCELLED,
     NOTIFICATION_FAILED,
+    BUDGET_EXHAUSTED,
     APPOINTMENT_CONFIRMED,
     REMINDER_SENT,
     WAITLIST_OFFERED,

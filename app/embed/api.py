@@ -44,6 +44,7 @@ from app.identity import service as identity
 from app.identity import store as identity_store
 from app.identity.contacts import contact_from
 from app.identity.policy import Method
+from app.identity.sms_limits import SmsCaller
 
 
 def _location(row: Row) -> s.WidgetLocation:
@@ -227,9 +228,12 @@ class WidgetController(Controller):
         session = widget_session(request)
         proof_id = await _proof_id(session.attempt)
         contact = contact_from(data.email, data.phone, session.setting["allowed_phone_countries"])
+        settings = request.app.state.settings
+        ip = principal_of(request.scope).ip
+        caller = SmsCaller(settings.sms_account_daily_cap, ip, settings.sms_per_client_per_hour)
         await identity.send_code(
-            pool, session.account_id, proof_id, contact,
-            secret_key=request.app.state.settings.secret_key,
+            pool, session.account_id, proof_id, contact, secret_key=settings.secret_key,
+            caller=caller,
         )  # fmt: skip
         return s.CodeSent(sent=True)
 

@@ -190,6 +190,17 @@ class Widget(Schema):
     theme: Theme
 
 
+SmsBudget = Annotated[
+    int,
+    msgspec.Meta(
+        ge=0,
+        le=100_000,
+        description="verification texts this setting may send per UTC day; past it sends are"
+        " 429 budget_exhausted and one budget.exhausted event is emitted",
+    ),
+]
+
+
 class ReminderSpec(Schema):
     """One reminder: `offsetMinutes` before the start (30 minutes to 14 days), by `channel`."""
 
@@ -240,6 +251,7 @@ class SettingIn(Schema):
     afterward_booking_limit_active: bool = False
     afterward_booking_limit_unit: LimitUnitIn = "HOURS"
     allowed_phone_countries: CountryList = msgspec.field(default_factory=lambda: ["US", "CA"])
+    sms_budget_per_day: SmsBudget = 200
     reminders: Reminders | UnsetType = UNSET
     widget: WidgetIn | None = None
     waitlist: Waitlist | None = None
@@ -268,6 +280,7 @@ class SettingPatch(Patch):
     afterward_booking_limit_active: bool | UnsetType = UNSET
     afterward_booking_limit_unit: LimitUnitIn | UnsetType = UNSET
     allowed_phone_countries: CountryList | UnsetType = UNSET
+    sms_budget_per_day: SmsBudget | UnsetType = UNSET
     reminders: Reminders | UnsetType = UNSET
     widget: WidgetPatch | UnsetType = UNSET
     waitlist: Waitlist | UnsetType = UNSET  # replaced whole; absent members take defaults
@@ -298,6 +311,7 @@ class Setting(Schema, omit_defaults=True, kw_only=True):
     afterward_booking_limit_active: bool
     afterward_booking_limit_unit: LimitUnit
     allowed_phone_countries: list[str]
+    sms_budget_per_day: int
     reminders: list[ReminderSpec]
     scheduler_configs: list[SchedulerConfig]
     widget: Widget

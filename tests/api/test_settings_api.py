@@ -90,6 +90,7 @@ async def test_setting_full_crud(partner):
         "afterwardBookingLimitActive": True,
         "afterwardBookingLimitUnit": "Hours",
         "allowedPhoneCountries": ["us", "MX", "US"],
+        "smsBudgetPerDay": 50,
         "widget": {
             "allowedOrigins": ["HTTPS://Clinic.Example.com:443/", "http://localhost:5173"],
             "theme": {"primaryColor": "#0A7CFF", "cornerRadius": 8, "fontFamily": "Inter"},
@@ -119,6 +120,7 @@ async def test_setting_full_crud(partner):
         "afterwardBookingLimitActive": True,
         "afterwardBookingLimitUnit": "HOURS",
         "allowedPhoneCountries": ["US", "MX"],
+        "smsBudgetPerDay": 50,
         "reminders": [
             {"offsetMinutes": 1440, "channel": "SMS"},
             {"offsetMinutes": 4320, "channel": "EMAIL"},
@@ -185,6 +187,7 @@ async def test_setting_defaults(partner):
         "afterwardBookingLimitActive": False,
         "afterwardBookingLimitUnit": "HOURS",
         "allowedPhoneCountries": ["US", "CA"],
+        "smsBudgetPerDay": 200,
         "reminders": [
             {"offsetMinutes": 1440, "channel": "SMS"},
             {"offsetMinutes": 4320, "channel": "EMAIL"},
