@@ -157,6 +157,8 @@ async def _book(
         purpose=APPOINTMENT_CONFIRMATION,
         contacts=await notify.patient_contacts(conn, entry["patient_id"]),
         public_url=settings.public_url,
+        secret_key=settings.secret_key,
+        now=now,
         manage_token=token,
         extra={"waitlistEntryId": entry["id"], "generatedFromType": slot.generated_from},
     )
