@@ -4,13 +4,14 @@ as the partner API."""
 
 from __future__ import annotations
 
+from typing import cast
+
 from litestar import Controller, MediaType, Request, Response, get, post
 from litestar.params import FromPath
 
 from app.appointments import booking, changes
 from app.appointments import schemas as appointment_schemas
-from app.appointments import store as appointment_store
-from app.appointments.notify import manage_token_hash, manage_url
+from app.appointments.notify import manage_url
 from app.attempts import holds
 from app.attempts import schemas as attempt_schemas
 from app.attempts import service as attempts
@@ -35,14 +36,15 @@ from app.core.crud import Row
 from app.core.errors import Problem, not_found
 from app.core.http import DbPool, JSONBody
 from app.core.openapi import WIDGET_ATTEMPT, WIDGET_KEY
+from app.core.principal import principal_of
 from app.core.secrets import random_token
 from app.embed import schemas as s
 from app.embed.auth import attempt_token_hash, widget_attempt, widget_session, widget_setting
-from app.embed.client import client_ip
 from app.identity import service as identity
 from app.identity import store as identity_store
 from app.identity.contacts import contact_from
 from app.identity.policy import Method
+from app.identity.sms_limits import SmsCaller
 
 
 def _location(row: Row) -> s.WidgetLocation:
@@ -107,7 +109,7 @@ class WidgetController(Controller):
 
     @get("/config", security=WIDGET_KEY, summary="What the widget shows for this publishable key")
     async def config(self, request: Request, pool: DbPool) -> s.WidgetConfig:
-        setting = await widget_setting(request)
+        setting = widget_setting(request)
         account = setting["account_id"]
         locations = await pool.fetch(
             "SELECT * FROM locations WHERE account_id = $1 AND id = ANY($2::bigint[])"
@@ -147,7 +149,7 @@ class WidgetController(Controller):
 
     @post("/attempt", security=WIDGET_KEY, summary="Start a booking session")
     async def start(self, request: Request, pool: DbPool) -> s.AttemptStarted:
-        setting = await widget_setting(request)
+        setting = widget_setting(request)
         secret = request.app.state.settings.secret_key
         proof_id = None
         if setting["verification_method"]:
@@ -173,7 +175,7 @@ class WidgetController(Controller):
 
     @get("/attempt", security=WIDGET_ATTEMPT, summary="This booking session")
     async def current(self, request: Request, pool: DbPool) -> s.WidgetAttempt:
-        session = await widget_session(request)
+        session = widget_session(request)
         return await _widget_attempt_view(pool, session.attempt)
 
     @get(
@@ -191,8 +193,8 @@ class WidgetController(Controller):
         appointment_type_id: AppointmentTypeIdQuery,
         practitioner_ids: PractitionerIdsQuery = None,
     ) -> Response[availability_schemas.Availability]:
-        setting = await widget_setting(request)
-        attempt = await widget_attempt(request, setting, required=False)
+        setting = widget_setting(request)
+        attempt = widget_attempt(request, required=False)
         now = clock.now()
         query = SlotSearch(
             setting_id=setting["id"],
@@ -204,7 +206,9 @@ class WidgetController(Controller):
             except_attempt_id=attempt.id if attempt else None,
         )
         cache = request.app.state.availability_cache
-        body = await availability_json(pool, cache, setting["account_id"], query, now)
+        body, request.state.availability_cache = await availability_json(
+            pool, cache, setting["account_id"], query, now
+        )
         if attempt is not None:
             await attempts.record_first(
                 pool, setting["account_id"], attempt.id, Step.AVAILABILITY_VIEWED, now
@@ -221,12 +225,15 @@ class WidgetController(Controller):
     async def send_code(
         self, request: Request, pool: DbPool, data: JSONBody[s.SendCodeIn]
     ) -> s.CodeSent:
-        session = await widget_session(request)
+        session = widget_session(request)
         proof_id = await _proof_id(session.attempt)
         contact = contact_from(data.email, data.phone, session.setting["allowed_phone_countries"])
+        settings = request.app.state.settings
+        ip = principal_of(request.scope).ip
+        caller = SmsCaller(settings.sms_account_daily_cap, ip, settings.sms_per_client_per_hour)
         await identity.send_code(
-            pool, session.account_id, proof_id, contact,
-            secret_key=request.app.state.settings.secret_key,
+            pool, session.account_id, proof_id, contact, secret_key=settings.secret_key,
+            caller=caller,
         )  # fmt: skip
         return s.CodeSent(sent=True)
 
@@ -240,7 +247,7 @@ class WidgetController(Controller):
     async def verify_code(
         self, request: Request, pool: DbPool, data: JSONBody[s.VerifyCodeIn]
     ) -> s.CodeChecked:
-        session = await widget_session(request)
+        session = widget_session(request)
         proof_id = await _proof_id(session.attempt)
         contact = contact_from(data.email, data.phone, session.setting["allowed_phone_countries"])
         proof = await identity.verify_code(
@@ -259,9 +266,10 @@ class WidgetController(Controller):
     async def hold(
         self, request: Request, pool: DbPool, data: JSONBody[appointment_schemas.SlotRequest]
     ) -> appointment_schemas.Hold:
-        session = await widget_session(request)
+        session = widget_session(request)
         settings = request.app.state.settings
-        caller = holds.widget_caller(settings, client_ip(request), session.setting["id"])
+        ip = principal_of(request.scope).ip
+        caller = holds.widget_caller(settings, ip, session.setting["id"])
         return await attempts.hold(
             pool, settings, session.account_id, session.attempt.id, data, clock.now(),
             widget=caller,
@@ -277,7 +285,7 @@ class WidgetController(Controller):
     async def patient(
         self, request: Request, pool: DbPool, data: JSONBody[attempt_schemas.PatientIn]
     ) -> Response[attempt_schemas.Patient]:
-        session = await widget_session(request)
+        session = widget_session(request)
         row, created = await attempts.set_patient(
             pool,
             session.account_id,
@@ -296,7 +304,7 @@ class WidgetController(Controller):
     async def book(
         self, request: Request, pool: DbPool, data: JSONBody[appointment_schemas.SlotRequest]
     ) -> s.Booked:
-        session = await widget_session(request)
+        session = widget_session(request)
         settings = request.app.state.settings
         booked = await attempts.book(
             pool,
@@ -313,14 +321,11 @@ class WidgetController(Controller):
         )
 
 
-async def _managed(request: Request, pool, token: str) -> Row:
-    if not token.startswith("mg_") or len(token) > 100:
-        raise not_found("appointment")
-    secret = request.app.state.settings.secret_key
-    row = await appointment_store.by_manage_hash(pool, manage_token_hash(secret, token))
+def _managed(request: Request) -> Row:
+    row = principal_of(request.scope).managed
     if row is None:
         raise not_found("appointment")
-    return row
+    return cast(Row, row)
 
 
 class ManageController(Controller):
@@ -335,7 +340,7 @@ class ManageController(Controller):
     async def show(
         self, request: Request, pool: DbPool, manage_token: FromPath[str]
     ) -> s.ManagedAppointment:
-        row = await _managed(request, pool, manage_token)
+        row = _managed(request)
         location = await pool.fetchrow("SELECT * FROM locations WHERE id = $1", row["location_id"])
         kind = await pool.fetchrow(
             "SELECT * FROM appointment_types WHERE id = $1", row["appointment_type_id"]
@@ -343,13 +348,18 @@ class ManageController(Controller):
         names = await availability_store.display_names(
             pool, row["account_id"], [row["practitioner_id"]]
         )
-        key = await pool.fetchval(
-            "SELECT s.publishable_key FROM scheduler_configs c"
+        owner = await pool.fetchrow(
+            "SELECT s.publishable_key, s.waitlist, EXISTS (SELECT 1 FROM waitlist_entries e"
+            " WHERE e.appointment_id = $2 AND e.status = 'ACTIVE') AS earlier_requested"
+            " FROM scheduler_configs c"
             " JOIN self_scheduling_settings s ON s.id = c.setting_id WHERE c.id = $1",
             row["scheduler_config_id"],
+            row["id"],
         )
+        key = owner["publishable_key"] if owner else None
         # the same rules the cancel and reschedule calls apply to a patient
         upcoming = row["start_at"] > clock.now()
+        can_reschedule = upcoming and row["status"] in changes.RESCHEDULABLE and key is not None
         return s.ManagedAppointment(
             appointment=booking.to_appointment(row),
             location=_location(location),
@@ -358,8 +368,10 @@ class ManageController(Controller):
                 id=row["practitioner_id"], display_name=names.get(row["practitioner_id"], "")
             ),
             can_cancel=upcoming and row["status"] in changes.PATIENT_CANCELLABLE,
-            can_reschedule=upcoming and row["status"] in changes.RESCHEDULABLE and key is not None,
+            can_reschedule=can_reschedule,
             setting_publishable_key=key,
+            can_ask_earlier=can_reschedule and owner["waitlist"]["enabled"],
+            earlier_requested=bool(owner and owner["earlier_requested"]),
         )
 
     @post(
@@ -371,7 +383,7 @@ class ManageController(Controller):
     async def cancel(
         self, request: Request, pool: DbPool, manage_token: FromPath[str]
     ) -> s.AppointmentOnly:
-        row = await _managed(request, pool, manage_token)
+        row = _managed(request)
         updated = await changes.cancel(
             pool, request.app.state.settings, row["account_id"], row["id"],
             actor="patient", now=clock.now(),
@@ -391,7 +403,7 @@ class ManageController(Controller):
         manage_token: FromPath[str],
         data: JSONBody[s.RescheduleIn],
     ) -> s.AppointmentOnly:
-        row = await _managed(request, pool, manage_token)
+        row = _managed(request)
         updated = await changes.reschedule(
             pool,
             request.app.state.settings,

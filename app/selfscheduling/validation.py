@@ -27,7 +27,9 @@ Setting rules
   The same holds for appointment types. Practitioners have no fixed id.
 * `widget.allowedOrigins` are browser origins `http(s)://host[:port]`, no path, query, fragment,
   user info or wildcard; stored lower-case, default port dropped, a lone trailing `/` dropped,
-  so they compare equal to an `Origin` header. `widget.theme.logoUrl` must be https.
+  so they compare equal to an `Origin` header. In production only `https://` origins: a page
+  served over plain HTTP can be rewritten by anyone on its network, who could then frame the
+  widget. `widget.theme.logoUrl` must be https.
 
 Scheduler config rules
 ----------------------
@@ -99,7 +101,13 @@ def _dedupe(values: Sequence[Any]) -> list[Any]:
 # ------------------------------------------------------------------ settings
 
 # Fields whose values are not simply copied into a column.
-_SETTING_SPECIAL = {"widget", "verification_method", "allowed_phone_countries", "reminders"}
+_SETTING_SPECIAL = {
+    "widget",
+    "verification_method",
+    "allowed_phone_countries",
+    "reminders",
+    "waitlist",
+}
 _UNITS = ("forward_booking_limit_unit", "afterward_booking_limit_unit")
 _ID_LISTS = {
     "location_ids": practice.locations,
@@ -137,10 +145,13 @@ NEW_SETTING: dict[str, Any] = {
 }
 
 
-def setting_changes(data: s.SettingIn | s.SettingPatch) -> dict[str, Any]:
+def setting_changes(
+    data: s.SettingIn | s.SettingPatch, *, https_only: bool = False
+) -> dict[str, Any]:
     """The body as column values, normalised (enums upper-case, origins canonical, theme as a
-    JSON object). Id lists keep their submitted order and duplicates until
-    `check_setting_references` has reported unknown ids by index."""
+    JSON object); `https_only` (production) refuses `http://` origins. Id lists keep their
+    submitted order and duplicates until `check_setting_references` has reported unknown ids
+    by index."""
     errors = Errors()
     fields = {
         f: value for f in data.__struct_fields__ if (value := getattr(data, f)) is not msgspec.UNSET
@@ -167,6 +178,8 @@ def setting_changes(data: s.SettingIn | s.SettingPatch) -> dict[str, Any]:
                 errors.add(f"allowedPhoneCountries[{i}]", "must be an ISO 3166-1 alpha-2 code")
         changes["allowed_phone_countries"] = _dedupe(countries)
 
+    if fields.get("waitlist") is not None:
+        changes["waitlist"] = msgspec.to_builtins(fields["waitlist"])
     if "reminders" in fields:
         seen: set[tuple[int, str]] = set()
         for i, reminder in enumerate(fields["reminders"]):
@@ -193,6 +206,8 @@ def setting_changes(data: s.SettingIn | s.SettingPatch) -> dict[str, Any]:
                         "must be an origin such as https://clinic.example.com "
                         "(scheme, host and optional port; no path)",
                     )
+                elif https_only and not origin.startswith("https://"):
+                    errors.add(f"widget.allowedOrigins[{i}]", "must be https:// in production")
                 canonical.append(origin)
             changes["allowed_origins"] = _dedupe(canonical)
         theme = getattr(widget, "theme", msgspec.UNSET)
