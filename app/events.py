@@ -17,6 +17,8 @@ ATTEMPT_ABANDONED: Final = "attempt.abandoned"
 APPOINTMENT_CREATED: Final = "appointment.created"
 APPOINTMENT_RESCHEDULED: Final = "appointment.rescheduled"
 APPOINTMENT_CANCELLED: Final = "appointment.cancelled"
+APPOINTMENT_STATUS_CHANGED: Final = "appointment.status_changed"
+APPOINTMENT_CONFIRMED: Final = "appointment.confirmed"
 NOTIFICATION_FAILED: Final = "notification.failed"
 
 EVENT_TYPES: Final = (
@@ -26,6 +28,8 @@ EVENT_TYPES: Final = (
     APPOINTMENT_CREATED,
     APPOINTMENT_RESCHEDULED,
     APPOINTMENT_CANCELLED,
+    APPOINTMENT_STATUS_CHANGED,
+    APPOINTMENT_CONFIRMED,
     NOTIFICATION_FAILED,
 )
 

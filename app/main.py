@@ -22,8 +22,9 @@ from app.config import Settings, load_settings
 from app.core.db import create_pool
 from app.core.errors import EXCEPTION_HANDLERS
 from app.core.health import healthz, readyz
-from app.core.http import strict_json_body
+from app.core.http import check_request
 from app.core.idempotency import idempotency_middleware
+from app.core.lobbie import adopt_lobbie_operations
 from app.core.logs import access_log_middleware
 from app.core.openapi import (
     PARTNER_PROBLEMS,
@@ -40,6 +41,7 @@ from app.identity.api import IdentityProofController
 from app.notifications.callbacks import sendgrid_events, twilio_status
 from app.partners.api import issue_token
 from app.partners.guard import partner_guard
+from app.patients.api import PatientController
 from app.practice.api import AppointmentTypeController, LocationController, PractitionerController
 from app.selfscheduling.api import SchedulerConfigController, SettingController
 from app.webhooks.api import WebhookEndpointController
@@ -100,11 +102,13 @@ def create_app(settings: Settings | None = None) -> Litestar:
             WebhookEndpointController,
             AttemptController,
             AppointmentController,
+            PatientController,
             AnalyticsController,
             AuditLogController,
         ],
     )
     document_problems(partner, PARTNER_PROBLEMS)
+    adopt_lobbie_operations(partner, PARTNER_BASE)
     widget = document_problems(
         Router(path="/", route_handlers=[WidgetController, ManageController]), WIDGET_PROBLEMS
     )
@@ -132,7 +136,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             }
         ),
         dependencies={"pool": Provide(_provide_pool, sync_to_thread=False)},
-        before_request=strict_json_body,
+        before_request=check_request,
         exception_handlers=EXCEPTION_HANDLERS,
         # order matters: request ids outermost, so rate-limit and idempotency problems carry
         # one; rate limits before idempotency, so a refused request claims no key

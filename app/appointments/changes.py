@@ -19,7 +19,9 @@ Status rules (the `actor` "patient" is the manage link; anything else is staff/p
   off-calendar status (CANCELLED, RESCHEDULED, VOIDED) back to a live one reclaims the time:
   409 `slot_unavailable` when another appointment or an unexpired hold now has it.
 - the patient is notified of cancellations (not of the clean-up of a past appointment) and of
-  reschedules; `appointment.cancelled` / `appointment.rescheduled` events always.
+  reschedules; `appointment.cancelled` / `appointment.rescheduled` events always; every
+  status change (a cancellation included) also emits `appointment.status_changed`, plus
+  `appointment.confirmed` when it confirms, and appears in the appointment's `statusHistory`.
 """
 
 from __future__ import annotations
@@ -233,6 +235,7 @@ async def _cancel(
         manage_token=None,
         extra={"previousStatus": status, "changedBy": actor},
     )
+    await notify.status_changed(conn, appointment["id"], status, actor)
 
 
 async def _target_config(
@@ -402,6 +405,7 @@ async def _set_status(
     else:
         await store.set_status(conn, appointment["id"], status)
     await store.record_change(conn, appointment, "status", status, actor, now)
+    await notify.status_changed(conn, appointment["id"], appointment["status"], actor)
 
 
 async def _reclaim(

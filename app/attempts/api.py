@@ -26,16 +26,18 @@ def _next_steps(ids: dict[str, str], *operation_ids: str) -> dict[str, Link]:
     return {name: Link(operation_id=name, parameters=ids) for name in operation_ids}
 
 
-_AFTER_PATIENT = _next_steps(_SAME, "getAttempt", "holdAttemptSlot", "bookAttemptAppointment")
+_AFTER_PATIENT = _next_steps(
+    _SAME, "getSelfSchedulingAttempt", "holdAttemptSlot", "createAppointment_1"
+)
 _CREATED = linked(
     {
         201: _next_steps(
             _NEW,
-            "getAttempt",
+            "getSelfSchedulingAttempt",
             "attachAttemptIdentityProof",
-            "setAttemptPatient",
+            "attachPatientToSelfSchedulingAttempt",
             "holdAttemptSlot",
-            "bookAttemptAppointment",
+            "createAppointment_1",
         )
     }
 )
@@ -43,9 +45,9 @@ _PATIENT_SET = linked({200: _AFTER_PATIENT, 201: _AFTER_PATIENT})
 _HELD = linked(
     {
         201: {
-            **_next_steps(_SAME, "getAttempt"),
-            "bookAttemptAppointment": Link(
-                operation_id="bookAttemptAppointment",
+            **_next_steps(_SAME, "getSelfSchedulingAttempt"),
+            "createAppointment_1": Link(
+                operation_id="createAppointment_1",
                 parameters=_SAME,
                 request_body="$request.body",
             ),
@@ -72,7 +74,9 @@ class AttemptController(Controller):
         return await service.view(pool, attempt)
 
     @get(
-        "/{attempt_id:int}", operation_id="getAttempt", summary="An attempt with its recorded steps"
+        "/{attempt_id:int}",
+        operation_id="getSelfSchedulingAttempt",
+        summary="An attempt with its recorded steps",
     )
     async def get_attempt(self, pool: DbPool, account_id: PathId, attempt_id: PathId) -> s.Attempt:
         return await service.view(pool, await store.get(pool, account_id, attempt_id))
@@ -92,7 +96,7 @@ class AttemptController(Controller):
 
     @post(
         "/{attempt_id:int}/patient",
-        operation_id="setAttemptPatient",
+        operation_id="attachPatientToSelfSchedulingAttempt",
         operation_class=_PATIENT_SET,
         summary="Set the patient (200 matched an existing one, 201 created)",
         opt=audit("patient", "create", "response:id", action_if_200="update"),
@@ -125,7 +129,7 @@ class AttemptController(Controller):
 
     @post(
         "/{attempt_id:int}/appointment",
-        operation_id="bookAttemptAppointment",
+        operation_id="createAppointment_1",
         summary="Book the appointment",
         opt=audit("appointment", "create", "response:id"),
     )

@@ -6,13 +6,14 @@ state machine (`machine.advance`), and every recorded step is a row in `attempt_
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import asyncpg
 import msgspec
 
 from app import events
-from app.appointments import booking, notify
+from app.appointments import booking
 from app.appointments import schemas as appointment_schemas
 from app.appointments import store as appointment_store
 from app.attempts import machine, store
@@ -22,9 +23,9 @@ from app.config import Settings
 from app.core.crud import Row
 from app.core.db import transaction
 from app.core.errors import Problem, invalid
+from app.core.phones import mobile_digits
 from app.identity import store as identity_store
 from app.identity.contacts import ContactError, email_contact, phone_contact
-from app.notifications.messages import APPOINTMENT_CONFIRMATION
 from app.patients import matching
 from app.patients import store as patient_store
 from app.selfscheduling import store as settings_store
@@ -68,6 +69,8 @@ async def _bind_proof(
     # not FOR UPDATE: identity sends lock the proof and then its attempt; the unique index on
     # identity_proof_id settles a race to bind one proof twice
     proof = await identity_store.get_proof(conn, attempt.account_id, proof_id)
+    if proof.expired(now):
+        raise Problem(422, "proof_expired", "The identity proof has expired; create a new one.")
     if proof.verification_method != setting["verification_method"]:
         raise Problem(
             422,
@@ -192,6 +195,21 @@ def _given_contacts(body: s.PatientIn, setting: Row) -> tuple[str | None, str | 
     return email, phone
 
 
+def _refuse_contradiction(
+    given_email: str | None, email: str | None, given_phone: str | None, phone: str | None
+) -> None:
+    """422 `contact_not_verified` only for a contact that contradicts the verified one on the
+    same channel; a contact on a channel the proof did not verify is no contradiction."""
+    if (given_email and email and given_email.lower() != email.lower()) or (
+        given_phone and phone and given_phone != phone
+    ):
+        raise Problem(
+            422,
+            "contact_not_verified",
+            "A contact in the body differs from the one the identity proof verified.",
+        )
+
+
 async def set_patient(
     pool: asyncpg.Pool, account_id: int, attempt_id: int, body: s.PatientIn, now: datetime
 ) -> tuple[Row, bool]:
@@ -208,19 +226,15 @@ async def set_patient(
         if isinstance(refusal, Refusal):
             raise Problem(refusal.status, refusal.code, refusal.detail)
         given_email, given_phone = _given_contacts(body, setting)
+        extra_email = extra_phone = None  # sent but not verified: only for a new record
         if needs:
             email, phone, _ = await _verified_contacts(conn, attempt)
-            if (given_email and given_email.lower() != (email or "").lower()) or (
-                given_phone and given_phone != phone
-            ):
-                raise Problem(
-                    422,
-                    "contact_not_verified",
-                    "A contact in the body differs from the one the identity proof verified.",
-                )
+            _refuse_contradiction(given_email, email, given_phone, phone)
+            extra_email = given_email if email is None else None
+            extra_phone = given_phone if phone is None else None
         else:
             email, phone = given_email, given_phone
-        if not email and not phone:
+        if not (email or phone or extra_email or extra_phone):
             raise invalid("email", "an email or a phone is required")
         found = [
             row
@@ -242,8 +256,8 @@ async def set_patient(
             )
         else:
             patient = await patient_store.insert(
-                conn, account_id, first_name=first, last_name=last, dob=dob, email=email,
-                phone=phone,
+                conn, account_id, first_name=first, last_name=last, dob=dob,
+                email=email or extra_email, phone=phone or extra_phone,
             )  # fmt: skip
             created = True
         await _advance(
@@ -312,21 +326,21 @@ async def book(
         if _needs_verification(setting) and not verified:
             raise Problem(422, "not_verified", "The identity proof is not verified.")
         target = await booking.check_request(conn, account_id, setting, req)
-        slot = await booking.require_offered(
-            conn, account_id, setting, target, now, except_attempt_id=attempt.id
-        )
-        token, token_hash = notify.new_manage_token(settings.secret_key)
-        appointment_id = await booking.insert_appointment(
+        contacts = [c for c in (("EMAIL", email), ("SMS", phone)) if c[1]]
+        created = await booking.create(
             conn,
+            settings,
             account_id,
             setting,
             target,
-            slot,
             now,
             patient_id=attempt.patient_id,  # type: ignore[arg-type]  # PATIENT_SET guarantees it
             attempt_id=attempt.id,
-            manage_token_hash=token_hash,
+            source="SELF_SCHEDULING",
+            contacts=contacts or None,  # type: ignore[arg-type]
+            extra={"attemptId": attempt.id},
         )
+        appointment_id, token = created.appointment_id, created.manage_token
         await appointment_store.release_hold(conn, attempt.id)
         await _advance(
             conn,
@@ -335,20 +349,6 @@ async def book(
             now,
             appointment_id=appointment_id,
             location_id=req.location_id,
-        )
-        contacts = [c for c in (("EMAIL", email), ("SMS", phone)) if c[1]]
-        if not contacts:
-            contacts = await notify.patient_contacts(conn, attempt.patient_id)  # type: ignore[arg-type]
-        await notify.announce(
-            conn,
-            account_id=account_id,
-            appointment_id=appointment_id,
-            event_type=events.APPOINTMENT_CREATED,
-            purpose=APPOINTMENT_CONFIRMATION,
-            contacts=contacts,  # type: ignore[arg-type]
-            public_url=settings.public_url,
-            manage_token=token,
-            extra={"attemptId": attempt.id, "generatedFromType": slot.generated_from},
         )
         return Booked(await appointment_store.get(conn, account_id, appointment_id), token)
 
@@ -391,12 +391,14 @@ async def view(conn: asyncpg.Connection | asyncpg.Pool, attempt: store.Attempt) 
     )
 
 
-def to_patient(row: Row) -> s.Patient:
+def to_patient(row: Row, *, phone: Callable[[str | None], str | None] = mobile_digits) -> s.Patient:
+    """The attempt patient step's answer; `mobilePhone` as digits on partner paths (the widget
+    passes its own format)."""
     return s.Patient(
         id=row["id"],
         first_name=row["first_name"],
         last_name=row["last_name"],
         date_of_birth=row["date_of_birth"],
         email=row["email"],
-        mobile_phone=row["mobile_phone"],
+        mobile_phone=phone(row["mobile_phone"]),
     )

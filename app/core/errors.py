@@ -21,6 +21,8 @@ from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, SerializationException, ValidationException
 
 from app.core.db import DatabaseUnavailable
+from app.core.http import parameter_aliases
+from app.core.lobbie import lobbie_status
 from app.core.requestid import accept_or_generate, current_request_id
 
 log = logging.getLogger("slotproof.errors")
@@ -108,13 +110,23 @@ def problem_response(
     return Response(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
-def _validation_errors(exc: ValidationException) -> list[dict[str, str]]:
+# Litestar's text for an absent required parameter (it goes on to quote the URL: not echoed)
+_MISSING_PARAMETER = re.compile(r"^Missing required (\w+) parameter '([^']+)'")
+
+
+def _validation_errors(
+    exc: ValidationException, aliases: dict[str, str] | None = None
+) -> list[dict[str, str]]:
+    if missing := _MISSING_PARAMETER.match(exc.detail or ""):
+        return [{"field": missing[2], "message": f"is required ({missing[1]} parameter)"}]
     errors = []
     for item in exc.extra if isinstance(exc.extra, list) else []:
         if not isinstance(item, dict):
             continue
         message = str(item.get("message", "invalid value"))
-        field = item.get("key") or _field_from_message(message) or item.get("source") or "body"
+        key = item.get("key")
+        key = (aliases or {}).get(key, key) if isinstance(key, str) else key
+        field = key or _field_from_message(message) or item.get("source") or "body"
         if field == "data":  # Litestar's name for the whole request body
             field = "body"
             if message == "'data'":  # KeyError text: no body was sent
@@ -123,6 +135,11 @@ def _validation_errors(exc: ValidationException) -> list[dict[str, str]]:
             field = missing[1] if field == "body" else f"{field}.{missing[1]}"
         errors.append({"field": str(field), "message": _strip_value(message)})
     return errors or [{"field": "body", "message": "invalid request"}]
+
+
+def _aliases(request: Request) -> dict[str, str]:
+    handler = request.scope.get("route_handler")
+    return parameter_aliases(handler) if handler is not None else {}
 
 
 def _field_from_message(message: str) -> str | None:
@@ -143,9 +160,9 @@ def _strip_value(message: str) -> str:
 
 
 def handle_problem(request: Request, exc: Problem) -> Response[dict[str, Any]]:
-    return problem_response(
-        exc.status, exc.code, exc.detail, exc.headers, request=request, **exc.extra
-    )
+    handler = request.scope.get("route_handler")
+    status = lobbie_status(handler.opt, exc.status) if handler is not None else exc.status
+    return problem_response(status, exc.code, exc.detail, exc.headers, request=request, **exc.extra)
 
 
 def _malformed_errors(exc: HTTPException) -> list[dict[str, str]]:
@@ -160,7 +177,7 @@ def handle_http_exception(request: Request, exc: HTTPException) -> Response[dict
     status = exc.status_code
     if isinstance(exc, ValidationException) or status == 400:
         errors = (
-            _validation_errors(exc)
+            _validation_errors(exc, _aliases(request))
             if isinstance(exc, ValidationException)
             else _malformed_errors(exc)
         )

@@ -41,6 +41,13 @@ async def partner_guard(connection: ASGIConnection, handler: BaseRouteHandler) -
     if needed and needed not in claims.scopes:
         raise Problem(403, "forbidden", f"This call needs the '{needed}' scope.")
     connection.state.partner_client_id = claims.client_id
+    connection.state.partner_scopes = frozenset(claims.scopes)
+
+
+def holds_scope(connection: ASGIConnection, name: str) -> bool:
+    """Whether the calling partner's token carries `name` (for a field that needs more than
+    the route's scope, e.g. `overrideAvailability`)."""
+    return name in connection.state.get("partner_scopes", ())
 
 
 def scope(name: str) -> dict[str, str]:

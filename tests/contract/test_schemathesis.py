@@ -253,10 +253,10 @@ def _real_body(case: schemathesis.Case, world: World, *, stateful: bool) -> None
     if operation == "createAttempt":
         case.body["selfSchedulingSettingId"] = world.flow["setting_id"]
         case.body.pop("identityProofId", None)
-    elif stateful and operation == "setAttemptPatient":
+    elif stateful and operation == "attachPatientToSelfSchedulingAttempt":
         case.body.pop("phone", None)
         case.body.update(email="flow.patient@example.com", dateOfBirth="1980-02-03")
-    elif stateful and operation in ("holdAttemptSlot", "bookAttemptAppointment"):
+    elif stateful and operation in ("holdAttemptSlot", "createAppointment_1"):
         case.body.update({k: v for k, v in world.flow.items() if k != "setting_id"})
 
 
