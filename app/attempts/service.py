@@ -7,7 +7,7 @@ state machine (`machine.advance`), and every recorded step is a row in `attempt_
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 import asyncpg
 import msgspec
@@ -213,8 +213,9 @@ def _refuse_contradiction(
 async def set_patient(
     pool: asyncpg.Pool, account_id: int, attempt_id: int, body: s.PatientIn, now: datetime
 ) -> tuple[Row, bool]:
-    """(patient row, created?) — matches on account + date of birth + (verified) contact and
-    case- and accent-insensitive names; several candidates -> 422 ambiguous_match."""
+    """(patient row, created?) — matches on account + date of birth + verified contact and
+    case- and accent-insensitive names; several candidates -> 422 ambiguous_match. A setting
+    without verification never matches: its contacts are whatever the caller typed."""
     first = matching.check_name(body.first_name, "firstName")
     last = matching.check_name(body.last_name, "lastName")
     dob = matching.check_birth_date(body.date_of_birth, now.date())
@@ -226,44 +227,60 @@ async def set_patient(
         if isinstance(refusal, Refusal):
             raise Problem(refusal.status, refusal.code, refusal.detail)
         given_email, given_phone = _given_contacts(body, setting)
-        extra_email = extra_phone = None  # sent but not verified: only for a new record
         if needs:
+            # a contact on a channel the proof did not verify is accepted and ignored: it never
+            # matches, changes or is stored on a record (record takeover)
             email, phone, _ = await _verified_contacts(conn, attempt)
             _refuse_contradiction(given_email, email, given_phone, phone)
-            extra_email = given_email if email is None else None
-            extra_phone = given_phone if phone is None else None
         else:
             email, phone = given_email, given_phone
-        if not (email or phone or extra_email or extra_phone):
+        if not email and not phone:
             raise invalid("email", "an email or a phone is required")
-        found = [
-            row
-            for row in await patient_store.candidates(
-                conn, account_id, dob, email=email, phone=phone
-            )
-            if matching.same_person(first, last, row["first_name"], row["last_name"])
-        ]
-        if len(found) > 1:
-            raise Problem(
-                422,
-                "ambiguous_match",
-                "Several patients match; the patient cannot be chosen automatically.",
-            )
-        if found:
-            patient, created = (
-                await patient_store.fill_missing_contacts(conn, found[0]["id"], email, phone),
-                False,
+        if needs:
+            patient, created = await _match_or_create(
+                conn, account_id, first, last, dob, email, phone
             )
         else:
+            # unverified contacts never match, reveal or change an existing patient
             patient = await patient_store.insert(
-                conn, account_id, first_name=first, last_name=last, dob=dob,
-                email=email or extra_email, phone=phone or extra_phone,
+                conn, account_id, first_name=first, last_name=last, dob=dob, email=email,
+                phone=phone, contacts_verified=False,
             )  # fmt: skip
             created = True
         await _advance(
             conn, attempt, Step.PATIENT_SET, now, needs_verification=needs, patient_id=patient["id"]
         )
         return patient, created
+
+
+async def _match_or_create(
+    conn: asyncpg.Connection,
+    account_id: int,
+    first: str,
+    last: str,
+    dob: date,
+    email: str | None,
+    phone: str | None,
+) -> tuple[Row, bool]:
+    """The one patient holding a verified contact with these names (a verified contact it
+    lacks is added), else a new one; 422 ambiguous_match when several qualify."""
+    found = [
+        row
+        for row in await patient_store.candidates(conn, account_id, dob, email=email, phone=phone)
+        if matching.same_person(first, last, row["first_name"], row["last_name"])
+    ]
+    if len(found) > 1:
+        raise Problem(
+            422,
+            "ambiguous_match",
+            "Several patients match; the patient cannot be chosen automatically.",
+        )
+    if found:
+        return await patient_store.fill_missing_contacts(conn, found[0]["id"], email, phone), False
+    patient = await patient_store.insert(
+        conn, account_id, first_name=first, last_name=last, dob=dob, email=email, phone=phone
+    )
+    return patient, True
 
 
 async def hold(

@@ -283,8 +283,9 @@ async def matching_patients(
     limit: int = 2,
 ) -> list[int]:
     """Ids of patients of the account with every given contact (email case-insensitive,
-    mobile phone as E.164); at most `limit`, enough to tell none / one / several."""
-    where, args = ["account_id = $1"], [account_id]
+    mobile phone as E.164), never one created from unverified contacts; at most `limit`,
+    enough to tell none / one / several."""
+    where, args = ["account_id = $1", "contacts_verified"], [account_id]
     if email is not None:
         args.append(email)
         where.append(f"lower(email) = lower(${len(args)})")

@@ -18,11 +18,12 @@ async def candidates(
     email: str | None,
     phone: str | None,
 ) -> list[Row]:
-    """Patients of the account with this date of birth holding any of the contacts."""
+    """Patients of the account with this date of birth holding any of the contacts (never
+    one created from unverified contacts)."""
     return await conn.fetch(
         """
         SELECT * FROM patients
-         WHERE account_id = $1 AND date_of_birth = $2
+         WHERE account_id = $1 AND date_of_birth = $2 AND contacts_verified
            AND (($3::text IS NOT NULL AND lower(email) = lower($3))
              OR ($4::text IS NOT NULL AND mobile_phone = $4))
          ORDER BY id
@@ -43,16 +44,18 @@ async def insert(
     dob: date,
     email: str | None,
     phone: str | None,
+    contacts_verified: bool = True,
 ) -> Row:
     return await conn.fetchrow(
         "INSERT INTO patients (account_id, first_name, last_name, date_of_birth, email,"
-        " mobile_phone) VALUES ($1, $2, $3, $4, $5, $6) RETURNING *",
+        " mobile_phone, contacts_verified) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING *",
         account_id,
         first_name,
         last_name,
         dob,
         email,
         phone,
+        contacts_verified,
     )
 
 

@@ -42,12 +42,12 @@ async def test_patient_step_refuses_only_a_contradicting_contact(partner, pool):
     url = f"/self-scheduling/attempt/{attempt}/patient"
     r = await partner.post(url, json={**PATIENT, "email": "someone.else@lobbie.example"})
     assert r.status_code == 400 and problem_code(r) == "contact_not_verified"
-    # a phone on an EMAIL-verified attempt contradicts nothing: accepted, answered as digits
+    # a phone on an EMAIL-verified attempt contradicts nothing: accepted, but never stored
     r = await partner.post(
         url, json={**PATIENT, "email": "ANA@lobbie.example", "phone": "2025550143"}
     )
     assert r.status_code == 201, r.text
-    assert r.json()["mobilePhone"] == "12025550143" and r.json()["email"] == "ana@lobbie.example"
+    assert r.json()["mobilePhone"] is None and r.json()["email"] == "ana@lobbie.example"
 
 
 async def test_an_unverified_phone_never_matches_nor_changes_an_existing_patient(partner, pool):
