@@ -19,6 +19,7 @@ from app.audit.middleware import audit_middleware
 from app.availability.api import get_availability
 from app.availability.cache import AnswerCache
 from app.config import Settings, load_settings
+from app.core.contract import ContractJsonPlugin, ContractRedocPlugin, operation_id
 from app.core.db import create_pool
 from app.core.errors import EXCEPTION_HANDLERS
 from app.core.health import healthz, readyz
@@ -153,6 +154,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             description="Patient self-scheduling with identity proofing.",
             path="/schema",
             components=Components(security_schemes=SECURITY_SCHEMES),
+            render_plugins=[ContractRedocPlugin(path="/"), ContractJsonPlugin()],
+            operation_id_creator=operation_id,
         ),
         logging_config=None,
         debug=False,

@@ -18,8 +18,9 @@ from app.partners.scopes import SCHEDULING
 
 # OpenAPI links of the attempt flow: create -> read / attach a proof / patient / hold / book,
 # patient -> hold / book, hold -> book that same slot
-_NEW = {"account_id": "$request.path.account_id", "attempt_id": "$response.body#/id"}
-_SAME = {"account_id": "$request.path.account_id", "attempt_id": "$request.path.attempt_id"}
+# (parameter names as the served document spells them: camelCase, app.core.contract)
+_NEW = {"accountId": "$request.path.accountId", "attemptId": "$response.body#/id"}
+_SAME = {"accountId": "$request.path.accountId", "attemptId": "$request.path.attemptId"}
 
 
 def _next_steps(ids: dict[str, str], *operation_ids: str) -> dict[str, Link]:
@@ -87,7 +88,7 @@ class AttemptController(Controller):
         summary="Attach an identity proof",
     )
     async def attach_proof(
-        self, pool: DbPool, account_id: PathId, attempt_id: PathId, data: JSONBody[s.ProofIn]
+        self, pool: DbPool, account_id: PathId, attempt_id: PathId, data: JSONBody[s.AttemptProofIn]
     ) -> s.Attempt:
         attempt = await service.attach_proof(
             pool, account_id, attempt_id, data.identity_proof_id, clock.now()
@@ -103,7 +104,11 @@ class AttemptController(Controller):
         responses=s.MATCHED_PATIENT,
     )
     async def set_patient(
-        self, pool: DbPool, account_id: PathId, attempt_id: PathId, data: JSONBody[s.PatientIn]
+        self,
+        pool: DbPool,
+        account_id: PathId,
+        attempt_id: PathId,
+        data: JSONBody[s.AttemptPatientIn],
     ) -> Response[s.Patient]:
         patient, created = await service.set_patient(
             pool, account_id, attempt_id, data, clock.now()

@@ -182,7 +182,7 @@ async def _verified_contacts(
     return proof.verified_email, proof.verified_phone, proof.is_verified
 
 
-def _given_contacts(body: s.PatientIn, setting: Row) -> tuple[str | None, str | None]:
+def _given_contacts(body: s.AttemptPatientIn, setting: Row) -> tuple[str | None, str | None]:
     try:
         email = email_contact(body.email).value if body.email else None
         phone = (
@@ -211,7 +211,7 @@ def _refuse_contradiction(
 
 
 async def set_patient(
-    pool: asyncpg.Pool, account_id: int, attempt_id: int, body: s.PatientIn, now: datetime
+    pool: asyncpg.Pool, account_id: int, attempt_id: int, body: s.AttemptPatientIn, now: datetime
 ) -> tuple[Row, bool]:
     """(patient row, created?) — matches on account + date of birth + verified contact and
     case- and accent-insensitive names; several candidates -> 422 ambiguous_match. A setting
@@ -402,7 +402,7 @@ async def view(conn: asyncpg.Connection | asyncpg.Pool, attempt: store.Attempt) 
         patient_id=attempt.patient_id,
         appointment_id=attempt.appointment_id,
         status=attempt.status.value,
-        steps=[s.StepOut(step=r.step.value, at=r.at) for r in steps],
+        steps=[s.AttemptStep(step=r.step.value, at=r.at) for r in steps],
         created_at=attempt.created_at,
         updated_at=attempt.updated_at,
     )

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import re
 from http import HTTPStatus
-from typing import Any
+from typing import Any, Literal
 
 import asyncpg
 from litestar import MediaType, Request, Response
@@ -29,6 +29,35 @@ log = logging.getLogger("slotproof.errors")
 
 PROBLEM_JSON = "application/problem+json"
 DB_RETRY_AFTER_SECONDS = 5
+
+# Every `code` a problem body can carry: the contract's list (API.md "Errors") and ours. It is
+# the enum of `ProblemDetails.code` in the OpenAPI document; a code used in app/ but missing
+# here fails tests/contract/test_openapi_contract.py::test_every_problem_code_is_declared.
+PROBLEM_CODES = (
+    # 400
+    "validation_failed", "invalid_range", "range_too_long", "url_not_allowed",
+    "phone_not_allowed", "bad_request",
+    # 401, 403, 404, 405, 413, 415
+    "invalid_token", "invalid_widget_key", "invalid_attempt_token", "forbidden",
+    "invalid_signature", "not_found", "method_not_allowed", "payload_too_large",
+    "unsupported_media_type",
+    # 409
+    "slot_unavailable", "already_booked", "already_started", "proof_already_bound",
+    "proof_already_set", "attempt_abandoned", "attempt_finished", "not_cancellable",
+    "not_reschedulable", "appointment_in_past", "idempotency_key_in_flight",
+    "endpoint_limit_reached", "duplicate_patient", "offer_taken", "in_use", "code_not_sent",
+    "conflict",
+    # 422 (400 on Lobbie's operations)
+    "not_verified", "patient_not_set", "ambiguous_match", "proof_expired",
+    "channel_not_required", "contact_not_verified", "idempotency_key_reused",
+    "setting_inactive", "verification_method_mismatch", "no_verification", "unprocessable",
+    # 429
+    "rate_limited", "send_rate_limited", "too_many_attempts", "budget_exhausted",
+    # 5xx
+    "internal_error", "database_unavailable", "audit_unavailable", "migrations_pending",
+    "unavailable", "error",
+)  # fmt: skip
+ProblemCode = Literal[PROBLEM_CODES]  # type: ignore[valid-type]
 
 _CODES_BY_STATUS = {
     400: "bad_request",

@@ -27,7 +27,7 @@ from litestar.openapi.spec import OpenAPIResponse as ResponseObject
 from litestar.routes import HTTPRoute
 from msgspec import Meta
 
-from app.core.errors import PROBLEM_JSON
+from app.core.errors import PROBLEM_JSON, ProblemCode
 from app.core.schema import UNSET, Schema, UnsetType
 
 
@@ -56,7 +56,7 @@ class ProblemDetails(Schema):
     title: str
     status: int
     detail: str
-    code: str
+    code: ProblemCode
     request_id: str
     errors: _FieldErrors | UnsetType = UNSET
     alternatives: _Alternatives | UnsetType = UNSET

@@ -275,7 +275,7 @@ class WidgetController(Controller):
         summary="Name and date of birth (200 matched, 201 created)",
     )
     async def patient(
-        self, request: Request, pool: DbPool, data: JSONBody[attempt_schemas.PatientIn]
+        self, request: Request, pool: DbPool, data: JSONBody[attempt_schemas.AttemptPatientIn]
     ) -> Response[attempt_schemas.Patient]:
         session = await widget_session(request)
         row, created = await attempts.set_patient(

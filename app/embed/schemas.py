@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from app.appointments.schemas import Appointment
-from app.attempts.schemas import StepOut
+from app.attempts.schemas import AttemptStatus, AttemptStep
 from app.core.schema import Id, Schema
 from app.identity.schemas import Code, Email, Phone
 
@@ -61,10 +61,10 @@ class WidgetConfig(Schema):
 
 class WidgetAttempt(Schema):
     id: int
-    status: str
+    status: AttemptStatus
     is_verified: bool
     missing_verifications: list[str]
-    steps: list[StepOut]
+    steps: list[AttemptStep]
 
 
 class AttemptStarted(Schema):

@@ -52,7 +52,7 @@ class IdentityProofController(Controller):
         summary="Start an identity proof (the token is returned only here)",
     )
     async def create_identity_proof(
-        self, request: Request, pool: DbPool, account_id: PathId, data: JSONBody[s.ProofIn]
+        self, request: Request, pool: DbPool, account_id: PathId, data: JSONBody[s.IdentityProofIn]
     ) -> s.CreatedProof:
         method = policy.parse_method(data.verification_method)
         if method is None:

@@ -41,7 +41,7 @@ class PatientController(Controller):
         " birth already has this email or phone.",
     )
     async def create_patient(
-        self, pool: DbPool, account_id: PathId, data: JSONBody[s.PatientIn]
+        self, pool: DbPool, account_id: PathId, data: JSONBody[s.NewPatient]
     ) -> s.PatientRecord:
         row = await service.create(pool, account_id, data, clock.now().date())
         return service.to_record(row)

@@ -16,7 +16,7 @@ ExternalId = Annotated[str, msgspec.Meta(min_length=1, max_length=200, pattern=N
 Gender = Literal["FEMALE", "MALE", "OTHER", "UNKNOWN"]
 
 
-class PatientIn(Schema):
+class NewPatient(Schema):
     first_name: PersonName
     last_name: PersonName
     date_of_birth: date

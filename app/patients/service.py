@@ -44,7 +44,7 @@ def _duplicate(patient_id: int) -> Problem:
     )
 
 
-async def create(pool: asyncpg.Pool, account_id: int, body: s.PatientIn, today: date) -> Row:
+async def create(pool: asyncpg.Pool, account_id: int, body: s.NewPatient, today: date) -> Row:
     values = _clean({f: getattr(body, f) for f in body.__struct_fields__}, today)
     async with transaction(pool) as conn:
         await store.lock_birth_date(conn, account_id, values["date_of_birth"])

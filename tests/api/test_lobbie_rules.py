@@ -97,3 +97,34 @@ async def test_an_expired_proof_cannot_be_bound(partner, pool):
         )
         == 0
     )
+
+
+async def test_partner_availability_with_attempt_id_records_the_view(partner, client, pool):
+    practice = await build_practice(partner, method=None)
+    attempt = await partner.create(
+        "/self-scheduling/attempt", {"selfSchedulingSettingId": practice.setting_id}
+    )
+    params = {
+        "selfSchedulingSettingId": practice.setting_id,
+        "startUnix": 1773032400000,
+        "endUnix": 1773118800000,
+        "locationId": practice.location_ids[0],
+        "appointmentTypeId": practice.appointment_type_id,
+    }
+    for _ in range(2):
+        r = await partner.get(
+            "/self-scheduling/availability", params={**params, "attemptId": attempt["id"]}
+        )
+        assert r.status_code == 200, r.text
+    steps = (await partner.get(f"/self-scheduling/attempt/{attempt['id']}")).json()["steps"]
+    assert [s["step"] for s in steps] == ["STARTED", "AVAILABILITY_VIEWED"]  # once
+    other = await build_practice(partner, method=None)
+    r = await partner.get(
+        "/self-scheduling/availability",
+        params={**params, "selfSchedulingSettingId": other.setting_id,
+                "locationId": other.location_ids[0],
+                "appointmentTypeId": other.appointment_type_id, "attemptId": attempt["id"]},
+    )  # fmt: skip
+    assert r.status_code == 400 and r.json()["errors"][0]["field"] == "attemptId"
+    r = await partner.get("/self-scheduling/availability", params={**params, "attemptId": 987654})
+    assert r.status_code == 404
