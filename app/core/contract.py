@@ -43,8 +43,7 @@ IDEMPOTENCY_KEY = {
 DESCRIPTIONS = {
     "healthz": "200 while the process is up; no database access.",
     "readyz": "200 when the database answers and every migration is applied, else 503.",
-    "issueToken": "OAuth 2.0 client credentials (form body or HTTP Basic) to a 1-hour bearer"
-    " JWT.",
+    "issueToken": "OAuth 2.0 client credentials (form body or HTTP Basic) to a 1-hour bearer JWT.",
     "twilioStatus": "Twilio's signed delivery status for an SMS we sent; 403 if unsigned.",
     "sendgridEvents": "SendGrid's signed Event Webhook batch; 403 if the signature fails.",
     "createLocation": "Create a location (config scope); Lobbie's address and phoneNumber names.",
