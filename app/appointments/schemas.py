@@ -16,7 +16,9 @@ Status = Literal[
 LIVE_STATUSES = ("SCHEDULED", "NO_SHOW", "CHECKED_IN", "IN_TREATMENT", "CHECKED_OUT", "CONFIRMED")
 Note = Annotated[str, msgspec.Meta(max_length=2000, pattern=r"^[^\x00]*$")]
 # how an appointment was made: through a self-scheduling attempt (widget or partner), or
-# directly by a partner or staff (POST /location/{locationId}/appointment)
+# directly by a partner or staff (POST /location/{locationId}/appointment). A new way of
+# booking (waitlist claim, FHIR $book) passes its own `source=` to booking.create: add it here
+# too, it is a declared response enum (then `make openapi-snapshot`)
 Source = Literal["SELF_SCHEDULING", "PARTNER"]
 SortBy = Literal["START_TIME", "CREATED_DATE"]
 SortDir = Literal["ASC", "DESC"]
