@@ -38,6 +38,8 @@ from app.core.requestid import request_id_middleware
 from app.core.security import secure_app
 from app.embed.api import ManageController, WidgetController
 from app.embed.assets import asset_routes
+from app.fhir.api import fhir_routers
+from app.fhir.outcome import fhir_outcomes
 from app.identity.api import IdentityProofController
 from app.notifications.callbacks import sendgrid_events, twilio_status
 from app.partners.api import issue_token
@@ -122,6 +124,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             sendgrid_events,
             partner,
             widget,
+            *fhir_routers(),
             *asset_routes(demo=not settings.is_production),
         ],
         lifespan=[lifespan],
@@ -161,7 +164,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         debug=False,
     )
     # security headers + CORS around everything, unknown routes and errors included
-    return secure_app(app, settings)
+    # FHIR paths answer errors as OperationOutcomes; headers are added around both
+    return secure_app(fhir_outcomes(app, settings.public_url), settings)
 
 
 def create_served_app() -> Litestar:

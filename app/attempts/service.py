@@ -332,15 +332,22 @@ async def book(
     attempt_id: int,
     req: appointment_schemas.SlotRequest,
     now: datetime,
+    *,
+    patient_id: int | None = None,
 ) -> Booked:
+    """`patient_id`: a partner names the patient itself (the FHIR facade's `$book`): it is
+    set in this transaction and no identity proof is asked for, as on a partner's own
+    booking of a known patient."""
     async with transaction(pool) as conn:
         attempt = await store.get(conn, account_id, attempt_id, for_update=True)
+        if patient_id is not None and attempt.status not in machine.TERMINAL:
+            attempt = await _advance(conn, attempt, Step.PATIENT_SET, now, patient_id=patient_id)
         refusal = machine.advance(attempt.status, Step.BOOKED, needs_verification=False)
         if isinstance(refusal, Refusal):
             raise Problem(refusal.status, refusal.code, refusal.detail)
         setting = await _active_setting(conn, account_id, attempt.setting_id)
         email, phone, verified = await _verified_contacts(conn, attempt)
-        if _needs_verification(setting) and not verified:
+        if patient_id is None and _needs_verification(setting) and not verified:
             raise Problem(422, "not_verified", "The identity proof is not verified.")
         target = await booking.check_request(conn, account_id, setting, req)
         contacts = [c for c in (("EMAIL", email), ("SMS", phone)) if c[1]]

@@ -1,8 +1,8 @@
 """`Idempotency-Key` for every POST of the partner and widget APIs, as pure ASGI middleware.
 
-Handlers know nothing of it. Applies to POST under `/partner/v2/` and `/widget/v1/` only (not
-`/oauth2/token`, not `/callbacks/*`); any other request passes through untouched, and so does a
-POST without the header.
+Handlers know nothing of it. Applies to POST under `/partner/v2/`, `/widget/v1/` and `/fhir/r4/`
+only (not `/oauth2/token`, not `/callbacks/*`); any other request passes through untouched, and
+so does a POST without the header.
 
 * Scope of a key: the caller (partner client id from a valid bearer token; for the widget, the
   `X-Widget-Key` plus its bearer attempt token) + method + path. The same key on another path or
@@ -60,7 +60,8 @@ log = logging.getLogger("slotproof.idempotency")
 
 HEADER = b"idempotency-key"
 REPLAYED_HEADER = (b"idempotent-replayed", b"true")
-PREFIXES = ("/partner/v2/", "/widget/v1/")
+PREFIXES = ("/partner/v2/", "/widget/v1/", "/fhir/r4/")
+PARTNER_PATHS = ("/partner/", "/fhir/")  # called with a partner bearer token
 RETENTION = timedelta(hours=24)
 IN_FLIGHT_LEASE = timedelta(minutes=5)
 MAX_KEY_LENGTH = 255
@@ -114,7 +115,7 @@ def principal(
     """A keyed hash naming the caller, or None when the caller is not identified (pass through:
     the route answers 401 itself)."""
     authorization = _header(headers, b"authorization").strip()
-    if path.startswith("/partner/"):
+    if path.startswith(PARTNER_PATHS):
         scheme, _, token = authorization.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             return None

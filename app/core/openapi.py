@@ -106,13 +106,16 @@ WIDGET_KEY: list[dict[str, list[str]]] = [{"WidgetKey": []}]
 WIDGET_ATTEMPT: list[dict[str, list[str]]] = [{"WidgetKey": [], "AttemptToken": []}]
 
 
-def problem_responses(*statuses: int) -> dict[int, ResponseSpec]:
-    """`responses=` entries answering problem+json for each status."""
+def problem_responses(
+    *statuses: int, container: Any = None, media_type: str = PROBLEM_JSON, prefix: str = ""
+) -> dict[int, ResponseSpec]:
+    """`responses=` entries answering problem+json for each status (or, for the FHIR facade,
+    the same errors in another `container` and `media_type`)."""
     return {
         status: ResponseSpec(
-            data_container=ProblemDetails,
-            media_type=PROBLEM_JSON,
-            description=_DESCRIPTIONS[status],
+            data_container=container or ProblemDetails,
+            media_type=media_type,
+            description=prefix + _DESCRIPTIONS[status],
             generate_examples=False,
         )
         for status in statuses
@@ -120,23 +123,31 @@ def problem_responses(*statuses: int) -> dict[int, ResponseSpec]:
 
 
 def document_problems(
-    router: Router, statuses: Iterable[int], *, writes: Iterable[int] = WRITE_PROBLEMS
+    router: Router,
+    statuses: Iterable[int],
+    *,
+    writes: Iterable[int] = WRITE_PROBLEMS,
+    **shape: Any,
 ) -> Router:
     """Document the problem responses of every HTTP handler registered on `router`: `statuses`
-    for all, plus `writes` for POST/PUT/PATCH/DELETE. Handlers are the router's own copies, so
-    the decorated module-level handlers are left as they are."""
+    for all, plus `writes` for POST/PUT/PATCH/DELETE (`shape`: see `problem_responses`).
+    Handlers are the router's own copies, so the decorated module-level handlers are left as
+    they are."""
     always, on_write = tuple(statuses), tuple(writes)
     for route in router.routes:
         if not isinstance(route, HTTPRoute):
             continue
         for handler in route.route_handlers:
             codes = always + (on_write if _WRITES & set(handler.http_methods) else ())
-            _add_responses(handler, codes)
+            _add_responses(handler, codes, shape)
     return router
 
 
-def _add_responses(handler: HTTPRouteHandler, codes: Iterable[int]) -> None:
-    handler.responses = {**problem_responses(*sorted(set(codes))), **(handler.responses or {})}
+def _add_responses(handler: HTTPRouteHandler, codes: Iterable[int], shape: dict[str, Any]) -> None:
+    handler.responses = {
+        **problem_responses(*sorted(set(codes)), **shape),
+        **(handler.responses or {}),
+    }
 
 
 def linked(links: Mapping[int, Mapping[str, Link]]) -> type[Operation]:

@@ -6,8 +6,8 @@ at once (see `app.core.ratelimit`):
 * its client IP (IPv6 grouped by /64), for every path;
 * `POST /oauth2/token`: its client IP again, against the stricter token limit;
 * `/widget/v1/*` with an `X-Widget-Key` that looks like one (`pk_...`): that key;
-* `/partner/*` with a bearer token that verifies: the partner client id in it (a token that
-  does not verify counts under the IP alone; the guard answers 401 as usual).
+* `/partner/*` and `/fhir/*` with a bearer token that verifies: the partner client id in it (a
+  token that does not verify counts under the IP alone; the guard answers 401 as usual).
 
 Per-contact limits on codes sent and tried live in app/identity (database-backed).
 
@@ -46,7 +46,7 @@ EXEMPT_PATHS = frozenset({"/healthz", "/readyz"})  # probes must never see a 429
 EXEMPT_ASSETS = ("/widget/v1/static/", "/widget/v1/loader.js", "/widget/v1/frame", "/demo")
 TOKEN_PATH = "/oauth2/token"  # noqa: S105 - a path, not a secret
 WIDGET_PREFIX = "/widget/v1/"
-PARTNER_PREFIX = "/partner/"
+PARTNER_PREFIX = ("/partner/", "/fhir/")  # partner bearer tokens
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network

@@ -15,10 +15,10 @@ Headers, each added only when the response did not set it already:
   UI from a CDN, so they get only the anti-framing part.
 * `Strict-Transport-Security` in production only (TLS ends at the load balancer; the public
   URL is https:// there).
-* `Cache-Control: no-store` on everything under `/partner/v2/` and `/widget/v1/` (patient
-  records, contact details, tokens) and on `/oauth2/token` (RFC 6749) -- replacing whatever a
-  handler said, so PHI is never stored by a browser or a shared cache. The widget's static
-  files, `loader.js` and the frame page carry no PHI and keep their own caching.
+* `Cache-Control: no-store` on everything under `/partner/v2/`, `/fhir/r4/` and `/widget/v1/`
+  (patient records, contact details, tokens) and on `/oauth2/token` (RFC 6749) -- replacing
+  whatever a handler said, so PHI is never stored by a browser or a shared cache. The widget's
+  static files, `loader.js` and the frame page carry no PHI and keep their own caching.
 
 CORS: none by default. The widget's frame is served from this origin and calls the API
 same-origin; the host page never calls the API. Only origins listed in SLOTPROOF_CORS_ORIGINS
@@ -41,7 +41,7 @@ from app.config import Settings
 API_CSP = b"default-src 'none'; frame-ancestors 'none'"
 DOCS_CSP = b"frame-ancestors 'none'; object-src 'none'; base-uri 'none'"
 
-PHI_PREFIXES = ("/partner/v2/", "/widget/v1/", "/oauth2/token")
+PHI_PREFIXES = ("/partner/v2/", "/widget/v1/", "/oauth2/token", "/fhir/r4/")
 # the widget's public files: no PHI, and they set the caching they need themselves
 OWN_CACHING = ("/widget/v1/static/", "/widget/v1/loader.js", "/widget/v1/frame")
 

@@ -171,6 +171,7 @@ async def world(client, pool, settings) -> World:
         },
         headers={
             "/partner/": {"Authorization": f"Bearer {partner.token}"},
+            "/fhir/": {"Authorization": f"Bearer {partner.token}"},
             "/widget/v1/manage/": {},
             "/widget/v1/": {**key, "Authorization": f"Bearer {attempt_token}"},
         },
