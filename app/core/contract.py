@@ -108,6 +108,28 @@ DESCRIPTIONS = {
     "widgetCancel": "Cancel the appointment behind a manage link.",
     "widgetReschedule": "Move the appointment behind a manage link to another open time.",
     "widgetShow": "The appointment behind a manage link.",
+    "fhirCapabilities": "The CapabilityStatement of the FHIR R4 facade; needs no token.",
+    "fhirFindGet": "IHE ITI-115 $find as a GET (what a searchset's next link calls).",
+    "fhirFind": "IHE ITI-115 $find: a searchset Bundle of proposed Appointments.",
+    "fhirHold": "IHE ITI-116 $hold: a proposed Appointment held like a widget hold (pending).",
+    "fhirBook": "IHE ITI-117 $book: book a pending Appointment, cancel one, or move it.",
+    **{
+        f"fhir{kind}{resource}": text.format(resource)
+        for resource in (
+            "Location",
+            "Practitioner",
+            "PractitionerRole",
+            "HealthcareService",
+            "Schedule",
+            "Slot",
+            "Patient",
+            "Appointment",
+        )
+        for kind, text in (
+            ("Search", "A searchset Bundle of {} resources; an unsupported parameter is 400."),
+            ("Read", "One {} resource; an OperationOutcome 404 when absent."),
+        )
+    },
 }
 
 

@@ -138,20 +138,23 @@ def test_the_funnel_range_is_required(document):
 
 
 def _codes_in_app() -> dict[str, str]:
-    """Codes passed to Problem(...)/problem_response(...)/Refusal(...) (2nd argument) or as a
-    `code` keyword or dict entry anywhere in app/."""
+    """Codes passed to Problem(...)/problem_response(...)/Refusal(...) (2nd argument or
+    `code=`), or as the `code` of a dict literal that also has a `detail` (a problem body)
+    anywhere in app/."""
     found: dict[str, str] = {}
     for file in APP_DIR.rglob("*.py"):
         for node in ast.walk(ast.parse(file.read_text())):
             values = []
             if isinstance(node, ast.Call):
                 name = getattr(node.func, "id", None) or getattr(node.func, "attr", None)
-                if name in ("Problem", "problem_response", "Refusal") and len(node.args) > 1:
-                    values.append(node.args[1])
-                values += [kw.value for kw in node.keywords if kw.arg == "code"]
+                if name in ("Problem", "problem_response", "Refusal"):
+                    values += node.args[1:2]
+                    values += [kw.value for kw in node.keywords if kw.arg == "code"]
             elif isinstance(node, ast.Dict):
-                values += [v for k, v in zip(node.keys, node.values, strict=True)
-                           if isinstance(k, ast.Constant) and k.value == "code"]  # fmt: skip
+                entries = {k.value: v for k, v in zip(node.keys, node.values, strict=True)
+                           if isinstance(k, ast.Constant)}  # fmt: skip
+                if "code" in entries and "detail" in entries:
+                    values.append(entries["code"])
             for value in values:
                 if isinstance(value, ast.Constant) and isinstance(value.value, str):
                     found.setdefault(value.value, str(file.relative_to(APP_DIR.parent)))
