@@ -25,7 +25,7 @@ from app.core.errors import EXCEPTION_HANDLERS
 from app.core.health import healthz, readyz
 from app.core.http import check_request
 from app.core.idempotency import idempotency_middleware
-from app.core.lobbie import adopt_lobbie_operations
+from app.core.lobbie import adopt_lobbie_operations, lobbie_statuses_middleware
 from app.core.logs import access_log_middleware
 from app.core.openapi import (
     PARTNER_PROBLEMS,
@@ -149,6 +149,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             access_log_middleware,
             rate_limit_middleware,
             audit_middleware,  # outside idempotency: replays of PHI responses are audited too
+            lobbie_statuses_middleware,  # Lobbie's operations answer 400 where we say 422
             idempotency_middleware,
         ],
         openapi_config=OpenAPIConfig(

@@ -22,7 +22,6 @@ from litestar.exceptions import HTTPException, SerializationException, Validatio
 
 from app.core.db import DatabaseUnavailable
 from app.core.http import parameter_aliases
-from app.core.lobbie import lobbie_status
 from app.core.requestid import accept_or_generate, current_request_id
 
 log = logging.getLogger("slotproof.errors")
@@ -189,9 +188,9 @@ def _strip_value(message: str) -> str:
 
 
 def handle_problem(request: Request, exc: Problem) -> Response[dict[str, Any]]:
-    handler = request.scope.get("route_handler")
-    status = lobbie_status(handler.opt, exc.status) if handler is not None else exc.status
-    return problem_response(status, exc.code, exc.detail, exc.headers, request=request, **exc.extra)
+    return problem_response(
+        exc.status, exc.code, exc.detail, exc.headers, request=request, **exc.extra
+    )
 
 
 def _malformed_errors(exc: HTTPException) -> list[dict[str, str]]:

@@ -8,8 +8,12 @@ and 503): where our contract says 422, the answer is 400 with the same `code`
 
 from __future__ import annotations
 
+import json
+from http import HTTPStatus
+
 from litestar import Router
 from litestar.routes import HTTPRoute
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 # (method, path under /partner/v2/account/{account_id}) -> Lobbie's operationId
 LOBBIE_OPERATIONS: dict[tuple[str, str], str] = {
@@ -62,6 +66,46 @@ def adopt_lobbie_operations(router: Router, base: str) -> Router:
     return router
 
 
-def lobbie_status(opt: dict, status: int) -> int:
-    """The status to answer on a route: 422 becomes 400 on Lobbie's operations."""
-    return 400 if status == 422 and opt.get(LOBBIE) else status
+def lobbie_statuses_middleware(app: ASGIApp) -> ASGIApp:
+    """On Lobbie's operations, a 422 problem (from a handler or the idempotency layer) is sent
+    as 400 with the same body and `code`; everything else passes untouched."""
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        handler = scope.get("route_handler") if scope["type"] == "http" else None
+        if handler is None or not handler.opt.get(LOBBIE):
+            await app(scope, receive, send)
+            return
+        held: Message | None = None
+        chunks: list[bytes] = []
+
+        async def translate(message: Message) -> None:
+            nonlocal held
+            if message["type"] == "http.response.start" and message["status"] == 422:
+                held = message
+                return
+            if held is None or message["type"] != "http.response.body":
+                await send(message)
+                return
+            chunks.append(message.get("body", b""))
+            if message.get("more_body"):
+                return
+            body = _as_400(b"".join(chunks))
+            headers = [(k, v) for k, v in held["headers"] if k.lower() != b"content-length"]
+            headers.append((b"content-length", str(len(body)).encode()))
+            await send({**held, "status": 400, "headers": headers})
+            await send({"type": "http.response.body", "body": body})
+
+        await app(scope, receive, translate)
+
+    return middleware
+
+
+def _as_400(body: bytes) -> bytes:
+    try:
+        problem = json.loads(body)
+    except ValueError:
+        return body
+    if isinstance(problem, dict) and problem.get("status") == 422:
+        problem.update(status=400, title=HTTPStatus(400).phrase)
+        return json.dumps(problem, separators=(",", ":"), ensure_ascii=False).encode()
+    return body

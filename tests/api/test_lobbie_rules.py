@@ -128,3 +128,29 @@ async def test_partner_availability_with_attempt_id_records_the_view(partner, cl
     assert r.status_code == 400 and r.json()["errors"][0]["field"] == "attemptId"
     r = await partner.get("/self-scheduling/availability", params={**params, "attemptId": 987654})
     assert r.status_code == 404
+
+
+async def test_a_reused_idempotency_key_is_400_on_lobbie_operations(partner):
+    practice = await build_practice(partner, method=None)
+    key = {"Idempotency-Key": "lobbie-reuse-1"}
+    body = {"selfSchedulingSettingId": practice.setting_id}
+    first = await partner.post("/self-scheduling/attempt", json=body, headers=key)
+    assert first.status_code == 201
+    r = await partner.post(
+        "/self-scheduling/attempt", json={**body, "identityProofId": 987654}, headers=key
+    )
+    assert r.status_code == 400 and problem_code(r) == "idempotency_key_reused"
+    assert r.json()["status"] == 400 and r.json()["title"] == "Bad Request"
+    assert int(r.headers["content-length"]) == len(r.content)
+    # an operation of ours keeps the contract's 422
+    hold = f"/self-scheduling/attempt/{first.json()['id']}/hold"
+    slot = {"appointmentTypeId": practice.appointment_type_id,
+            "locationId": practice.location_ids[0], "practitionerId": practice.practitioner_ids[0],
+            "schedulerConfigId": practice.config_ids[0],
+            "startDateTime": "2026-03-09T09:00:00-04:00"}  # fmt: skip
+    await partner.post(hold, json=slot, headers={"Idempotency-Key": "ours-1"})
+    r = await partner.post(
+        hold, json={**slot, "startDateTime": "2026-03-09T09:30:00-04:00"},
+        headers={"Idempotency-Key": "ours-1"},
+    )  # fmt: skip
+    assert r.status_code == 422 and problem_code(r) == "idempotency_key_reused"
