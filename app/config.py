@@ -66,6 +66,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # availability answers cached per process (app/availability/cache.py); 0 turns it off
     availability_cache_mb: int = 64
     hold_minutes: int = 10
+    # holds before the attempt is verified (or on a setting without verification) are short,
+    # and widget holds are capped per client address and per publishable key
+    # (app/attempts/holds.py)
+    unverified_hold_minutes: int = 3
+    holds_per_client: int = 5
+    holds_per_widget_key: int = 100
     attempt_idle_minutes: int = 30
     # notification delivery (app/notifications)
     in_process_worker: bool = True
@@ -216,6 +222,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         ),
         ("SLOTPROOF_AVAILABILITY_CACHE_MB", "availability_cache_mb", 0, 65_536),
         ("SLOTPROOF_HOLD_MINUTES", "hold_minutes", 1, 120),
+        ("SLOTPROOF_UNVERIFIED_HOLD_MINUTES", "unverified_hold_minutes", 1, 120),
+        ("SLOTPROOF_HOLDS_PER_IP", "holds_per_client", 1, 10_000),
+        ("SLOTPROOF_HOLDS_PER_WIDGET_KEY", "holds_per_widget_key", 1, 1_000_000),
         ("SLOTPROOF_ATTEMPT_IDLE_MINUTES", "attempt_idle_minutes", 5, 10_080),
         ("SLOTPROOF_DELIVERY_MAX_ATTEMPTS", "delivery_max_attempts", 1, 50),
         ("SLOTPROOF_DELIVERY_BACKOFF_BASE", "delivery_backoff_base_seconds", 1, 3600),
@@ -254,6 +263,10 @@ def _check_consistency(s: Settings) -> None:
         # a send still in flight when its lease runs out is sent again by another worker
         raise ConfigError(
             "SLOTPROOF_DELIVERY_LEASE must be at least 3 x SLOTPROOF_PROVIDER_TIMEOUT"
+        )
+    if s.unverified_hold_minutes > s.hold_minutes:
+        raise ConfigError(
+            "SLOTPROOF_UNVERIFIED_HOLD_MINUTES must not exceed SLOTPROOF_HOLD_MINUTES"
         )
     if s.delivery == "file" and s.outbox_dir is None:
         raise ConfigError("SLOTPROOF_OUTBOX_DIR is required when SLOTPROOF_DELIVERY=file")

@@ -153,10 +153,25 @@ async def availability(practice: Practice, start: datetime, end: datetime, **ext
 
 async def hold_first_config(practice: Practice, start_date_time: str) -> dict[str, Any]:
     """A new partner attempt holding `start_date_time` with the practice's first practitioner,
-    location and config; returns the attempt."""
-    attempt = await practice.partner.create(
-        "/self-scheduling/attempt", {"selfSchedulingSettingId": practice.setting_id}
-    )
+    location and config; returns the attempt. On a setting that verifies, a code is sent
+    first (a hold needs one)."""
+    p = practice.partner
+    method = (await p.get(f"/self-scheduling/setting/{practice.setting_id}")).json()[
+        "verificationMethod"
+    ]
+    body: dict[str, Any] = {"selfSchedulingSettingId": practice.setting_id}
+    if method:
+        proof = await p.create("/identity-proof", {"verificationMethod": method})
+        body["identityProofId"] = proof["id"]
+    attempt = await p.create("/self-scheduling/attempt", body)
+    if method:
+        contact = (
+            {"email": f"hold.{attempt['id']}@example.com"}
+            if method == "EMAIL"
+            else {"phone": f"+1202555{attempt['id'] % 10_000:04d}"}
+        )
+        sent = await p.post(f"/identity-proof/{body['identityProofId']}/send", json=contact)
+        assert sent.status_code == 200, sent.text
     hold = await practice.partner.post(
         f"/self-scheduling/attempt/{attempt['id']}/hold",
         json={

@@ -8,6 +8,7 @@ import secrets
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -191,3 +192,16 @@ async def last_code(pool: asyncpg.Pool, account_id: int) -> str | None:
         " AND purpose = 'verification_code' ORDER BY id DESC LIMIT 1",
         account_id,
     )
+
+
+class FakeClock:
+    """A clock tests move by hand (`advance`), starting at the real now."""
+
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)

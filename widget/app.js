@@ -753,7 +753,9 @@
 
   const cityOf = (tz) => (tz.split('/').pop() || tz).replace(/_/g, ' ');
 
-  /* Choosing a time places a hold (booking flow) or asks to confirm the move (manage flow). */
+  /* Choosing a time places a hold (booking flow) or asks to confirm the move (manage flow).
+     The server holds only once a code was sent (409 code_not_sent before): until then the
+     time is just remembered, and sendCode holds it. */
   function chooseSlot(choice, btn, area) {
     if (S.manage) {
       confirmReschedule(choice);
@@ -761,11 +763,25 @@
     }
     run(btn, area, async () => {
       await ensureAttempt();
-      S.hold = await api('POST', '/attempt/hold', slotBody(choice), { idem: true });
-      S.slot = choice;
-      announce(t('held', { time: when(choice.startUnix, zoneOf()) }));
+      if (await holdSlot(choice)) announce(t('held', { time: when(choice.startUnix, zoneOf()) }));
       afterTime();
     }, (e) => lostSlot(e, area, (alt) => chooseSlot(alt, null, area)));
+  }
+
+  async function holdSlot(choice) {
+    S.hold = null;
+    if (S.method && S.missing.length && !Object.keys(S.sent).length) {
+      S.slot = choice;
+      return false;
+    }
+    try {
+      S.hold = await api('POST', '/attempt/hold', slotBody(choice), { idem: true });
+    } catch (e) {
+      // no hold yet, or too many held right now: carry on, the booking re-checks the time
+      if (e.code !== 'code_not_sent' && e.code !== 'rate_limited') throw e;
+    }
+    S.slot = choice;
+    return !!S.hold;
   }
 
   function slotBody(choice) {
@@ -850,9 +866,11 @@
       await api('POST', '/attempt/send-code', channel === 'EMAIL' ? { email: value } : { phone: value });
       S.sent[channel] = { to: value, at: Date.now() };
       S.resendAt = Date.now() + RESEND_WAIT;
+      if (S.slot && !S.hold) await holdSlot(S.slot);
       then();
       announce(t('codeSent', { to: value }));
     }, (e) => {
+      if (lostSlot(e, area, (alt) => chooseSlot(alt, null, area))) return true;
       if (e.code === 'send_rate_limited') {
         S.resendAt = Date.now() + (Number(e.body.retryAfterSeconds) || 60) * 1000;
         if (!S.sent[channel] || S.sent[channel].to !== value) S.sent[channel] = { to: value, at: Date.now() };

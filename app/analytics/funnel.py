@@ -26,6 +26,8 @@ from zoneinfo import ZoneInfo
 
 import msgspec
 
+from app.core.instants import OUT_OF_RANGE, in_range
+
 FUNNEL_STEPS = (
     "STARTED",
     "AVAILABILITY_VIEWED",
@@ -189,6 +191,8 @@ def parse_bound(raw: str, field: str, zone: ZoneInfo, *, end: bool) -> datetime:
             day = date.fromisoformat(text)
         except ValueError:
             raise RangeError(field, "must be a date YYYY-MM-DD or a time with an offset") from None
+        if not in_range(day):
+            raise RangeError(field, OUT_OF_RANGE)
         if end:
             day += timedelta(days=1)
         return datetime.combine(day, time(0), tzinfo=zone)
@@ -202,6 +206,8 @@ def parse_bound(raw: str, field: str, zone: ZoneInfo, *, end: bool) -> datetime:
         ) from None
     if value.utcoffset() is None:
         raise RangeError(field, "must include a UTC offset, e.g. 2026-03-09T09:00:00-04:00")
+    if not in_range(value):
+        raise RangeError(field, OUT_OF_RANGE)
     return value
 
 

@@ -21,6 +21,7 @@ from app.core import clock
 from app.core.crud import Row
 from app.core.errors import Problem, invalid, not_found
 from app.core.http import Cursor, DbPool, JSONBody, Limit, PathId
+from app.core.instants import OUT_OF_RANGE, check_instant, in_range
 from app.core.pagination import (
     DEFAULT_LIMIT,
     check_limit,
@@ -48,7 +49,10 @@ def _instant(raw: str | None, field: str, time_zone: str) -> datetime | None:
     text = _UNENCODED_PLUS.sub(r"+\1", raw.strip())
     try:
         if len(text) == 10:
-            return datetime.combine(date.fromisoformat(text), time(), e.zone(time_zone))
+            day = date.fromisoformat(text)
+            if not in_range(day):
+                raise invalid(field, OUT_OF_RANGE)
+            return datetime.combine(day, time(), e.zone(time_zone))
         value = datetime.fromisoformat(text)
     except ValueError:
         raise invalid(
@@ -56,7 +60,7 @@ def _instant(raw: str | None, field: str, time_zone: str) -> datetime | None:
         ) from None
     if value.utcoffset() is None:
         raise invalid(field, "must include a UTC offset, e.g. 2026-03-09T09:00:00-04:00")
-    return value
+    return check_instant(value, field)
 
 
 def _check_ids(*ids: int) -> None:

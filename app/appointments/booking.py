@@ -22,6 +22,7 @@ from app.availability.service import SlotSearch, search
 from app.config import Settings
 from app.core.crud import Row
 from app.core.errors import Problem, invalid
+from app.core.instants import check_instant
 from app.notifications.messages import APPOINTMENT_CONFIRMATION
 from app.selfscheduling import store as settings_store
 
@@ -41,11 +42,17 @@ class Target(msgspec.Struct, frozen=True, kw_only=True):
 
 
 async def check_request(
-    conn: asyncpg.Connection, account_id: int, setting: Row, req: s.SlotRequest
+    conn: asyncpg.Connection,
+    account_id: int,
+    setting: Row,
+    req: s.SlotRequest,
+    field: str = "startDateTime",
 ) -> Target:
-    """400 unless the config belongs to the setting and the ids agree with it."""
+    """400 unless the start is an instant we accept, the config belongs to the setting and the
+    ids agree with it; `field` names the start in the caller's body."""
     if req.start_date_time.utcoffset() is None:
-        raise invalid("startDateTime", "must include a UTC offset, e.g. 2026-03-09T09:00:00-04:00")
+        raise invalid(field, "must include a UTC offset, e.g. 2026-03-09T09:00:00-04:00")
+    check_instant(req.start_date_time, field)
     configs = await settings_store.configs_for_setting(conn, account_id, setting["id"])
     config = next((c for c in configs if c["id"] == req.scheduler_config_id), None)
     if config is None:

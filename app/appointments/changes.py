@@ -15,6 +15,8 @@ Status rules (the `actor` "patient" is the manage link; anything else is staff/p
   else is 409 `not_cancellable` (already CANCELLED/RESCHEDULED/VOIDED, or the visit happened:
   IN_TREATMENT, CHECKED_OUT).
 - reschedulable: SCHEDULED, CONFIRMED (409 `not_reschedulable` otherwise); the status is kept.
+  A patient's move stays within the setting the appointment was booked through (400 for
+  another setting's config; 409 `not_reschedulable` when its config is gone).
 - a partner may set any of the nine statuses; CANCELLED goes through `cancel`. Moving from an
   off-calendar status (CANCELLED, RESCHEDULED, VOIDED) back to a live one reclaims the time:
   409 `slot_unavailable` when another appointment or an unexpired hold now has it.
@@ -38,6 +40,7 @@ from app.config import Settings
 from app.core.crud import Row
 from app.core.db import transaction
 from app.core.errors import Problem, invalid, not_found
+from app.core.instants import check_instant
 from app.notifications.messages import APPOINTMENT_CANCELLED, APPOINTMENT_RESCHEDULED
 from app.selfscheduling import store as settings_store
 
@@ -154,8 +157,10 @@ async def apply(
     (`{status}`), then moved."""
     changes = patch.changes()
     start = changes.get("start_time")
-    if start is not None and start.utcoffset() is None:
-        raise invalid("startTime", "must include a UTC offset, e.g. 2026-03-09T09:00:00-04:00")
+    if start is not None:
+        if start.utcoffset() is None:
+            raise invalid("startTime", "must include a UTC offset, e.g. 2026-03-09T09:00:00-04:00")
+        check_instant(start, "startTime")
     moves = "start_time" in changes or "practitioner_id" in changes
     if moves and changes.get("status") in OFF_CALENDAR:
         raise invalid("status", "cannot be set together with a new startTime or practitionerId")
@@ -278,6 +283,24 @@ async def _target_config(
     return found, setting_id, practitioner
 
 
+async def _check_own_setting(
+    conn: asyncpg.Connection, appointment: Row, setting_id: int, scheduler_config_id: int | None
+) -> None:
+    """A patient moves an appointment only within the setting it was booked through (that
+    setting's hours, rules and limits): not into another setting's scheduler config."""
+    current = appointment["scheduler_config_id"]
+    owner = (
+        await store.config_owner(conn, appointment["account_id"], current)
+        if current is not None
+        else None
+    )
+    if owner is None:
+        raise Problem(409, "not_reschedulable", "This appointment can no longer be moved online.")
+    if owner["setting_id"] != setting_id:
+        field = "schedulerConfigId" if scheduler_config_id is not None else "practitionerId"
+        raise invalid(field, "is not part of the setting this appointment was booked through")
+
+
 async def _reschedule(
     conn: asyncpg.Connection,
     settings: Settings,
@@ -315,6 +338,8 @@ async def _reschedule(
     config_id, setting_id, practitioner = await _target_config(
         conn, appointment, practitioner_id, scheduler_config_id
     )
+    if actor == PATIENT:
+        await _check_own_setting(conn, appointment, setting_id, scheduler_config_id)
     if (
         start == appointment["start_at"]
         and practitioner == appointment["practitioner_id"]

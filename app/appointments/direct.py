@@ -20,6 +20,7 @@ from app.config import Settings
 from app.core.crud import Row
 from app.core.db import transaction
 from app.core.errors import invalid, not_found
+from app.core.instants import check_instant
 from app.practice import store as practice_store
 from app.selfscheduling import store as settings_store
 
@@ -36,7 +37,7 @@ def requested_start(body: s.LocationAppointmentIn) -> datetime:
         raise invalid("startDateTime", "differs from startTime; send one of them")
     if start.utcoffset() is None:
         raise invalid("startTime", "must include a UTC offset, e.g. 2026-03-09T09:00:00-04:00")
-    return start
+    return check_instant(start, "startTime")
 
 
 async def _config_id(

@@ -307,6 +307,8 @@ async def replace_hold(
     buffer_before: int,
     buffer_after: int,
     expires_at: datetime,
+    client_hash: str | None = None,
+    widget_setting_id: int | None = None,
 ) -> int:
     """The attempt's one hold, replacing any previous one."""
     end = start + timedelta(minutes=minutes)
@@ -315,8 +317,8 @@ async def replace_hold(
         """
         INSERT INTO holds (account_id, attempt_id, practitioner_id, location_id,
             scheduler_config_id, appointment_type_id, start_at, end_at, blocked_from,
-            blocked_until, expires_at)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id
+            blocked_until, expires_at, client_hash, widget_setting_id)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id
         """,
         account_id,
         attempt_id,
@@ -329,7 +331,41 @@ async def replace_hold(
         start - timedelta(minutes=buffer_before),
         end + timedelta(minutes=buffer_after),
         expires_at,
+        client_hash,
+        widget_setting_id,
     )
+
+
+async def lock_hold_caps(conn: asyncpg.Connection, client_hash: str, setting_id: int) -> None:
+    """Serialise widget holds of one client address, then of one setting (fixed order)."""
+    await conn.execute(
+        "SELECT pg_advisory_xact_lock(hashtextextended('slotproof:holds-client:' || $1, 0)),"
+        " pg_advisory_xact_lock("
+        "hashtextextended('slotproof:holds-setting:' || $2::bigint::text, 0))",
+        client_hash,
+        setting_id,
+    )
+
+
+async def live_hold_expiries(
+    conn: asyncpg.Connection,
+    now: datetime,
+    *,
+    except_attempt_id: int,
+    client_hash: str | None = None,
+    widget_setting_id: int | None = None,
+) -> list[datetime]:
+    """Sorted expiry times of the unexpired widget holds of one client address or of one
+    setting, other than the attempt's own (which a new hold replaces)."""
+    rows = await conn.fetch(
+        "SELECT expires_at FROM holds WHERE expires_at > $1 AND attempt_id <> $2"
+        " AND (client_hash = $3 OR widget_setting_id = $4) ORDER BY expires_at",
+        now,
+        except_attempt_id,
+        client_hash,
+        widget_setting_id,
+    )
+    return [r["expires_at"] for r in rows]
 
 
 async def release_hold(conn: asyncpg.Connection, attempt_id: int) -> None:

@@ -16,7 +16,7 @@ from app import events
 from app.appointments import booking
 from app.appointments import schemas as appointment_schemas
 from app.appointments import store as appointment_store
-from app.attempts import machine, store
+from app.attempts import holds, machine, store
 from app.attempts import schemas as s
 from app.attempts.machine import Refusal, Step
 from app.config import Settings
@@ -290,18 +290,31 @@ async def hold(
     attempt_id: int,
     req: appointment_schemas.SlotRequest,
     now: datetime,
+    *,
+    widget: holds.WidgetCaller | None = None,
+    staff: bool = False,
 ) -> appointment_schemas.Hold:
+    """Hold a slot for the attempt (rules in `app.attempts.holds`); `widget` is the caller of a
+    widget hold, whose live holds are capped; `staff` a hold by staff software (the FHIR
+    facade), which has no identity proof to send a code on."""
     async with transaction(pool) as conn:
         attempt = await store.get(conn, account_id, attempt_id, for_update=True)
         refusal = machine.advance(attempt.status, Step.SLOT_SELECTED, needs_verification=False)
         if isinstance(refusal, Refusal):
             raise Problem(refusal.status, refusal.code, refusal.detail)
         setting = await _active_setting(conn, account_id, attempt.setting_id)
+        minutes = (
+            settings.hold_minutes
+            if staff
+            else await holds.hold_minutes(conn, settings, setting, attempt.identity_proof_id)
+        )
+        if widget is not None:
+            await holds.check_caps(conn, settings, widget, attempt.id, now)
         target = await booking.check_request(conn, account_id, setting, req)
         slot = await booking.require_offered(
             conn, account_id, setting, target, now, except_attempt_id=attempt.id
         )
-        expires_at = now + timedelta(minutes=settings.hold_minutes)
+        expires_at = now + timedelta(minutes=minutes)
         hold_id = await appointment_store.replace_hold(
             conn,
             account_id=account_id,
@@ -315,6 +328,8 @@ async def hold(
             buffer_before=target.config["buffer_before_minutes"],
             buffer_after=target.config["buffer_after_minutes"],
             expires_at=expires_at,
+            client_hash=widget.client_hash if widget else None,
+            widget_setting_id=widget.setting_id if widget else None,
         )
         await _advance(conn, attempt, Step.SLOT_SELECTED, now, location_id=req.location_id)
         return appointment_schemas.Hold(hold_id=hold_id, expires_at=expires_at)

@@ -17,6 +17,7 @@ from app.availability.service import SlotSearch
 from app.core import clock
 from app.core.errors import invalid
 from app.core.http import DbPool, PathId
+from app.core.instants import check_instant
 from app.core.openapi import problem_responses
 from app.partners.guard import scope
 from app.partners.scopes import SCHEDULING
@@ -34,8 +35,8 @@ PractitionerIdsQuery = Annotated[
 ]
 
 
-def from_unix_ms(value: int) -> datetime:
-    return datetime.fromtimestamp(value / 1000, tz=UTC)
+def from_unix_ms(value: int, field: str) -> datetime:
+    return check_instant(datetime.fromtimestamp(value / 1000, tz=UTC), field)
 
 
 def parse_ids(raw: str | None, field: str) -> tuple[int, ...] | None:
@@ -80,8 +81,8 @@ async def get_availability(
         setting_id=setting_id,
         location_id=location_id,
         appointment_type_id=appointment_type_id,
-        range_start=from_unix_ms(start_unix),
-        range_end=from_unix_ms(end_unix),
+        range_start=from_unix_ms(start_unix, "startUnix"),
+        range_end=from_unix_ms(end_unix, "endUnix"),
         practitioner_ids=parse_ids(practitioner_ids, "practitionerIds"),
         except_attempt_id=attempt_id,
     )

@@ -11,6 +11,7 @@ from app.appointments import booking, changes
 from app.appointments import schemas as appointment_schemas
 from app.appointments import store as appointment_store
 from app.appointments.notify import manage_token_hash, manage_url
+from app.attempts import holds
 from app.attempts import schemas as attempt_schemas
 from app.attempts import service as attempts
 from app.attempts import store as attempt_store
@@ -37,6 +38,7 @@ from app.core.openapi import WIDGET_ATTEMPT, WIDGET_KEY
 from app.core.secrets import random_token
 from app.embed import schemas as s
 from app.embed.auth import attempt_token_hash, widget_attempt, widget_session, widget_setting
+from app.embed.client import client_ip
 from app.identity import service as identity
 from app.identity import store as identity_store
 from app.identity.contacts import contact_from
@@ -200,8 +202,8 @@ class WidgetController(Controller):
             setting_id=setting["id"],
             location_id=location_id,
             appointment_type_id=appointment_type_id,
-            range_start=from_unix_ms(start_unix),
-            range_end=from_unix_ms(end_unix),
+            range_start=from_unix_ms(start_unix, "startUnix"),
+            range_end=from_unix_ms(end_unix, "endUnix"),
             practitioner_ids=parse_ids(practitioner_ids, "practitionerIds"),
             except_attempt_id=attempt.id if attempt else None,
         )
@@ -262,9 +264,11 @@ class WidgetController(Controller):
         self, request: Request, pool: DbPool, data: JSONBody[appointment_schemas.SlotRequest]
     ) -> appointment_schemas.Hold:
         session = await widget_session(request)
+        settings = request.app.state.settings
+        caller = holds.widget_caller(settings, client_ip(request), session.setting["id"])
         return await attempts.hold(
-            pool, request.app.state.settings, session.account_id, session.attempt.id, data,
-            clock.now(),
+            pool, settings, session.account_id, session.attempt.id, data, clock.now(),
+            widget=caller,
         )  # fmt: skip
 
     @post(

@@ -131,7 +131,9 @@ async def hold(
 ) -> tuple[int, datetime]:
     """(attempt id, expiry) of a new hold on the slot; 409 `slot_unavailable` when taken."""
     attempt_id = await _start(pool, account_id, schedule, now)
-    held = await attempts.hold(pool, settings, account_id, attempt_id, _request(schedule, key), now)
+    held = await attempts.hold(
+        pool, settings, account_id, attempt_id, _request(schedule, key), now, staff=True
+    )
     return attempt_id, held.expires_at
 
 

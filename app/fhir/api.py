@@ -31,6 +31,7 @@ from app.partners.guard import partner_guard, scope
 from app.partners.scopes import SCHEDULING
 
 BASE = "/fhir/r4/account/{account_id:int}"
+JSON_FORMATS = frozenset({"json", "application/json", "application/fhir+json"})
 VERSION = "0.1.0"
 _DOC = {
     200: ResponseSpec(
@@ -69,6 +70,10 @@ def _ctx(request: Request, pool: Any, account_id: int) -> search.Ctx:
 def _query(request: Request, names: frozenset[str]) -> dict[str, list[str]]:
     query: dict[str, list[str]] = {}
     for name, value in request.query_params.multi_items():
+        if name == "_format":  # some clients always send it; JSON is all we speak
+            if value not in JSON_FORMATS:
+                raise invalid("_format", "only JSON is supported (json, application/fhir+json)")
+            continue
         if name not in names:
             raise invalid(name, "is not a search parameter this server supports here")
         if len(value) > 500:
@@ -104,6 +109,8 @@ def _routes(resource_type: str) -> list[HTTPRouteHandler]:
         ctx = _ctx(request, pool, account_id)
         if resource_type == "Slot":
             found = [r] if (r := await search.slot_by_id(ctx, resource_id)) else []
+        elif resource_type == "Appointment" and not resource_id.isdigit():
+            found = [r] if (r := await operations.read_virtual(ctx, resource_id)) else []
         else:
             found, _ = await finder(ctx, {"_id": [resource_id]}, 0, 1)
         if not found:

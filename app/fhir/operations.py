@@ -62,6 +62,28 @@ async def _pending(
     )
 
 
+async def read_virtual(ctx: Ctx, raw: str) -> Resource | None:
+    """`Appointment/proposed-…` while the engine still offers it; `Appointment/hold-…` while
+    its hold lasts; else None (404)."""
+    if (key := ids.parse_proposed(raw)) is not None:
+        rows = (await fs.schedules(ctx.pool, ctx.account_id, ids=[key.schedule_id])).rows
+        if (
+            not rows
+            or await adapter.is_free(ctx.pool, ctx.account_id, rows[0], key, ctx.now) is None
+        ):
+            return None
+        return await _pending(ctx, raw, key, "proposed")
+    if (held := ids.parse_hold(raw)) is not None:
+        attempt_id, key = held
+        expires_at = await fs.hold_expiry(
+            ctx.pool, ctx.account_id, attempt_id, key.schedule_id, key.start
+        )
+        if expires_at is None or expires_at <= ctx.now:
+            return None
+        return await _pending(ctx, raw, key, "pending", expires_at)
+    return None
+
+
 class Booked(msgspec.Struct, frozen=True):
     appointment_id: int
     created: bool

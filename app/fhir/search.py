@@ -166,6 +166,7 @@ async def _slot_window(ctx: Ctx, q: Query) -> tuple[datetime, datetime]:
     window = params.date_window(q.get("start", []), "start", zone)
     low = window.low or ctx.now
     high = window.high or low + timedelta(days=SLOT_DEFAULT_DAYS)
+    adapter.check_range(low, high)  # the engine's limits, whether or not a schedule matches
     return low, high
 
 

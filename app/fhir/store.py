@@ -358,3 +358,17 @@ def _like(text: str | None) -> str | None:
     if text is None:
         return None
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+async def hold_expiry(
+    conn: Conn, account_id: int, attempt_id: int, schedule_id: int, start: datetime
+) -> datetime | None:
+    """When the attempt's hold on exactly that slot expires; None when it has none (any more)."""
+    return await conn.fetchval(
+        "SELECT expires_at FROM holds WHERE account_id = $1 AND attempt_id = $2"
+        " AND scheduler_config_id = $3 AND start_at = $4",
+        account_id,
+        attempt_id,
+        schedule_id,
+        start,
+    )

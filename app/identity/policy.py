@@ -16,14 +16,22 @@ Policy (contract "Identity proof"; the choices marked (ours) are not in the cont
   at 1 in 10^6 per guess however often the patient asks for a new code; the price is that a
   late-arriving older message no longer works (the newest one does).
 * Wrong codes: every unsuccessful verify (wrong, expired, superseded or already-used code)
-  counts as a failure, against the proof and against the contact. Once a proof has 5 failures,
-  or a contact 20 within 24 hours, verify answers 429 `too_many_attempts` even for the right
-  code (a lockout answer is not itself a failure). A new code does not reset either count;
-  the per-proof count lasts as long as the proof, the per-contact one slides over 24 hours.
+  counts as a failure against the proof, and against the contact only when a code was sent to
+  that contact on that proof (guesses for a contact nobody sent a code to cannot lock its
+  owner out). Once a proof has 5 failures, or a contact 20 within 24 hours in one account,
+  verify answers 429 `too_many_attempts` even for the right code (a lockout answer is not
+  itself a failure). A new code does not reset either count; the per-proof count lasts as
+  long as the proof, the per-contact one slides over 24 hours.
+* The owner's way back in (ours): while a contact is locked out, a code sent to it gets one
+  try on its proof (the first guess after that send). The right code verifies and lifts the
+  lockout (failures before a successful verification no longer count); a wrong one is
+  counted and the next try needs a new send. So a locked contact can be guessed at most once
+  per send, and sends are limited (below) and reach the owner, who sees them.
 * Sends: at least 60 s between two sends to one contact and at most 5 sends per contact in
   any 10 minutes, else 429 `send_rate_limited` and nothing is sent.
-* Contacts (ours): the per-contact limits are global, not per account: they protect the person
-  who owns the phone or mailbox, whichever practice the request came through.
+* Contacts (ours): the send limits are global (they protect the person who owns the phone or
+  mailbox from being flooded, whichever practice the request came through); the wrong-code
+  lockout is per account, so a stranger at one practice cannot lock a person out at another.
 """
 
 from __future__ import annotations
@@ -165,13 +173,25 @@ def proof_locked(failures: int) -> bool:
     return failures >= PROOF_MAX_FAILURES
 
 
-def contact_retry_after(now: datetime, failures: Iterable[datetime]) -> int | None:
-    """Seconds until a contact may try a code again, or None when it is not locked out."""
-    recent = sorted(t for t in failures if t > now - CONTACT_FAILURE_WINDOW)
+def contact_retry_after(
+    now: datetime, failures: Iterable[datetime], cleared_at: datetime | None = None
+) -> int | None:
+    """Seconds until a contact may try a code again, or None when it is not locked out.
+    `cleared_at`: when the contact was last verified; earlier failures no longer count."""
+    since = now - CONTACT_FAILURE_WINDOW
+    if cleared_at is not None and cleared_at > since:
+        since = cleared_at
+    recent = sorted(t for t in failures if t > since)
     if len(recent) < CONTACT_MAX_FAILURES:
         return None
     oldest_to_expire = recent[len(recent) - CONTACT_MAX_FAILURES]
     return _seconds(oldest_to_expire + CONTACT_FAILURE_WINDOW - now)
+
+
+def may_try_while_locked(code_sent_at: datetime | None, failed_since_sent: bool) -> bool:
+    """A locked-out contact's one try per send: a live code on this proof that no wrong guess
+    on this proof has followed yet."""
+    return code_sent_at is not None and not failed_since_sent
 
 
 def proof_retry_after(now: datetime, proof_expires_at: datetime) -> int:

@@ -19,6 +19,7 @@ from app.attempts import service as attempt_service
 from app.attempts.machine import Step
 from app.core.db import transaction
 from app.core.errors import Problem
+from app.core.retry import too_many
 from app.identity import policy, store
 from app.identity.contacts import Contact
 from app.identity.policy import Method
@@ -31,16 +32,6 @@ log = logging.getLogger("slotproof.identity")
 PURPOSE = VERIFICATION_CODE
 # compared against when no live code exists, so a verify costs the same either way
 _NO_CODE = "0" * 64
-
-
-def _rate_limited(code: str, detail: str, retry_after: int) -> Problem:
-    return Problem(
-        429,
-        code,
-        detail,
-        headers={"Retry-After": str(retry_after)},
-        retryAfterSeconds=retry_after,
-    )
 
 
 def _check_usable(proof: Proof, contact: Contact, now: datetime) -> None:
@@ -81,7 +72,7 @@ async def send_code(
         sends = await store.sends_since(conn, contact_hash, now - policy.SEND_WINDOW)
         wait = policy.send_retry_after(now, sends)
         if wait is not None:
-            raise _rate_limited(
+            raise too_many(
                 "send_rate_limited", "Too many codes were sent to this contact; try later.", wait
             )
         code = policy.generate_code()
@@ -124,17 +115,23 @@ async def verify_code(
         await store.lock_contact(conn, contact_hash)
         now = store.clock()
         _check_usable(proof, contact, now)
-        too_many = "Too many wrong codes; verification is blocked for now."
+        locked = "Too many wrong codes; verification is blocked for now."
         if policy.proof_locked(proof.failed_attempts):
             wait = policy.proof_retry_after(now, proof.expires_at)
-            raise _rate_limited("too_many_attempts", too_many, wait)
-        failures = await store.failures_since(
-            conn, contact_hash, now - policy.CONTACT_FAILURE_WINDOW
-        )
-        if (wait := policy.contact_retry_after(now, failures)) is not None:
-            raise _rate_limited("too_many_attempts", too_many, wait)
-
+            raise too_many("too_many_attempts", locked, wait)
         live = await store.live_code(conn, proof.id, contact.channel, contact_hash, now)
+        failures = await store.failures_since(
+            conn, account_id, contact_hash, now - policy.CONTACT_FAILURE_WINDOW
+        )
+        cleared = await store.last_verified(conn, account_id, contact_hash)
+        if (wait := policy.contact_retry_after(now, failures, cleared)) is not None:
+            sent_at = live["created_at"] if live else None
+            failed = sent_at is not None and await store.failed_since(
+                conn, proof.id, contact_hash, sent_at
+            )
+            if not policy.may_try_while_locked(sent_at, failed):
+                raise too_many("too_many_attempts", locked, wait)
+
         candidate = policy.code_digest(secret_key, proof.id, contact_hash, code)
         matches = policy.digests_equal(candidate, live["code_hash"] if live else _NO_CODE)
         if live is not None and matches and await store.consume_code(conn, live["id"], now):
@@ -143,7 +140,8 @@ async def verify_code(
                 conn, proof.id, Step.VERIFIED, now, verified=verified.is_verified
             )
         else:
-            await store.record_failure(conn, proof, contact_hash, now)
+            sent_here = live is not None or await store.code_sent_to(conn, proof.id, contact_hash)
+            await store.record_failure(conn, proof, contact_hash, now, against_contact=sent_here)
             verified = None
     log.info(
         "identity code checked",

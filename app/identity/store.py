@@ -210,13 +210,20 @@ async def insert_code(
     )
 
 
+async def code_sent(conn: asyncpg.Connection, proof_id: int) -> bool:
+    """Has this proof ever had a code sent (to any contact, on any channel)?"""
+    return await conn.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM identity_codes WHERE proof_id = $1)", proof_id
+    )
+
+
 async def live_code(
     conn: asyncpg.Connection, proof_id: int, channel: Channel, contact_hash: str, now: datetime
 ) -> asyncpg.Record | None:
     """The newest unconsumed, unsuperseded, unexpired code for this proof, channel and contact
     (there is at most one: a send supersedes older ones)."""
     return await conn.fetchrow(
-        "SELECT id, code_hash FROM identity_codes "
+        "SELECT id, code_hash, created_at FROM identity_codes "
         "WHERE proof_id = $1 AND channel = $2 AND contact_hash = $3 AND consumed_at IS NULL "
         "AND invalidated_at IS NULL AND expires_at > $4 ORDER BY id DESC LIMIT 1",
         proof_id,
@@ -242,27 +249,72 @@ async def consume_code(conn: asyncpg.Connection, code_id: int, now: datetime) ->
 
 
 async def failures_since(
-    conn: asyncpg.Connection, contact_hash: str, since: datetime
+    conn: asyncpg.Connection, account_id: int, contact_hash: str, since: datetime
 ) -> list[datetime]:
+    """Times of the wrong codes counted against this contact in this account after `since`."""
     rows = await conn.fetch(
-        "SELECT at FROM identity_failures WHERE contact_hash = $1 AND at > $2",
+        "SELECT at FROM identity_failures WHERE account_id = $1 AND contact_hash = $2 AND at > $3",
+        account_id,
         contact_hash,
         since,
     )
     return [r["at"] for r in rows]
 
 
-async def record_failure(
-    conn: asyncpg.Connection, proof: Proof, contact_hash: str, now: datetime
-) -> int:
-    """Count one unsuccessful verify against the proof and the contact; returns the proof's
-    new failure count (the increment is a single UPDATE on the locked row)."""
-    await conn.execute(
-        "INSERT INTO identity_failures (contact_hash, proof_id, at) VALUES ($1, $2, $3)",
+async def last_verified(
+    conn: asyncpg.Connection, account_id: int, contact_hash: str
+) -> datetime | None:
+    """When a right code for this contact was last used in this account (it lifts a lockout)."""
+    return await conn.fetchval(
+        "SELECT max(c.consumed_at) FROM identity_codes c"
+        " JOIN identity_proofs p ON p.id = c.proof_id"
+        " WHERE c.contact_hash = $1 AND p.account_id = $2",
         contact_hash,
-        proof.id,
-        now,
+        account_id,
     )
+
+
+async def code_sent_to(conn: asyncpg.Connection, proof_id: int, contact_hash: str) -> bool:
+    return await conn.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM identity_codes WHERE proof_id = $1 AND contact_hash = $2)",
+        proof_id,
+        contact_hash,
+    )
+
+
+async def failed_since(
+    conn: asyncpg.Connection, proof_id: int, contact_hash: str, since: datetime
+) -> bool:
+    """Was a wrong code for this contact tried on this proof at or after `since`?"""
+    return await conn.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM identity_failures"
+        " WHERE proof_id = $1 AND contact_hash = $2 AND at >= $3)",
+        proof_id,
+        contact_hash,
+        since,
+    )
+
+
+async def record_failure(
+    conn: asyncpg.Connection,
+    proof: Proof,
+    contact_hash: str,
+    now: datetime,
+    *,
+    against_contact: bool,
+) -> int:
+    """Count one unsuccessful verify against the proof and, when `against_contact`, against
+    the contact in the proof's account; returns the proof's new failure count (the increment
+    is a single UPDATE on the locked row)."""
+    if against_contact:
+        await conn.execute(
+            "INSERT INTO identity_failures (contact_hash, proof_id, account_id, at)"
+            " VALUES ($1, $2, $3, $4)",
+            contact_hash,
+            proof.id,
+            proof.account_id,
+            now,
+        )
     return await conn.fetchval(
         "UPDATE identity_proofs SET failed_attempts = failed_attempts + 1 "
         "WHERE account_id = $1 AND id = $2 RETURNING failed_attempts",

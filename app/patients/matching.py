@@ -31,8 +31,34 @@ def check_birth_date(dob: date, today: date) -> date:
     return dob
 
 
+# Unicode categories a name never needs: controls, format characters (bidi overrides and
+# isolates, zero-width spaces, invisible operators), surrogates, private use and unassigned.
+_INVISIBLE = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+# ...except the zero-width (non-)joiner between two letters, which Persian, Indic and other
+# scripts need to spell a name correctly
+_JOINERS = frozenset({"\u200c", "\u200d"})
+
+
+def _letter(ch: str) -> bool:
+    return unicodedata.category(ch)[0] in "LM"
+
+
 def check_name(value: str, field: str) -> str:
+    """The name with its whitespace collapsed; 400 when empty or when it hides characters that
+    could disguise it on a screen or in a record (bidi overrides, zero-width and control
+    characters)."""
     cleaned = " ".join(value.split())
     if not cleaned:
         raise invalid(field, "must not be empty")
+    for i, ch in enumerate(cleaned):
+        if unicodedata.category(ch) not in _INVISIBLE:
+            continue
+        joining = (
+            ch in _JOINERS
+            and 0 < i < len(cleaned) - 1
+            and _letter(cleaned[i - 1])
+            and _letter(cleaned[i + 1])
+        )
+        if not joining:
+            raise invalid(field, "must not contain control, bidirectional or invisible characters")
     return cleaned

@@ -36,7 +36,8 @@ Scheduler config rules
   windows of one override.
 * One override per date; an override is either `unavailable: true` or has windows, not both
   and not neither.
-* Blocks are instants with an offset (naive ones are refused by the schema); end after start.
+* Blocks are instants with an offset (naive ones are refused by the schema) between the years
+  1900 and 2199; end after start.
 * `practitionerId`, `locationId` and `appointmentTypeIds` must exist in the account and be
   among the setting's `practitionerIds` / `locationIds` / `appointmentTypeIds`.
 * Stored in a canonical order: rules by weekday and start, overrides by date, blocks by start.
@@ -55,6 +56,7 @@ import msgspec
 from phonenumbers import SUPPORTED_REGIONS
 
 from app.core.errors import Problem, invalid
+from app.core.instants import OUT_OF_RANGE, in_range
 from app.practice import store as practice
 from app.selfscheduling import schemas as s
 from app.selfscheduling import store
@@ -389,6 +391,9 @@ def config_changes(data: s.SchedulerConfigIn | s.SchedulerConfigPatch) -> dict[s
 
     if "blocks" in changes:
         for i, block in enumerate(changes["blocks"]):
+            for edge in ("start", "end"):
+                if not in_range(getattr(block, edge)):
+                    errors.add(f"blocks[{i}].{edge}", OUT_OF_RANGE)
             if block.end <= block.start:
                 errors.add(f"blocks[{i}].end", "must be later than start")
         changes["blocks"] = sorted(changes["blocks"], key=lambda b: (b.start, b.end))

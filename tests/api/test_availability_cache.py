@@ -181,7 +181,7 @@ async def test_an_expiring_hold_gives_its_slot_back_without_any_write(
     call = Counted(cache, practice, NEXT_MONDAY, NEXT_MONDAY + timedelta(days=1))
     held, _ = await call()
     assert starts(held, "3/9/2026")[0] == "09:30"
-    expiry = NOW + timedelta(minutes=settings.hold_minutes)
+    expiry = NOW + timedelta(minutes=settings.unverified_hold_minutes)  # nothing verified
     frozen_clock["now"] = expiry - timedelta(seconds=1)
     _, cached = await call()
     assert cached
@@ -219,7 +219,11 @@ async def test_the_widget_shares_answers_until_its_attempt_holds_a_slot(partner,
     mine, cached = await view(patient)
     assert cached and mine.content == first.content
 
-    # once it holds 9:00, that slot stays open to it alone
+    # once it holds 9:00 (a code was sent first), that slot stays open to it alone
+    sent = await client.post(
+        "/widget/v1/attempt/send-code", headers=patient, json={"email": "cache@example.com"}
+    )
+    assert sent.status_code == 200, sent.text
     held = await client.post(
         "/widget/v1/attempt/hold", headers=patient,
         json={

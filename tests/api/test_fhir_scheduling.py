@@ -8,6 +8,7 @@ import asyncio
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from app.webhooks.dispatcher import fan_out
 from tests.api.fhir_support import (
     entries,
     fhir_get,
@@ -56,8 +57,12 @@ async def proposals(p, *extra) -> list[dict]:
     return entries(bundle)
 
 
-async def test_an_ehr_finds_holds_books_searches_and_cancels(partner, client, pool):
+async def test_an_ehr_finds_holds_books_searches_and_cancels(partner, client, pool, settings):
     practice = await build_practice(partner)
+    hook = await partner.create(
+        "/webhook-endpoint",
+        {"url": "https://hooks.example/slotproof", "events": ["appointment.created"]},
+    )
     assert (await client.get(fhir_url(partner, "/metadata"))).status_code == 200
     # $find for a week: proposed Appointments with their participants
     found = await proposals(
@@ -76,6 +81,9 @@ async def test_an_ehr_finds_holds_books_searches_and_cancels(partner, client, po
     )
     assert found and all(a["status"] == "proposed" for a in found)
     chosen = found[0]
+    assert (await fhir_get(partner, f"/Appointment/{chosen['id']}")).json()["start"] == chosen[
+        "start"
+    ]
     actors = {p["actor"]["reference"] for p in chosen["participant"]}
     assert actors == {
         f"Practitioner/{practice.practitioner_ids[0]}",
@@ -89,6 +97,12 @@ async def test_an_ehr_finds_holds_books_searches_and_cancels(partner, client, po
     pending = entries(held.json())[0]
     assert pending["status"] == "pending" and pending["start"] == chosen["start"]
     assert chosen["start"] not in {a["start"] for a in await proposals(partner)}
+    # both references resolve while they mean something
+    assert (await fhir_get(partner, f"/Appointment/{pending['id']}")).json() == pending
+    gone = await client.get(
+        fhir_url(partner, f"/Appointment/{chosen['id']}"), headers=partner.headers()
+    )
+    assert gone.status_code == 404  # held: no longer proposed
     hold = await pool.fetchrow(
         "SELECT h.expires_at - h.created_at AS lasts, a.source FROM holds h"
         " JOIN self_scheduling_attempts a ON a.id = h.attempt_id WHERE h.account_id = $1",
@@ -111,6 +125,10 @@ async def test_an_ehr_finds_holds_books_searches_and_cancels(partner, client, po
     assert appointment["status"] == "booked" and appointment["start"] == chosen["start"]
     assert appointment["comment"] == "Prefers mornings"
     assert booked.headers["location"].endswith(f"/Appointment/{appointment['id']}")
+    consumed = await client.get(
+        fhir_url(partner, f"/Appointment/{pending['id']}"), headers=partner.headers()
+    )
+    assert consumed.status_code == 404  # the booking consumed the hold
     patient = next(
         p["actor"]["reference"]
         for p in appointment["participant"]
@@ -142,6 +160,11 @@ async def test_an_ehr_finds_holds_books_searches_and_cancels(partner, client, po
         "SELECT type FROM events WHERE account_id = $1 ORDER BY id", partner.account_id
     )
     assert "appointment.created" in {e["type"] for e in events}
+    await fan_out(pool, settings)
+    deliveries = await pool.fetchval(
+        "SELECT count(*) FROM webhook_deliveries WHERE endpoint_id = $1", hook["id"]
+    )
+    assert deliveries == 1
     partner_view = await partner.get(
         f"/location/{practice.location_ids[0]}/appointment/{appointment['id']}"
     )
@@ -242,6 +265,9 @@ async def test_book_replays_with_the_same_idempotency_key(partner, pool):
     assert first.status_code == second.status_code == 201
     assert second.headers.get("idempotent-replayed") == "true"
     assert second.json() == first.json()
+    other = parameters(ref("appointment-reference", chosen["id"]))
+    reused = await operation(partner, "book", other, headers={"Idempotency-Key": "ehr-book-1"})
+    assert reused.status_code == 422 and issue_code(reused) == "idempotency_key_reused"
     count = await pool.fetchval(
         "SELECT count(*) FROM appointments WHERE account_id = $1", partner.account_id
     )

@@ -346,10 +346,10 @@ async def drive_everything(http, pool, settings, fake, codes, secrets_) -> None:
     )
     assert r.status_code == 200, r.text
     ten = slot(practice, "2026-03-09T10:00:00-04:00")
-    assert (await http.post("/widget/v1/attempt/hold", headers=widget, json=ten)).status_code == 201
     tick()
     r = await http.post("/widget/v1/attempt/send-code", headers=widget, json={"email": EMAIL})
     assert r.status_code == 200, r.text
+    assert (await http.post("/widget/v1/attempt/hold", headers=widget, json=ten)).status_code == 201
     code = await latest_code(pool, EMAIL)
     codes.append(code)
     r = await http.post(

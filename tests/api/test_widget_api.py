@@ -74,11 +74,15 @@ async def test_widget_booking_flow(partner, client, pool):
         "schedulerConfigId": slot["practitionerToConfig"][str(practice.practitioner_ids[0])],
         "startDateTime": slot["startDateTime"],
     }
-    assert (await widget.post("/attempt/hold", json=request)).status_code == 201
+    early = await widget.post("/attempt/hold", json=request)  # no code sent yet: no hold
+    assert early.status_code == 409 and problem_code(early) == "code_not_sent"
 
     assert (await widget.post("/attempt/send-code", json={"email": "pat@example.com"})).json() == {
         "sent": True
     }
+    held = await widget.post("/attempt/hold", json=request)
+    assert held.status_code == 201, held.text
+    assert held.json()["expiresAt"].startswith("2026-03-02T12:03:00")  # unverified: 3 minutes
     wrong = await widget.post(
         "/attempt/verify-code", json={"code": "000000", "email": "pat@example.com"}
     )
@@ -110,7 +114,7 @@ async def test_widget_booking_flow(partner, client, pool):
 
     steps = [s["step"] for s in (await widget.get("/attempt")).json()["steps"]]
     assert steps == [
-        "STARTED", "AVAILABILITY_VIEWED", "SLOT_SELECTED", "CODE_SENT", "VERIFIED",
+        "STARTED", "AVAILABILITY_VIEWED", "CODE_SENT", "SLOT_SELECTED", "VERIFIED",
         "PATIENT_SET", "BOOKED",
     ]  # fmt: skip
     source = await pool.fetchval(

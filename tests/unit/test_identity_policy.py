@@ -220,6 +220,19 @@ def test_contact_failures_older_than_24_hours_do_not_count():
     assert policy.contact_retry_after(T0, old) is None
 
 
+def test_a_verification_clears_the_failures_before_it():
+    failures = [T0 + timedelta(minutes=i) for i in range(20)]
+    now = T0 + timedelta(hours=1)
+    assert policy.contact_retry_after(now, failures, cleared_at=T0 - timedelta(minutes=1))
+    assert policy.contact_retry_after(now, failures, cleared_at=T0 + timedelta(minutes=30)) is None
+
+
+def test_a_locked_contact_gets_one_try_per_sent_code():
+    assert policy.may_try_while_locked(T0, failed_since_sent=False)
+    assert not policy.may_try_while_locked(T0, failed_since_sent=True)
+    assert not policy.may_try_while_locked(None, failed_since_sent=False)  # no live code
+
+
 @given(
     offsets=st.lists(st.integers(min_value=0, max_value=3 * 86400), max_size=40),
     now_offset=st.integers(min_value=0, max_value=3 * 86400),
