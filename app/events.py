@@ -20,6 +20,7 @@ APPOINTMENT_CANCELLED: Final = "appointment.cancelled"
 APPOINTMENT_STATUS_CHANGED: Final = "appointment.status_changed"
 APPOINTMENT_CONFIRMED: Final = "appointment.confirmed"
 NOTIFICATION_FAILED: Final = "notification.failed"
+REMINDER_SENT: Final = "reminder.sent"
 
 EVENT_TYPES: Final = (
     ATTEMPT_STARTED,
@@ -31,6 +32,7 @@ EVENT_TYPES: Final = (
     APPOINTMENT_STATUS_CHANGED,
     APPOINTMENT_CONFIRMED,
     NOTIFICATION_FAILED,
+    REMINDER_SENT,
 )
 
 

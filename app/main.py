@@ -46,6 +46,7 @@ from app.partners.api import issue_token
 from app.partners.guard import partner_guard
 from app.patients.api import PatientController
 from app.practice.api import AppointmentTypeController, LocationController, PractitionerController
+from app.reminders.api import ReminderLinksController, ReminderStatsController, twilio_inbound
 from app.selfscheduling.api import SchedulerConfigController, SettingController
 from app.webhooks.api import WebhookEndpointController
 
@@ -107,13 +108,17 @@ def create_app(settings: Settings | None = None) -> Litestar:
             AppointmentController,
             PatientController,
             AnalyticsController,
+            ReminderStatsController,
             AuditLogController,
         ],
     )
     document_problems(partner, PARTNER_PROBLEMS)
     adopt_lobbie_operations(partner, PARTNER_BASE)
     widget = document_problems(
-        Router(path="/", route_handlers=[WidgetController, ManageController]), WIDGET_PROBLEMS
+        Router(
+            path="/", route_handlers=[WidgetController, ManageController, ReminderLinksController]
+        ),
+        WIDGET_PROBLEMS,
     )
     app = Litestar(
         route_handlers=[
@@ -121,6 +126,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             readyz,
             issue_token,
             twilio_status,
+            twilio_inbound,
             sendgrid_events,
             partner,
             widget,

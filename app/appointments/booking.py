@@ -24,6 +24,7 @@ from app.core.crud import Row
 from app.core.errors import Problem, invalid
 from app.core.instants import check_instant
 from app.notifications.messages import APPOINTMENT_CONFIRMATION
+from app.reminders import service as reminders
 from app.selfscheduling import store as settings_store
 
 ALTERNATIVES_WINDOW = timedelta(days=7)
@@ -215,7 +216,7 @@ async def insert_appointment(
 ) -> int:
     try:
         async with conn.transaction():  # a savepoint: the constraint may still say no
-            return await store.insert(
+            appointment_id = await store.insert(
                 conn,
                 account_id=account_id,
                 location_id=target.request.location_id,
@@ -245,6 +246,8 @@ async def insert_appointment(
             else []
         )
         raise slot_unavailable(options) from None
+    await reminders.sync(conn, appointment_id, now)  # every booking path gets its reminders
+    return appointment_id
 
 
 class Created(msgspec.Struct, frozen=True):

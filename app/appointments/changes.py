@@ -42,6 +42,7 @@ from app.core.db import transaction
 from app.core.errors import Problem, invalid, not_found
 from app.core.instants import check_instant
 from app.notifications.messages import APPOINTMENT_CANCELLED, APPOINTMENT_RESCHEDULED
+from app.reminders import service as reminders
 from app.selfscheduling import store as settings_store
 
 PATIENT = "patient"
@@ -120,6 +121,28 @@ async def update_status(
     async with transaction(pool) as conn:
         appointment = await _locked(conn, account_id, appointment_id, location_id)
         await _set_status(conn, settings, appointment, status, actor=actor, now=now)
+        return await store.get(conn, account_id, appointment_id)
+
+
+async def confirm(
+    pool: asyncpg.Pool,
+    settings: Settings,
+    account_id: int,
+    appointment_id: int,
+    *,
+    actor: str,
+    now: datetime,
+) -> Row:
+    """The patient confirms (a reminder's reply or confirm link): SCHEDULED -> CONFIRMED,
+    only while upcoming; confirming twice is a no-op. Anything else is 409 `not_confirmable`
+    (a cancelled appointment is never brought back by a late confirmation)."""
+    async with transaction(pool) as conn:
+        appointment = await _locked(conn, account_id, appointment_id, None)
+        status = appointment["status"]
+        if status not in RESCHEDULABLE or appointment["start_at"] <= now:
+            raise Problem(409, "not_confirmable", "This appointment can no longer be confirmed.")
+        if status != "CONFIRMED":
+            await _set_status(conn, settings, appointment, "CONFIRMED", actor=actor, now=now)
         return await store.get(conn, account_id, appointment_id)
 
 
@@ -227,6 +250,7 @@ async def _cancel(
         )
     await store.set_status(conn, appointment["id"], "CANCELLED", cancel_reason=reason)
     await store.record_change(conn, appointment, "cancelled", "CANCELLED", actor, now)
+    await reminders.sync(conn, appointment["id"], now)  # disarms them
     # the clean-up of a past appointment is not news to the patient; partners still hear of it
     contacts = await notify.patient_contacts(conn, appointment["patient_id"]) if upcoming else []
     await notify.announce(
@@ -392,6 +416,7 @@ async def _reschedule(
             )
         ) from None
     await store.record_change(conn, appointment, "rescheduled", status, actor, now)
+    await reminders.sync(conn, appointment["id"], now)  # re-armed for the new start
     await notify.announce(
         conn,
         account_id=account_id,
@@ -430,6 +455,8 @@ async def _set_status(
     else:
         await store.set_status(conn, appointment["id"], status)
     await store.record_change(conn, appointment, "status", status, actor, now)
+    await reminders.sync(conn, appointment["id"], now)
+    # appointment.status_changed, and appointment.confirmed on a confirmation
     await notify.status_changed(conn, appointment["id"], appointment["status"], actor)
 
 

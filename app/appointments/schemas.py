@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 import msgspec
 
 from app.core.schema import UNSET, Id, Patch, Schema, UnsetType
+from app.reminders.views import ReminderState
 
 Status = Literal[
     "SCHEDULED", "CANCELLED", "NO_SHOW", "CHECKED_IN", "IN_TREATMENT", "CHECKED_OUT",
@@ -74,6 +75,8 @@ class LocationAppointment(Schema):
     form_count: int
     source: Source
     status_history: list[StatusChange]
+    # the reminders of the current start and their delivery state
+    reminders: list[ReminderState]
 
 
 class LocationAppointmentIn(Schema):

@@ -8,13 +8,16 @@ from app.appointments import schemas as s
 from app.appointments import store
 from app.availability import engine as e
 from app.core.crud import Row
+from app.reminders.views import ReminderState, reminder_states
 
 _MINUTE = timedelta(minutes=1)
 # who made an appointment, by how it was made (the first statusHistory entry)
 _CREATED_BY = {"SELF_SCHEDULING": "patient", "PARTNER": "partner"}
 
 
-def location_appointment(row: Row, changes: list[Row]) -> s.LocationAppointment:
+def location_appointment(
+    row: Row, changes: list[Row], reminders: list[ReminderState]
+) -> s.LocationAppointment:
     tz = e.zone(row["time_zone"])
     created = s.StatusChange(
         status="SCHEDULED", at=row["created_at"], by=_CREATED_BY.get(row["source"], "staff")
@@ -39,12 +42,15 @@ def location_appointment(row: Row, changes: list[Row]) -> s.LocationAppointment:
         form_count=row["form_count"],
         source=row["source"],
         status_history=history,
+        reminders=reminders,
     )
 
 
 async def location_appointments(conn: store.Conn, rows: list[Row]) -> list[s.LocationAppointment]:
-    changes = await store.status_changes(conn, [r["id"] for r in rows])
-    return [location_appointment(r, changes[r["id"]]) for r in rows]
+    ids = [r["id"] for r in rows]
+    changes = await store.status_changes(conn, ids)
+    reminders = await reminder_states(conn, ids)
+    return [location_appointment(r, changes[r["id"]], reminders[r["id"]]) for r in rows]
 
 
 async def one(conn: store.Conn, row: Row) -> s.LocationAppointment:

@@ -25,6 +25,7 @@ from app.identity.contacts import Contact
 from app.identity.policy import Method
 from app.identity.store import Proof
 from app.notifications.messages import VERIFICATION_CODE
+from app.notifications.optouts import refuse_opted_out_sms
 from app.notifications.outbox import enqueue
 
 log = logging.getLogger("slotproof.identity")
@@ -69,6 +70,8 @@ async def send_code(
         await store.lock_contact(conn, contact_hash)
         now = store.clock()
         _check_usable(proof, contact, now)
+        if contact.channel.value == "SMS":
+            await refuse_opted_out_sms(conn, account_id, contact.value)
         sends = await store.sends_since(conn, contact_hash, now - policy.SEND_WINDOW)
         wait = policy.send_retry_after(now, sends)
         if wait is not None:

@@ -20,6 +20,7 @@ class OutgoingMessage(msgspec.Struct, frozen=True, kw_only=True):
     subject: str | None = None  # email only
     html: str | None = None  # email only
     code: str | None = None  # verification messages: for the file channel's JSON only
+    headers: dict[str, str] | None = None  # email only: extra headers (List-Unsubscribe)
 
     def __repr__(self) -> str:  # never the recipient or the code, should one be printed
         return (

@@ -103,6 +103,24 @@ def _digest(item: dict[str, Any]) -> str:
     return "sha256:" + hashlib.sha256(msgspec.json.encode(item, order="sorted")).hexdigest()
 
 
+async def twilio_form(request: Request, path: str) -> dict[str, str]:
+    """The form Twilio posted to `path`, once its `X-Twilio-Signature` (over our public URL,
+    query included, and the form) checks out with the auth token; else 403."""
+    settings: Settings = request.app.state.settings
+    body = (await request.body()).decode("utf-8", "replace")
+    form = dict(parse_qsl(body, keep_blank_values=True))
+    signature = request.headers.get("x-twilio-signature", "")
+    algorithm = get_signature_algorithm(request.headers.get(SIGNATURE_SETTINGS_HEADER))
+    query = request.scope.get("query_string", b"").decode("latin-1")
+    url = f"{settings.public_url}{path}" + (f"?{query}" if query else "")
+    token = settings.twilio_auth_token
+    if not (
+        token and signature and RequestValidator(token).validate(url, form, signature, algorithm)
+    ):
+        raise _forbidden()
+    return form
+
+
 @post(
     STATUS_CALLBACK_PATH,
     status_code=204,
@@ -112,19 +130,8 @@ def _digest(item: dict[str, Any]) -> str:
     opt={RAW_QUERY: True},  # the signed callback URL carries `?notification=<id>`
 )
 async def twilio_status(request: Request, pool: DbPool) -> None:
-    settings: Settings = request.app.state.settings
-    body = (await request.body()).decode("utf-8", "replace")
-    form = dict(parse_qsl(body, keep_blank_values=True))
-    signature = request.headers.get("x-twilio-signature", "")
-    algorithm = get_signature_algorithm(request.headers.get(SIGNATURE_SETTINGS_HEADER))
+    form = await twilio_form(request, STATUS_CALLBACK_PATH)
     query = request.scope.get("query_string", b"").decode("latin-1")
-    url = f"{settings.public_url}{STATUS_CALLBACK_PATH}" + (f"?{query}" if query else "")
-    token = settings.twilio_auth_token
-    if not (
-        token and signature and RequestValidator(token).validate(url, form, signature, algorithm)
-    ):
-        raise _forbidden()
-
     sid = form.get("MessageSid") or form.get("SmsSid")
     provider_status = (form.get("MessageStatus") or form.get("SmsStatus") or "").lower()
     target = TWILIO_STATUS.get(provider_status)

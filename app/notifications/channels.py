@@ -69,6 +69,7 @@ class FileMessage(msgspec.Struct, rename="camel", omit_defaults=True, kw_only=Tr
     subject: str | None = None
     html: str | None = None
     code: str | None = None
+    headers: dict[str, str] | None = None
 
 
 class FileChannel:
@@ -90,6 +91,7 @@ class FileChannel:
             subject=message.subject,
             html=message.html,
             code=message.code,
+            headers=message.headers,
         )
         name = f"{time.time_ns()}-{message.notification_id}.json"
         try:

@@ -18,6 +18,7 @@ VERIFICATION_CODE: Final = "verification_code"
 APPOINTMENT_CONFIRMATION: Final = "appointment_confirmation"
 APPOINTMENT_RESCHEDULED: Final = "appointment_rescheduled"
 APPOINTMENT_CANCELLED: Final = "appointment_cancelled"
+APPOINTMENT_REMINDER: Final = "appointment_reminder"
 
 _APPOINTMENT_PARAMS = ("practice", "when", "place", "manage_url")
 
@@ -27,7 +28,13 @@ PURPOSES: Final[dict[str, tuple[str, ...]]] = {
     APPOINTMENT_CONFIRMATION: _APPOINTMENT_PARAMS,
     APPOINTMENT_RESCHEDULED: _APPOINTMENT_PARAMS,
     APPOINTMENT_CANCELLED: _APPOINTMENT_PARAMS,
+    APPOINTMENT_REMINDER: (*_APPOINTMENT_PARAMS, "practitioner"),
 }
+# purpose -> parameter names it may take besides the required ones
+OPTIONAL: Final[dict[str, tuple[str, ...]]] = {
+    APPOINTMENT_REMINDER: ("confirm_url", "unsubscribe_url"),  # email only
+}
+URL_PARAMS: Final = ("manage_url", "confirm_url", "unsubscribe_url")
 
 # a message not sent within this long after it was queued is pointless; the worker fails it
 VALID_FOR: Final[dict[str, timedelta]] = {VERIFICATION_CODE: timedelta(minutes=10)}
@@ -123,6 +130,37 @@ TEMPLATES: Final[dict[tuple[str, str], Template]] = {
     ),
 }
 
+_REMINDER_TEXT_EN = (
+    "This is a reminder of your appointment with {practice}.\n\n"
+    "With: {practitioner}\nWhen: {when}\nWhere: {place}\n\n"
+    "Please confirm that you are coming: {confirm_url}\n"
+    "To reschedule or cancel: {manage_url}\n\n"
+    "No more reminder emails from {practice}: {unsubscribe_url}"
+)
+_REMINDER_TEXT_ES = (
+    "Le recordamos su cita con {practice}.\n\n"
+    "Con: {practitioner}\nCuándo: {when}\nDónde: {place}\n\n"
+    "Por favor confirme su asistencia: {confirm_url}\n"
+    "Para cambiarla o cancelarla: {manage_url}\n\n"
+    "No recibir más recordatorios por correo de {practice}: {unsubscribe_url}"
+)
+TEMPLATES[(APPOINTMENT_REMINDER, "en")] = Template(
+    sms=(
+        "{practice}: reminder, {when} with {practitioner}, {place}. "
+        "Reply C to confirm, R to reschedule, STOP to stop texts. {manage_url}"
+    ),
+    subject="{practice}: reminder of your appointment on {when}",
+    text=_REMINDER_TEXT_EN,
+)
+TEMPLATES[(APPOINTMENT_REMINDER, "es")] = Template(
+    sms=(
+        "{practice}: recordatorio, {when} con {practitioner}, {place}. "
+        "Responda C para confirmar, R para cambiarla, STOP para no recibir textos. {manage_url}"
+    ),
+    subject="{practice}: recordatorio de su cita el {when}",
+    text=_REMINDER_TEXT_ES,
+)
+
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
 _LOCALE = re.compile(r"^[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})*$")
 
@@ -140,10 +178,11 @@ def check_params(purpose: str, params: dict[str, str]) -> dict[str, str]:
     expected = PURPOSES.get(purpose)
     if expected is None:
         raise ValueError(f"unknown notification purpose {purpose!r}")
-    if set(params) != set(expected):
+    optional = OPTIONAL.get(purpose, ())
+    if not set(expected) <= set(params) <= {*expected, *optional}:
         raise ValueError(f"{purpose} takes exactly the params {', '.join(expected)}")
     cleaned: dict[str, str] = {}
-    for name in expected:
+    for name in [*expected, *(o for o in optional if o in params)]:
         value = params[name]
         if not isinstance(value, str):
             raise ValueError(f"param {name} must be a string")
@@ -151,16 +190,24 @@ def check_params(purpose: str, params: dict[str, str]) -> dict[str, str]:
         if not 1 <= len(value) <= MAX_PARAM_LENGTH:
             raise ValueError(f"param {name} must be 1 to {MAX_PARAM_LENGTH} characters")
         cleaned[name] = value
-    if "manage_url" in cleaned and not cleaned["manage_url"].startswith(("https://", "http://")):
-        raise ValueError("param manage_url must be an http(s) URL")
+    for name in URL_PARAMS:
+        if name in cleaned and not cleaned[name].startswith(("https://", "http://")):
+            raise ValueError(f"param {name} must be an http(s) URL")
     if "code" in cleaned and not cleaned["code"].isalnum():
         raise ValueError("param code must be letters and digits")
     return cleaned
 
 
+def render_sms(purpose: str, locale: str, params: dict[str, str]) -> str:
+    """The SMS text alone (the worker's hot path: no email parts to build for a text)."""
+    values = {name: "" for name in OPTIONAL.get(purpose, ())} | check_params(purpose, params)
+    return TEMPLATES[(purpose, normalize_locale(locale))].sms.format(**values)
+
+
 def render(purpose: str, locale: str, params: dict[str, str]) -> Rendered:
     """SMS text, email subject, text and HTML for one message (ValueError on bad input)."""
-    values = check_params(purpose, params)
+    # an absent optional param reads empty (an SMS reminder has no confirm link)
+    values = {name: "" for name in OPTIONAL.get(purpose, ())} | check_params(purpose, params)
     lang = normalize_locale(locale)
     template = TEMPLATES[(purpose, lang)]
     return Rendered(
@@ -173,9 +220,10 @@ def render(purpose: str, locale: str, params: dict[str, str]) -> Rendered:
 
 def _html(text_template: str, values: dict[str, str], lang: str) -> str:
     escaped = {name: html.escape(value, quote=True) for name, value in values.items()}
-    if "manage_url" in escaped:
-        url = escaped["manage_url"]
-        escaped["manage_url"] = f'<a href="{url}">{url}</a>'
+    for name in URL_PARAMS:
+        if name in escaped:
+            url = escaped[name]
+            escaped[name] = f'<a href="{url}">{url}</a>'
     if "code" in escaped:
         escaped["code"] = (
             f'<strong style="font-size:1.4em;letter-spacing:0.15em">{escaped["code"]}</strong>'

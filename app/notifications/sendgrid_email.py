@@ -9,7 +9,7 @@ import urllib.error
 
 from python_http_client.exceptions import HTTPError
 from sendgrid import SendGridAPIClient
-from sendgrid.helpers.mail import CustomArg, Mail
+from sendgrid.helpers.mail import CustomArg, Header, Mail
 
 from app.notifications.base import OutgoingMessage, Retryable, SendResult, for_status
 
@@ -45,6 +45,8 @@ class SendGridEmail:
             html_content=message.html or None,
         )
         mail.custom_arg = CustomArg(NOTIFICATION_ARG, str(message.notification_id))
+        for name, value in (message.headers or {}).items():
+            mail.header = Header(name, value)
         try:
             response = self._client.send(mail)
         except HTTPError as exc:

@@ -50,6 +50,33 @@ async def insert(
     )
 
 
+async def insert_many(
+    conn: asyncpg.Connection, rows: list[tuple[int, str, str, str, str, dict[str, str]]]
+) -> list[int]:
+    """(account_id, channel, recipient, purpose, locale, params) rows; their ids, in order
+    (taken from the sequence first, so the order does not rest on how INSERT returns rows)."""
+    ids = [
+        r[0]
+        for r in await conn.fetch(
+            "SELECT nextval(pg_get_serial_sequence('notifications', 'id'))"
+            " FROM generate_series(1, $1)",
+            len(rows),
+        )
+    ]
+    columns = [list(column) for column in zip(*rows, strict=True)]
+    await conn.execute(
+        """
+        INSERT INTO notifications (id, account_id, channel, recipient, purpose, locale, params)
+        OVERRIDING SYSTEM VALUE
+        SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[],
+                             $6::text[], $7::jsonb[])
+        """,
+        ids,
+        *columns,
+    )
+    return ids
+
+
 async def claim_due(
     conn: asyncpg.Connection, *, limit: int, lease_seconds: float, now: datetime | None
 ) -> list[asyncpg.Record]:
@@ -62,19 +89,26 @@ async def mark_sent(conn: Conn, notification_id: int, provider_message_id: str |
     """The provider accepted the message. Whatever the row's state (a callback may already
     have said DELIVERED, another worker may have rescheduled it), it was sent: never send
     again, never move a final status back."""
+    await mark_sent_many(conn, [(notification_id, provider_message_id)])
+
+
+async def mark_sent_many(conn: Conn, sent: list[tuple[int, str | None]]) -> None:
+    """`mark_sent` for (notification id, provider message id) pairs, in one statement."""
     await conn.execute(
         """
-        UPDATE notifications
-        SET status = CASE WHEN status IN ('QUEUED', 'SENDING') THEN 'SENT' ELSE status END,
-            provider_message_id = coalesce(provider_message_id, $2),
-            sent_at = coalesce(sent_at, now()),
-            last_error = CASE WHEN status IN ('QUEUED', 'SENDING') THEN NULL ELSE last_error END,
-            params = params - 'code',
+        UPDATE notifications n
+        SET status = CASE WHEN n.status IN ('QUEUED', 'SENDING') THEN 'SENT' ELSE n.status END,
+            provider_message_id = coalesce(n.provider_message_id, u.provider_message_id),
+            sent_at = coalesce(n.sent_at, now()),
+            last_error = CASE WHEN n.status IN ('QUEUED', 'SENDING') THEN NULL
+                              ELSE n.last_error END,
+            params = n.params - 'code',
             updated_at = now()
-        WHERE id = $1
+        FROM unnest($1::bigint[], $2::text[]) AS u(id, provider_message_id)
+        WHERE n.id = u.id
         """,
-        notification_id,
-        provider_message_id,
+        [notification_id for notification_id, _ in sent],
+        [provider_id for _, provider_id in sent],
     )
 
 

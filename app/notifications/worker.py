@@ -25,11 +25,19 @@ import asyncpg
 
 from app import events
 from app.config import Settings
+from app.core import clock
 from app.core.db import transaction
 from app.core.outbox import next_delay
-from app.notifications import store
+from app.notifications import optouts, store
 from app.notifications.base import Channel, OutgoingMessage, Permanent, Retryable
-from app.notifications.messages import VALID_FOR, VERIFICATION_CODE, render
+from app.notifications.messages import (
+    APPOINTMENT_REMINDER,
+    VALID_FOR,
+    VERIFICATION_CODE,
+    render,
+    render_sms,
+)
+from app.reminders import service as reminders
 
 log = logging.getLogger("slotproof.notifications")
 _rng = random.Random()
@@ -37,19 +45,33 @@ _rng = random.Random()
 
 def build_message(row: Mapping) -> OutgoingMessage:
     """The message for a notification row (ValueError when its params cannot render)."""
+    common = {
+        "notification_id": row["id"],
+        "channel": row["channel"],
+        "to": row["recipient"],
+        "purpose": row["purpose"],
+        "locale": row["locale"],
+        "code": row["params"].get("code") if row["purpose"] == VERIFICATION_CODE else None,
+    }
+    if row["channel"] != "EMAIL":
+        return OutgoingMessage(
+            **common, body=render_sms(row["purpose"], row["locale"], row["params"])
+        )
     rendered = render(row["purpose"], row["locale"], row["params"])
-    email = row["channel"] == "EMAIL"
     return OutgoingMessage(
-        notification_id=row["id"],
-        channel=row["channel"],
-        to=row["recipient"],
-        purpose=row["purpose"],
-        locale=row["locale"],
-        body=rendered.text if email else rendered.sms,
-        subject=rendered.subject if email else None,
-        html=rendered.html if email else None,
-        code=row["params"].get("code") if row["purpose"] == VERIFICATION_CODE else None,
+        **common,
+        body=rendered.text,
+        subject=rendered.subject,
+        html=rendered.html,
+        headers=unsubscribe_headers(row["params"].get("unsubscribe_url")),
     )
+
+
+def unsubscribe_headers(url: str | None) -> dict[str, str] | None:
+    """RFC 8058 one-click unsubscribe: mail clients show an Unsubscribe button that POSTs."""
+    if not url:
+        return None
+    return {"List-Unsubscribe": f"<{url}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
 
 
 async def record_failed(conn: asyncpg.Connection, failed: Mapping) -> None:
@@ -74,15 +96,50 @@ async def run_once(
     batch: int = 20,
     now: datetime | None = None,
 ) -> int:
-    """One pass: claim up to `batch` due rows, deliver them concurrently, record outcomes.
-    Returns how many rows were claimed. `now` (tests) stands in for the clock."""
+    """One pass: release due reminders into the outbox, claim up to `batch` due rows, deliver
+    them concurrently, record outcomes (every accepted send in one statement). Returns how
+    many reminders and notifications it handled (0: nothing was due). `now` (tests) stands in
+    for the clock."""
+    released = await reminders.release_due(
+        pool, settings, now or clock.now(), limit=max(batch, 200)
+    )
     async with transaction(pool) as conn:
         rows = await store.claim_due(
             conn, limit=batch, lease_seconds=settings.delivery_lease_seconds, now=now
         )
+        stopped = await _opted_out(conn, rows)
     if rows:
-        await asyncio.gather(*(_deliver(pool, settings, channels, row, now) for row in rows))
-    return len(rows)
+        sent = await asyncio.gather(
+            *(_deliver(pool, settings, channels, row, now, row["id"] in stopped) for row in rows)
+        )
+        accepted = [result for result in sent if result is not None]
+        if accepted:
+            async with transaction(pool) as conn:
+                await store.mark_sent_many(conn, accepted)
+                await reminders.on_sent(conn, [notification_id for notification_id, _ in accepted])
+    return released + len(rows)
+
+
+async def _opted_out(conn: asyncpg.Connection, rows: list[asyncpg.Record]) -> set[int]:
+    """Ids of claimed rows whose recipient opted out since they were queued: every SMS after
+    a STOP, reminder emails after an unsubscribe."""
+    found: set[int] = set()
+    for channel, applies in (
+        ("SMS", lambda row: True),
+        ("EMAIL", lambda row: row["purpose"] == APPOINTMENT_REMINDER),
+    ):
+        mine = [r for r in rows if r["channel"] == channel and applies(r)]
+        if not mine:
+            continue
+        stopped = await optouts.opted_out(
+            conn, channel, [(r["account_id"], r["recipient"]) for r in mine]
+        )
+        found |= {
+            r["id"]
+            for r in mine
+            if (r["account_id"], optouts.contact_key(channel, r["recipient"])) in stopped
+        }
+    return found
 
 
 def _fields(row: Mapping, status: str, **extra: object) -> dict[str, object]:
@@ -102,25 +159,31 @@ async def _deliver(
     channels: Mapping[str, Channel],
     row: asyncpg.Record,
     now: datetime | None,
-) -> None:
+    opted_out: bool = False,
+) -> tuple[int, str | None] | None:
+    """(notification id, provider message id) when the provider accepted the message; the
+    caller records it. Every other outcome is recorded here."""
     attempt = row["attempts"]
+    if opted_out:
+        await _fail(pool, row, "recipient opted out")
+        return None
     if attempt > settings.delivery_max_attempts:  # a lease ran out on the last attempt
         await _fail(pool, row, "attempts exhausted")
-        return
+        return None
     valid_for = VALID_FOR.get(row["purpose"])
     if valid_for is not None and (now or datetime.now(UTC)) - row["created_at"] > valid_for:
         await _fail(pool, row, "expired before it could be sent")
-        return
+        return None
     try:
         message = build_message(row)
     except (ValueError, KeyError, IndexError) as exc:
         await _fail(pool, row, f"render {type(exc).__name__}")
-        return
+        return None
     try:
         result = await channels[row["channel"]].send(message)
     except Permanent as exc:
         await _fail(pool, row, exc.reason)
-        return
+        return None
     except Retryable as exc:
         reason = exc.reason
     except Exception as exc:  # a bug or an SDK surprise: retried, then failed
@@ -129,12 +192,11 @@ async def _deliver(
         )
         reason = f"unexpected {type(exc).__name__}"
     else:
-        await store.mark_sent(pool, row["id"], result.provider_message_id)
         log.info("notification sent", extra=_fields(row, "SENT"))
-        return
+        return row["id"], result.provider_message_id
     if attempt >= settings.delivery_max_attempts:
         await _fail(pool, row, f"{reason}; attempts exhausted")
-        return
+        return None
     delay = next_delay(
         attempt, settings.delivery_backoff_base_seconds, settings.delivery_backoff_cap_seconds, _rng
     )

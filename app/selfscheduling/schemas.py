@@ -190,6 +190,23 @@ class Widget(Schema):
     theme: Theme
 
 
+class ReminderSpec(Schema):
+    """One reminder: `offsetMinutes` before the start (30 minutes to 14 days), by `channel`."""
+
+    offset_minutes: Annotated[int, msgspec.Meta(ge=30, le=20160)]
+    channel: Literal["EMAIL", "SMS"]
+
+
+Reminders = Annotated[
+    list[ReminderSpec],
+    msgspec.Meta(
+        max_length=3,
+        description="at most 3, each (offsetMinutes, channel) once; [] sends none; default "
+        "[{1440, SMS}, {4320, EMAIL}], each where the patient has that contact",
+    ),
+]
+
+
 class SettingIn(Schema):
     """A new setting. `locationSelectable` defaults to true, or to false when
     `fixedLocationId` is given (likewise for appointment types)."""
@@ -214,6 +231,7 @@ class SettingIn(Schema):
     afterward_booking_limit_active: bool = False
     afterward_booking_limit_unit: LimitUnitIn = "HOURS"
     allowed_phone_countries: CountryList = msgspec.field(default_factory=lambda: ["US", "CA"])
+    reminders: Reminders | UnsetType = UNSET
     widget: WidgetIn | None = None
 
 
@@ -240,6 +258,7 @@ class SettingPatch(Patch):
     afterward_booking_limit_active: bool | UnsetType = UNSET
     afterward_booking_limit_unit: LimitUnitIn | UnsetType = UNSET
     allowed_phone_countries: CountryList | UnsetType = UNSET
+    reminders: Reminders | UnsetType = UNSET
     widget: WidgetPatch | UnsetType = UNSET
 
 
@@ -268,6 +287,7 @@ class Setting(Schema, omit_defaults=True, kw_only=True):
     afterward_booking_limit_active: bool
     afterward_booking_limit_unit: LimitUnit
     allowed_phone_countries: list[str]
+    reminders: list[ReminderSpec]
     scheduler_configs: list[SchedulerConfig]
     widget: Widget
 

@@ -55,6 +55,7 @@ settings = Table(
         "allowed_origins",
         "allowed_phone_countries",
         "theme",
+        "reminders",
     ),
 )
 configs = Table(
@@ -313,6 +314,7 @@ def to_setting(row: Row, config_rows: Sequence[Row]) -> s.Setting:
         afterward_booking_limit_active=row["afterward_booking_limit_active"],
         afterward_booking_limit_unit=row["afterward_booking_limit_unit"],
         allowed_phone_countries=list(row["allowed_phone_countries"]),
+        reminders=msgspec.convert(row["reminders"], list[s.ReminderSpec]),
         scheduler_configs=[to_config(c) for c in config_rows],
         widget=s.Widget(
             publishable_key=row["publishable_key"],

@@ -99,7 +99,7 @@ def _dedupe(values: Sequence[Any]) -> list[Any]:
 # ------------------------------------------------------------------ settings
 
 # Fields whose values are not simply copied into a column.
-_SETTING_SPECIAL = {"widget", "verification_method", "allowed_phone_countries"}
+_SETTING_SPECIAL = {"widget", "verification_method", "allowed_phone_countries", "reminders"}
 _UNITS = ("forward_booking_limit_unit", "afterward_booking_limit_unit")
 _ID_LISTS = {
     "location_ids": practice.locations,
@@ -166,6 +166,17 @@ def setting_changes(data: s.SettingIn | s.SettingPatch) -> dict[str, Any]:
             if country not in SUPPORTED_REGIONS:
                 errors.add(f"allowedPhoneCountries[{i}]", "must be an ISO 3166-1 alpha-2 code")
         changes["allowed_phone_countries"] = _dedupe(countries)
+
+    if "reminders" in fields:
+        seen: set[tuple[int, str]] = set()
+        for i, reminder in enumerate(fields["reminders"]):
+            key = (reminder.offset_minutes, reminder.channel)
+            if key in seen:
+                errors.add(f"reminders[{i}]", "repeats an earlier reminder's offset and channel")
+            seen.add(key)
+        changes["reminders"] = msgspec.to_builtins(
+            sorted(fields["reminders"], key=lambda r: (r.offset_minutes, r.channel))
+        )
 
     widget = fields.get("widget")
     if isinstance(data, s.SettingIn) and widget is None:

@@ -9,20 +9,16 @@ import json
 import secrets
 import time
 
-import httpx
 import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from twilio.request_validator import RequestValidator
 
-from app.config import Settings
 from app.core.db import transaction
-from app.main import create_app
 from app.notifications import store
 from app.notifications.channels import build_channels
 from app.notifications.outbox import enqueue
 from app.notifications.worker import run_once
-from tests.conftest import TEST_SECRET_KEY
 from tests.fakes import paused_background_worker
 from tests.fakes.providers import (
     MESSAGING_SERVICE,
@@ -30,9 +26,10 @@ from tests.fakes.providers import (
     TWILIO_SID,
     TWILIO_TOKEN,
     FakeProviders,
+    provider_facing_client,
     provider_settings,
 )
-from tests.support import make_account, problem_code, running
+from tests.support import make_account, problem_code
 
 TWILIO_PATH = "/callbacks/twilio/status"
 SENDGRID_PATH = "/callbacks/sendgrid/events"
@@ -63,23 +60,10 @@ async def _only_these_tests_deliver(app):
 async def callbacks(database_url, outbox_dir):
     """An app that knows the providers' secrets (the session app has none), behind a proxy:
     its public URL is not the address the test client uses."""
-    settings = Settings(
-        database_url=database_url,
-        secret_key=TEST_SECRET_KEY,
-        public_url=PUBLIC_URL,
-        delivery="file",
-        outbox_dir=outbox_dir,
-        twilio_auth_token=TWILIO_TOKEN,
-        sendgrid_webhook_public_key=SENDGRID_PUBLIC,
-        in_process_worker=False,
-        db_pool_min=1,
-        db_pool_max=4,
-    )
-    application = create_app(settings)
-    async with running(application):
-        transport = httpx.ASGITransport(app=application)
-        async with httpx.AsyncClient(transport=transport, base_url="http://internal:8000") as c:
-            yield c
+    async with provider_facing_client(
+        database_url, outbox_dir, sendgrid_webhook_public_key=SENDGRID_PUBLIC
+    ) as c:
+        yield c
 
 
 @pytest.fixture(scope="module")

@@ -506,4 +506,5 @@ async def test_events_are_recorded_with_known_types_only(pool):
         "appointment.status_changed",
         "appointment.confirmed",
         "notification.failed",
+        "reminder.sent",
     }

@@ -119,6 +119,10 @@ async def test_setting_full_crud(partner):
         "afterwardBookingLimitActive": True,
         "afterwardBookingLimitUnit": "HOURS",
         "allowedPhoneCountries": ["US", "MX"],
+        "reminders": [
+            {"offsetMinutes": 1440, "channel": "SMS"},
+            {"offsetMinutes": 4320, "channel": "EMAIL"},
+        ],
         "schedulerConfigs": [],
         "widget": {
             "publishableKey": key,
@@ -180,6 +184,10 @@ async def test_setting_defaults(partner):
         "afterwardBookingLimitActive": False,
         "afterwardBookingLimitUnit": "HOURS",
         "allowedPhoneCountries": ["US", "CA"],
+        "reminders": [
+            {"offsetMinutes": 1440, "channel": "SMS"},
+            {"offsetMinutes": 4320, "channel": "EMAIL"},
+        ],
         "schedulerConfigs": [],
         "widget": {
             "publishableKey": created["widget"]["publishableKey"],

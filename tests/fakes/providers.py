@@ -15,10 +15,14 @@ import json
 import secrets
 import threading
 from collections import deque
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs
+
+import httpx
 
 HANG = "hang"
 TWILIO = "twilio"
@@ -245,3 +249,33 @@ def provider_settings(fake: FakeProviders, **overrides: Any):
         **overrides,
     }
     return Settings(**values)
+
+
+@asynccontextmanager
+async def provider_facing_client(
+    database_url: str, outbox_dir, **overrides: Any
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The app as the providers reach it: it knows their secrets (the session app has none)
+    and sits behind a proxy (its public URL is not the address the client uses)."""
+    from app.config import Settings
+    from app.main import create_app
+    from tests.conftest import TEST_SECRET_KEY
+    from tests.support import running
+
+    settings = Settings(
+        database_url=database_url,
+        secret_key=TEST_SECRET_KEY,
+        public_url=PUBLIC_URL,
+        delivery="file",
+        outbox_dir=outbox_dir,
+        twilio_auth_token=TWILIO_TOKEN,
+        in_process_worker=False,
+        db_pool_min=1,
+        db_pool_max=4,
+        **overrides,
+    )
+    application = create_app(settings)
+    async with running(application):
+        transport = httpx.ASGITransport(app=application)
+        async with httpx.AsyncClient(transport=transport, base_url="http://internal:8000") as c:
+            yield c

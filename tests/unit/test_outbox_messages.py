@@ -22,6 +22,8 @@ CODE = {"practice": "Riverside Family Health", "code": "123456"}
 
 
 def _params(purpose: str) -> dict[str, str]:
+    if purpose == "appointment_reminder":
+        return {**APPOINTMENT, "practitioner": "Ana Ruiz MD"}
     return CODE if purpose == "verification_code" else APPOINTMENT
 
 
@@ -40,7 +42,7 @@ def test_every_message_renders_with_all_its_params(purpose, locale):
         assert value in out.html
     assert params["practice"] in out.subject
     assert "{" not in out.sms + out.subject + out.text
-    assert len(out.sms) <= 160
+    assert len(out.sms) <= 320  # at most two GSM-7 segments with a typical practice
     assert f'<html lang="{locale}">' in out.html
 
 

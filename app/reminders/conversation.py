@@ -1,0 +1,94 @@
+"""Answering a patient's SMS reply (the two-way part of reminders).
+
+A reply is about the accounts that texted that number (one Twilio sender may serve several
+practices, and the patient cannot tell them apart): STOP opts the number out of every one of
+them, START back in; C confirms, and R links, the number's next upcoming appointment in them
+(the next one not yet confirmed, else the next one) and the answer says which; HELP names the
+practice that texted last and its phone. The language is that of the last text we sent.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import asyncpg
+import msgspec
+
+from app.appointments import changes
+from app.availability.engine import zone
+from app.config import Settings
+from app.core.db import transaction
+from app.core.errors import Problem
+from app.notifications import optouts
+from app.reminders import keywords, store
+from app.reminders.keywords import Keyword
+from app.reminders.message import human_when, manage_link
+
+SMS_ACTOR = "patient-sms"
+
+
+class Context(msgspec.Struct, frozen=True):
+    account_ids: list[int]  # every account that texted the number
+    latest_account_id: int | None
+    locale: str
+
+
+async def _context(conn: asyncpg.Connection, phone: str) -> Context:
+    rows = await store.conversations(conn, phone)
+    if not rows:
+        return Context([], None, "en")
+    latest = rows[0]
+    return Context(
+        account_ids=sorted({r["account_id"] for r in rows}),
+        latest_account_id=latest["account_id"],
+        locale=latest["locale"],
+    )
+
+
+async def answer(
+    pool: asyncpg.Pool, settings: Settings, phone: str, body: str, now: datetime
+) -> str:
+    """What to text back to `phone`, after doing what its message asks."""
+    keyword = keywords.parse(body)
+    async with transaction(pool) as conn:
+        context = await _context(conn, phone)
+        lang = context.locale
+        practice = (
+            await store.account_name(conn, context.latest_account_id)
+            if context.latest_account_id
+            else keywords.PRACTICE_UNKNOWN.get(lang, keywords.PRACTICE_UNKNOWN["en"])
+        )
+        if keyword is Keyword.STOP:
+            await optouts.opt_out(conn, context.account_ids, "SMS", phone)
+            return keywords.reply(lang, "stopped", practice=practice)
+        if keyword is Keyword.START:
+            await optouts.opt_in(conn, context.account_ids, "SMS", phone)
+            return keywords.reply(lang, "started", practice=practice)
+        if keyword is Keyword.HELP:
+            shown = await store.practice_phone(conn, context.latest_account_id)
+            if shown:
+                return keywords.reply(lang, "help", practice=practice, phone=shown)
+            return keywords.reply(lang, "help_no_phone", practice=practice)
+        if keyword is Keyword.OTHER:
+            return keywords.reply(lang, "menu", practice=practice)
+        upcoming = await store.upcoming_for_phone(conn, phone, context.account_ids, now)
+        if not upcoming:
+            return keywords.reply(lang, "no_appointment")
+        target = next((a for a in upcoming if a["status"] == "SCHEDULED"), upcoming[0])
+        values = {
+            "practice": target["practice"],
+            "practitioner": target["practitioner"],
+            "when": human_when(target["start_at"], zone(target["time_zone"]), lang),
+        }
+        if keyword is Keyword.RESCHEDULE:
+            url = await manage_link(conn, settings, target["id"])
+            return keywords.reply(lang, "reschedule", manage_url=url, **values)
+    if target["status"] == "CONFIRMED":
+        return keywords.reply(lang, "already_confirmed", **values)
+    try:
+        await changes.confirm(
+            pool, settings, target["account_id"], target["id"], actor=SMS_ACTOR, now=now
+        )
+    except Problem:  # cancelled or started in the meantime
+        return keywords.reply(lang, "no_appointment")
+    return keywords.reply(lang, "confirmed", **values)
