@@ -5,8 +5,8 @@ express per handler, applied once to the generated document before it is served.
   them, so an SDK generated from either has the same parameter names. Routing is unaffected:
   only the names in the document change.
 * `Idempotency-Key` declared on every POST the idempotency middleware serves: the partner and
-  widget APIs, not the manage-link calls (they have no caller to scope a key to, so the
-  middleware passes them through).
+  widget APIs' authenticated calls, not the manage, confirm or unsubscribe links (they have no
+  caller to scope a key to, so the middleware passes them through).
 * A one-line `description` on every operation: a handler's own `description=` (or docstring)
   wins; `DESCRIPTIONS` below covers the handlers that have none, by operationId.
 
@@ -29,7 +29,6 @@ from litestar.openapi.plugins import JsonRenderPlugin, RedocRenderPlugin
 
 from app.core.idempotency import MAX_KEY_LENGTH, PREFIXES
 
-_MANAGE = "/widget/v1/manage/"
 _PATH_PARAM = re.compile(r"\{([a-z0-9_]+)\}")
 IDEMPOTENCY_KEY = {
     "name": "Idempotency-Key",
@@ -115,6 +114,13 @@ DESCRIPTIONS = {
     "widgetCancel": "Cancel the appointment behind a manage link.",
     "widgetReschedule": "Move the appointment behind a manage link to another open time.",
     "widgetShow": "The appointment behind a manage link.",
+    "twilioInbound": "Twilio's signed inbound SMS (replies to reminders), answered with TwiML.",
+    "reminderStats": "Reminders sent, confirmation and no-show rates, per appointment day or"
+    " setting.",
+    "widgetConfirmPage": "A reminder email's confirm link: the appointment and a button.",
+    "widgetConfirm": "Confirm the appointment behind the link (SCHEDULED to CONFIRMED).",
+    "widgetUnsubscribePage": "A reminder email's unsubscribe link: asks first.",
+    "widgetUnsubscribe": "One-click unsubscribe (RFC 8058): no more reminder emails there.",
     "fhirCapabilities": "The CapabilityStatement of the FHIR R4 facade; needs no token.",
     "fhirFindGet": "IHE ITI-115 $find as a GET (what a searchset's next link calls).",
     "fhirFind": "IHE ITI-115 $find: a searchset Bundle of proposed Appointments.",
@@ -173,7 +179,7 @@ def _finish_path(path: str, item: dict[str, Any]) -> dict[str, Any]:
         for parameter in operation.get("parameters", []):
             if parameter.get("in") == "path":
                 parameter["name"] = camel(parameter["name"])
-        if method == "post" and path.startswith(PREFIXES) and not path.startswith(_MANAGE):
+        if method == "post" and path.startswith(PREFIXES) and operation.get("security"):
             operation["parameters"] = [*operation.get("parameters", []), dict(IDEMPOTENCY_KEY)]
     return item
 

@@ -35,7 +35,7 @@ DB_RETRY_AFTER_SECONDS = 5
 PROBLEM_CODES = (
     # 400
     "validation_failed", "invalid_range", "range_too_long", "url_not_allowed",
-    "phone_not_allowed", "bad_request",
+    "phone_not_allowed", "sms_opted_out", "bad_request",
     # 401, 403, 404, 405, 413, 415
     "invalid_token", "invalid_widget_key", "invalid_attempt_token", "forbidden",
     "invalid_signature", "not_found", "method_not_allowed", "payload_too_large",
@@ -43,7 +43,7 @@ PROBLEM_CODES = (
     # 409
     "slot_unavailable", "already_booked", "already_started", "proof_already_bound",
     "proof_already_set", "attempt_abandoned", "attempt_finished", "not_cancellable",
-    "not_reschedulable", "appointment_in_past", "idempotency_key_in_flight",
+    "not_reschedulable", "not_confirmable", "appointment_in_past", "idempotency_key_in_flight",
     "endpoint_limit_reached", "duplicate_patient", "offer_taken", "in_use", "code_not_sent",
     "conflict",
     # 422 (400 on Lobbie's operations)
