@@ -16,9 +16,11 @@ from app.appointments.api import AppointmentController
 from app.attempts.api import AttemptController
 from app.audit.api import AuditLogController
 from app.audit.middleware import audit_middleware
+from app.authentication import authentication_middleware
 from app.availability.api import get_availability
 from app.availability.cache import AnswerCache
 from app.config import Settings, load_settings
+from app.core.claims import ClaimLocks
 from app.core.contract import ContractJsonPlugin, ContractRedocPlugin, operation_id
 from app.core.db import create_pool
 from app.core.errors import EXCEPTION_HANDLERS
@@ -74,6 +76,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             connect_timeout=settings.db_connect_timeout_seconds,
             acquire_timeout=settings.db_acquire_timeout_seconds,
         )
+        app.state.claim_locks = ClaimLocks(dsn, settings.db_connect_timeout_seconds)
         background = {}
         if settings.in_process_worker:
             from app.background import loops
@@ -87,6 +90,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         finally:
             for loop in background.values():
                 await loop.stop()
+            await app.state.claim_locks.aclose()
             await app.state.pool.close()
             if app.state.rate_limits is not None:
                 await app.state.rate_limits.aclose()
@@ -149,10 +153,12 @@ def create_app(settings: Settings | None = None) -> Litestar:
         before_request=check_request,
         exception_handlers=EXCEPTION_HANDLERS,
         # order matters: request ids outermost, so rate-limit and idempotency problems carry
-        # one; rate limits before idempotency, so a refused request claims no key
+        # one; the principal is resolved once, before everything that reads it; rate limits
+        # before idempotency, so a refused request claims no key
         middleware=[
             request_id_middleware,
             access_log_middleware,
+            authentication_middleware,
             rate_limit_middleware,
             audit_middleware,  # outside idempotency: replays of PHI responses are audited too
             lobbie_statuses_middleware,  # Lobbie's operations answer 400 where we say 422

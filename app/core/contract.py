@@ -4,9 +4,6 @@ express per handler, applied once to the generated document before it is served.
 * Path parameters in camelCase (`{accountId}`, `{attemptId}`), as Lobbie's description names
   them, so an SDK generated from either has the same parameter names. Routing is unaffected:
   only the names in the document change.
-* `Idempotency-Key` declared on every POST the idempotency middleware serves: the partner and
-  widget APIs' authenticated calls, not the manage, confirm or unsubscribe links (they have no
-  caller to scope a key to, so the middleware passes them through).
 * A one-line `description` on every operation: a handler's own `description=` (or docstring)
   wins; `DESCRIPTIONS` below covers the handlers that have none, by operationId.
 
@@ -27,22 +24,7 @@ from litestar import Litestar, Request
 from litestar._openapi.plugin import OpenAPIPlugin
 from litestar.openapi.plugins import JsonRenderPlugin, RedocRenderPlugin
 
-from app.core.idempotency import MAX_KEY_LENGTH, PREFIXES
-
 _PATH_PARAM = re.compile(r"\{([a-z0-9_]+)\}")
-IDEMPOTENCY_KEY = {
-    "name": "Idempotency-Key",
-    "in": "header",
-    "required": False,
-    "description": "Replays the first response to the same key and body for 24 h; the same key"
-    " with another body is `idempotency_key_reused`.",
-    "schema": {
-        "type": "string",
-        "minLength": 1,
-        "maxLength": MAX_KEY_LENGTH,
-        "pattern": "^[\\x20-\\x7e]+$",
-    },
-}
 
 
 # one line per operation whose handler has no description of its own (operationId -> text)
@@ -179,8 +161,6 @@ def _finish_path(path: str, item: dict[str, Any]) -> dict[str, Any]:
         for parameter in operation.get("parameters", []):
             if parameter.get("in") == "path":
                 parameter["name"] = camel(parameter["name"])
-        if method == "post" and path.startswith(PREFIXES) and operation.get("security"):
-            operation["parameters"] = [*operation.get("parameters", []), dict(IDEMPOTENCY_KEY)]
     return item
 
 

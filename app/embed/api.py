@@ -4,13 +4,14 @@ as the partner API."""
 
 from __future__ import annotations
 
+from typing import cast
+
 from litestar import Controller, MediaType, Request, Response, get, post
 from litestar.params import FromPath
 
 from app.appointments import booking, changes
 from app.appointments import schemas as appointment_schemas
-from app.appointments import store as appointment_store
-from app.appointments.notify import manage_token_hash, manage_url
+from app.appointments.notify import manage_url
 from app.attempts import holds
 from app.attempts import schemas as attempt_schemas
 from app.attempts import service as attempts
@@ -35,10 +36,10 @@ from app.core.crud import Row
 from app.core.errors import Problem, not_found
 from app.core.http import DbPool, JSONBody
 from app.core.openapi import WIDGET_ATTEMPT, WIDGET_KEY
+from app.core.principal import principal_of
 from app.core.secrets import random_token
 from app.embed import schemas as s
 from app.embed.auth import attempt_token_hash, widget_attempt, widget_session, widget_setting
-from app.embed.client import client_ip
 from app.identity import service as identity
 from app.identity import store as identity_store
 from app.identity.contacts import contact_from
@@ -111,7 +112,7 @@ class WidgetController(Controller):
 
     @get("/config", security=WIDGET_KEY, summary="What the widget shows for this publishable key")
     async def config(self, request: Request, pool: DbPool) -> s.WidgetConfig:
-        setting = await widget_setting(request)
+        setting = widget_setting(request)
         account = setting["account_id"]
         locations = await pool.fetch(
             "SELECT * FROM locations WHERE account_id = $1 AND id = ANY($2::bigint[])"
@@ -151,7 +152,7 @@ class WidgetController(Controller):
 
     @post("/attempt", security=WIDGET_KEY, summary="Start a booking session")
     async def start(self, request: Request, pool: DbPool) -> s.AttemptStarted:
-        setting = await widget_setting(request)
+        setting = widget_setting(request)
         secret = request.app.state.settings.secret_key
         proof_id = None
         if setting["verification_method"]:
@@ -177,7 +178,7 @@ class WidgetController(Controller):
 
     @get("/attempt", security=WIDGET_ATTEMPT, summary="This booking session")
     async def current(self, request: Request, pool: DbPool) -> s.WidgetAttempt:
-        session = await widget_session(request)
+        session = widget_session(request)
         return await _widget_attempt_view(pool, session.attempt)
 
     @get(
@@ -195,8 +196,8 @@ class WidgetController(Controller):
         appointment_type_id: AppointmentTypeIdQuery,
         practitioner_ids: PractitionerIdsQuery = None,
     ) -> Response[availability_schemas.Availability]:
-        setting = await widget_setting(request)
-        attempt = await widget_attempt(request, setting, required=False)
+        setting = widget_setting(request)
+        attempt = widget_attempt(request, required=False)
         now = clock.now()
         query = SlotSearch(
             setting_id=setting["id"],
@@ -225,7 +226,7 @@ class WidgetController(Controller):
     async def send_code(
         self, request: Request, pool: DbPool, data: JSONBody[s.SendCodeIn]
     ) -> s.CodeSent:
-        session = await widget_session(request)
+        session = widget_session(request)
         proof_id = await _proof_id(session.attempt)
         contact = contact_from(data.email, data.phone, session.setting["allowed_phone_countries"])
         await identity.send_code(
@@ -244,7 +245,7 @@ class WidgetController(Controller):
     async def verify_code(
         self, request: Request, pool: DbPool, data: JSONBody[s.VerifyCodeIn]
     ) -> s.CodeChecked:
-        session = await widget_session(request)
+        session = widget_session(request)
         proof_id = await _proof_id(session.attempt)
         contact = contact_from(data.email, data.phone, session.setting["allowed_phone_countries"])
         proof = await identity.verify_code(
@@ -263,9 +264,10 @@ class WidgetController(Controller):
     async def hold(
         self, request: Request, pool: DbPool, data: JSONBody[appointment_schemas.SlotRequest]
     ) -> appointment_schemas.Hold:
-        session = await widget_session(request)
+        session = widget_session(request)
         settings = request.app.state.settings
-        caller = holds.widget_caller(settings, client_ip(request), session.setting["id"])
+        ip = principal_of(request.scope).ip
+        caller = holds.widget_caller(settings, ip, session.setting["id"])
         return await attempts.hold(
             pool, settings, session.account_id, session.attempt.id, data, clock.now(),
             widget=caller,
@@ -281,7 +283,7 @@ class WidgetController(Controller):
     async def patient(
         self, request: Request, pool: DbPool, data: JSONBody[attempt_schemas.AttemptPatientIn]
     ) -> Response[attempt_schemas.Patient]:
-        session = await widget_session(request)
+        session = widget_session(request)
         row, created = await attempts.set_patient(
             pool,
             session.account_id,
@@ -302,7 +304,7 @@ class WidgetController(Controller):
     async def book(
         self, request: Request, pool: DbPool, data: JSONBody[appointment_schemas.SlotRequest]
     ) -> s.Booked:
-        session = await widget_session(request)
+        session = widget_session(request)
         settings = request.app.state.settings
         booked = await attempts.book(
             pool,
@@ -319,14 +321,11 @@ class WidgetController(Controller):
         )
 
 
-async def _managed(request: Request, pool, token: str) -> Row:
-    if not token.startswith("mg_") or len(token) > 100:
-        raise not_found("appointment")
-    secret = request.app.state.settings.secret_key
-    row = await appointment_store.by_manage_hash(pool, manage_token_hash(secret, token))
+def _managed(request: Request) -> Row:
+    row = principal_of(request.scope).managed
     if row is None:
         raise not_found("appointment")
-    return row
+    return cast(Row, row)
 
 
 class ManageController(Controller):
@@ -341,7 +340,7 @@ class ManageController(Controller):
     async def show(
         self, request: Request, pool: DbPool, manage_token: FromPath[str]
     ) -> s.ManagedAppointment:
-        row = await _managed(request, pool, manage_token)
+        row = _managed(request)
         location = await pool.fetchrow("SELECT * FROM locations WHERE id = $1", row["location_id"])
         kind = await pool.fetchrow(
             "SELECT * FROM appointment_types WHERE id = $1", row["appointment_type_id"]
@@ -377,7 +376,7 @@ class ManageController(Controller):
     async def cancel(
         self, request: Request, pool: DbPool, manage_token: FromPath[str]
     ) -> s.AppointmentOnly:
-        row = await _managed(request, pool, manage_token)
+        row = _managed(request)
         updated = await changes.cancel(
             pool, request.app.state.settings, row["account_id"], row["id"],
             actor="patient", now=clock.now(),
@@ -397,7 +396,7 @@ class ManageController(Controller):
         manage_token: FromPath[str],
         data: JSONBody[s.RescheduleIn],
     ) -> s.AppointmentOnly:
-        row = await _managed(request, pool, manage_token)
+        row = _managed(request)
         updated = await changes.reschedule(
             pool,
             request.app.state.settings,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncpg
+import msgspec
 
 from app.core.secrets import hash_secret, random_token
 
@@ -15,23 +16,30 @@ async def find_client(conn: asyncpg.Connection | asyncpg.Pool, client_id: str):
     )
 
 
-async def client_access(pool: asyncpg.Pool, client_id: str, account_id: int) -> tuple[bool, bool]:
-    """(client exists and is active, client holds an active grant on the account)."""
-    if not 1 <= account_id <= 2**63 - 1:  # no such bigint id, so no grant on it
-        account_id = 0
-    row = await pool.fetchrow(
+class Standing(msgspec.Struct, frozen=True):
+    """A client as the database has it now: whether it is active, its scopes, and the accounts
+    it holds an active grant on."""
+
+    active: bool
+    scopes: frozenset[str]
+    accounts: frozenset[int]
+
+
+async def standing(conn: asyncpg.Connection | asyncpg.Pool, client_id: str) -> Standing | None:
+    row = await conn.fetchrow(
         """
-        SELECT c.active AS client_active, coalesce(g.active, false) AS granted
+        SELECT c.active, c.scopes,
+               coalesce(array_agg(g.account_id) FILTER (WHERE g.active), '{}') AS accounts
         FROM partner_clients c
-        LEFT JOIN partner_grants g ON g.client_pk = c.id AND g.account_id = $2
+        LEFT JOIN partner_grants g ON g.client_pk = c.id
         WHERE c.client_id = $1
+        GROUP BY c.id
         """,
         client_id,
-        account_id,
     )
     if row is None:
-        return False, False
-    return row["client_active"], row["client_active"] and row["granted"]
+        return None
+    return Standing(row["active"], frozenset(row["scopes"]), frozenset(row["accounts"]))
 
 
 async def create_client(
