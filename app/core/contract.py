@@ -137,7 +137,7 @@ def finish(document: dict[str, Any]) -> dict[str, Any]:
     """A finished copy of the generated document."""
     doc = copy.deepcopy(document)
     doc["paths"] = {
-        _PATH_PARAM.sub(lambda m: "{" + camel(m[1]) + "}", path): _finish_path(path, item)
+        _PATH_PARAM.sub(lambda m: "{" + camel(m[1]) + "}", path): _finish_path(item)
         for path, item in doc.get("paths", {}).items()
     }
     return doc
@@ -152,8 +152,8 @@ def operation_id(handler: Any, method: str, path_components: list[Any]) -> str:
     return name
 
 
-def _finish_path(path: str, item: dict[str, Any]) -> dict[str, Any]:
-    for method, operation in item.items():
+def _finish_path(item: dict[str, Any]) -> dict[str, Any]:
+    for operation in item.values():
         if not isinstance(operation, dict):
             continue
         if not operation.get("description"):
