@@ -2,8 +2,9 @@
 from the served document without a warning, and the partner booking flow runs through that
 generated client against the app (in process, over ASGI).
 
-The one generator setting: SVG is not a content type it models, so the funnel chart is
-mapped to bytes (`content_type_overrides`), as a partner would configure it."""
+The one generator setting: SVG and XML are not content types it models, so the funnel chart
+and the TwiML answer of the inbound SMS callback are mapped to bytes
+(`content_type_overrides`), as a partner would configure it."""
 
 from __future__ import annotations
 
@@ -23,7 +24,11 @@ from tests.builders import build_practice
 from tests.support import last_code
 
 PACKAGE = "slotproof_partner_client"
-CONFIG = "content_type_overrides:\n  image/svg+xml: application/octet-stream\n"
+CONFIG = (
+    "content_type_overrides:\n"
+    "  image/svg+xml: application/octet-stream\n"
+    "  application/xml: application/octet-stream\n"
+)
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 
 
