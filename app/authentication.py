@@ -26,6 +26,7 @@ from app.appointments import store as appointment_store
 from app.appointments.notify import manage_token_hash
 from app.attempts import store as attempt_store
 from app.config import Settings
+from app.core.coalesce import Coalescer
 from app.core.principal import (
     PARTNER_PATHS,
     STATE_KEY,
@@ -46,7 +47,22 @@ MANAGE_PARAM = "manage_token"
 MAX_TOKEN_LENGTH = 100
 
 
-async def partner_client(pool: Any, settings: Settings, scope: Scope) -> Principal:
+def _standings(state: Any) -> Coalescer[str, partner_store.Standing | None]:
+    """Clients' standings read for concurrent requests in one statement, each still sent after
+    its request arrived (app/core/coalesce.py): a revocation committed before a request is
+    always seen by it."""
+    found = getattr(state, "partner_standings", None)
+    if found is None:
+        pool = state.pool
+
+        async def run(client_ids: list[str]) -> list[partner_store.Standing | None]:
+            return await partner_store.standings(pool, client_ids)
+
+        found = state.partner_standings = Coalescer(run)
+    return found
+
+
+async def partner_client(state: Any, settings: Settings, scope: Scope) -> Principal:
     """The one place a partner credential is read (add other credential kinds here)."""
     ip = scope_client_address(scope, settings.trusted_proxies)
     token = bearer_token(scope)
@@ -56,7 +72,7 @@ async def partner_client(pool: Any, settings: Settings, scope: Scope) -> Princip
         claims = tokens.verify(settings.secret_key, settings.public_url, token)
     except tokens.InvalidToken:
         return Principal(ip=ip, bearer=Credential.INVALID)
-    standing = await partner_store.standing(pool, claims.client_id)
+    standing = await _standings(state).ask(claims.client_id)
     if standing is None:  # the client was deleted since the token was minted
         return Principal(ip=ip, bearer=Credential.INVALID)
     client = PartnerClient(
@@ -102,7 +118,7 @@ async def authenticate(scope: Scope) -> Principal:
     settings: Settings = state.settings
     path: str = scope["path"]
     if path.startswith(PARTNER_PATHS):
-        return await partner_client(state.pool, settings, scope)
+        return await partner_client(state, settings, scope)
     manage = (scope.get("path_params") or {}).get(MANAGE_PARAM)
     if manage is not None:
         return await manage_link(state.pool, settings, scope, str(manage))

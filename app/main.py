@@ -50,6 +50,12 @@ from app.patients.api import PatientController
 from app.practice.api import AppointmentTypeController, LocationController, PractitionerController
 from app.reminders.api import ReminderLinksController, ReminderStatsController, twilio_inbound
 from app.selfscheduling.api import SchedulerConfigController, SettingController
+from app.waitlist.api import (
+    EarlierController,
+    OfferController,
+    WaitlistController,
+    WidgetWaitlistController,
+)
 from app.webhooks.api import WebhookEndpointController
 
 PARTNER_BASE = "/partner/v2/account/{account_id:int}"
@@ -114,13 +120,22 @@ def create_app(settings: Settings | None = None) -> Litestar:
             AnalyticsController,
             ReminderStatsController,
             AuditLogController,
+            WaitlistController,
         ],
     )
     document_problems(partner, PARTNER_PROBLEMS)
     adopt_lobbie_operations(partner, PARTNER_BASE)
     widget = document_problems(
         Router(
-            path="/", route_handlers=[WidgetController, ManageController, ReminderLinksController]
+            path="/",
+            route_handlers=[
+                WidgetController,
+                ManageController,
+                ReminderLinksController,
+                EarlierController,
+                WidgetWaitlistController,
+                OfferController,
+            ],
         ),
         WIDGET_PROBLEMS,
     )

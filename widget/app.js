@@ -879,7 +879,7 @@
         alertBox(target, t('sendLimited', { s: Math.ceil((S.resendAt - Date.now()) / 1000) }));
         return true;
       }
-      if (e.code === 'validation_failed' && input) {
+      if ((e.code === 'validation_failed' || e.code === 'phone_not_allowed') && input) {
         setError(input, t(channel === 'EMAIL' ? 'badEmail' : 'badPhone'));
         input.focus();
         return true;

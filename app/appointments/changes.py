@@ -93,7 +93,7 @@ async def reschedule(
     that link made the change, so the notice carries it again; None -> a link-less URL."""
     async with transaction(pool) as conn:
         appointment = await _locked(conn, account_id, appointment_id, location_id)
-        await _reschedule(
+        await reschedule_locked(
             conn,
             settings,
             appointment,
@@ -192,7 +192,7 @@ async def apply(
         if "note" in changes:
             await _set_note(conn, appointment, changes["note"], actor=actor, now=now)
         if moves:
-            moved = await _reschedule(
+            moved = await reschedule_locked(
                 conn,
                 settings,
                 appointment,
@@ -325,7 +325,7 @@ async def _check_own_setting(
         raise invalid(field, "is not part of the setting this appointment was booked through")
 
 
-async def _reschedule(
+async def reschedule_locked(
     conn: asyncpg.Connection,
     settings: Settings,
     appointment: Row,
@@ -337,8 +337,9 @@ async def _reschedule(
     scheduler_config_id: int | None,
     manage_token: str | None,
 ) -> bool:
-    """Move the locked appointment; False when nothing changes (same start, practitioner and
-    config: a repeated PUT is a no-op)."""
+    """Move the appointment, locked by the caller in its transaction; False when nothing
+    changes (same start, practitioner and config: a repeated PUT is a no-op). Also the path of
+    a waitlist earlier-claim."""
     if (
         start == appointment["start_at"]
         and practitioner_id in (None, appointment["practitioner_id"])
@@ -399,8 +400,8 @@ async def _reschedule(
                 scheduler_config_id=config_id,
                 start=slot.start,
                 minutes=target.minutes,
-                buffer_before=target.config["buffer_before_minutes"],
-                buffer_after=target.config["buffer_after_minutes"],
+                buffer_before=target.config.buffer_before_minutes,
+                buffer_after=target.config.buffer_after_minutes,
                 generated_from=slot.generated_from,
             )
     except asyncpg.ExclusionViolationError:

@@ -4,6 +4,8 @@ place; event data carries ids and times only, never PHI."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import asyncpg
 
 from app import events
@@ -28,6 +30,12 @@ def manage_url(public_url: str, token: str | None) -> str:
     # the token rides in the fragment: it never reaches server logs or Referer headers
     base = f"{public_url}/widget/v1/frame"
     return f"{base}#manage={token}" if token else base
+
+
+def when_text(at: datetime, time_zone: str) -> str:
+    """An instant as messages show it: local date, time and zone abbreviation."""
+    local = at.astimezone(e.zone(time_zone))
+    return local.strftime("%Y-%m-%d %H:%M ") + (local.tzname() or "")
 
 
 async def patient_contacts(conn: asyncpg.Connection, patient_id: int) -> Contacts:
@@ -62,10 +70,9 @@ async def announce(
         """,
         appointment_id,
     )
-    local = row["start_at"].astimezone(e.zone(row["time_zone"]))
     params = {
         "practice": row["practice"],
-        "when": local.strftime("%Y-%m-%d %H:%M ") + (local.tzname() or ""),
+        "when": when_text(row["start_at"], row["time_zone"]),
         "place": "Video visit" if row["telehealth"] else row["location_name"],
         "manage_url": manage_url(public_url, manage_token),
     }

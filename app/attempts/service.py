@@ -191,7 +191,7 @@ def _given_contacts(body: s.AttemptPatientIn, setting: Row) -> tuple[str | None,
             else None
         )
     except ContactError as exc:
-        raise invalid(exc.field, exc.message) from None
+        raise exc.problem() from None
     return email, phone
 
 
@@ -325,8 +325,8 @@ async def hold(
             appointment_type_id=req.appointment_type_id,
             start=slot.start,
             minutes=target.minutes,
-            buffer_before=target.config["buffer_before_minutes"],
-            buffer_after=target.config["buffer_after_minutes"],
+            buffer_before=target.config.buffer_before_minutes,
+            buffer_after=target.config.buffer_after_minutes,
             expires_at=expires_at,
             client_hash=widget.client_hash if widget else None,
             widget_setting_id=widget.setting_id if widget else None,

@@ -88,7 +88,9 @@ async def get_availability(
     )
     now = clock.now()
     cache = request.app.state.availability_cache
-    body = await availability_json(pool, cache, account_id, query, now)
+    body, request.state.availability_cache = await availability_json(
+        pool, cache, account_id, query, now
+    )
     if attempt is not None:
         await attempt_service.record_first(
             pool, account_id, attempt.id, Step.AVAILABILITY_VIEWED, now

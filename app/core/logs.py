@@ -77,14 +77,15 @@ def access_log_middleware(app: ASGIApp) -> ASGIApp:
         finally:
             handler = scope.get("route_handler")
             route = getattr(scope.get("path_template", None), "__str__", lambda: None)()
-            access_log.info(
-                "request",
-                extra={
-                    "method": scope.get("method"),
-                    "route": route or (handler and handler.paths and next(iter(handler.paths))),
-                    "status": status,
-                    "ms": round((time.perf_counter() - started) * 1000, 2),
-                },
-            )
+            extra = {
+                "method": scope.get("method"),
+                "route": route or (handler and handler.paths and next(iter(handler.paths))),
+                "status": status,
+                "ms": round((time.perf_counter() - started) * 1000, 2),
+            }
+            # how the availability cache answered (app/availability/answer.py: Outcome)
+            if cache := (scope.get("state") or {}).get("availability_cache"):
+                extra["cache"] = cache
+            access_log.info("request", extra=extra)
 
     return middleware

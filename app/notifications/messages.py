@@ -19,6 +19,7 @@ APPOINTMENT_CONFIRMATION: Final = "appointment_confirmation"
 APPOINTMENT_RESCHEDULED: Final = "appointment_rescheduled"
 APPOINTMENT_CANCELLED: Final = "appointment_cancelled"
 APPOINTMENT_REMINDER: Final = "appointment_reminder"
+WAITLIST_OFFER: Final = "waitlist_offer"
 
 _APPOINTMENT_PARAMS = ("practice", "when", "place", "manage_url")
 
@@ -29,12 +30,13 @@ PURPOSES: Final[dict[str, tuple[str, ...]]] = {
     APPOINTMENT_RESCHEDULED: _APPOINTMENT_PARAMS,
     APPOINTMENT_CANCELLED: _APPOINTMENT_PARAMS,
     APPOINTMENT_REMINDER: (*_APPOINTMENT_PARAMS, "practitioner"),
+    WAITLIST_OFFER: ("practice", "when", "place", "offer_url", "minutes"),
 }
 # purpose -> parameter names it may take besides the required ones
 OPTIONAL: Final[dict[str, tuple[str, ...]]] = {
     APPOINTMENT_REMINDER: ("confirm_url", "unsubscribe_url"),  # email only
 }
-URL_PARAMS: Final = ("manage_url", "confirm_url", "unsubscribe_url")
+URL_PARAMS: Final = ("manage_url", "confirm_url", "unsubscribe_url", "offer_url")
 
 # a message not sent within this long after it was queued is pointless; the worker fails it
 VALID_FOR: Final[dict[str, timedelta]] = {VERIFICATION_CODE: timedelta(minutes=10)}
@@ -128,6 +130,31 @@ TEMPLATES: Final[dict[tuple[str, str], Template]] = {
             "Detalles: {manage_url}"
         ),
     ),
+    (WAITLIST_OFFER, "en"): Template(
+        sms="{practice}: a time opened, {when} at {place}. Claim within {minutes} min: {offer_url}",
+        subject="{practice}: an earlier appointment time is free",
+        text=(
+            "A time you were waiting for has opened at {practice}.\n\n"
+            "When: {when}\nWhere: {place}\n\n"
+            "It goes to the first person who claims it, and this offer ends in {minutes} "
+            "minutes: {offer_url}\n\n"
+            "If you do nothing, you stay on the waiting list."
+        ),
+    ),
+    (WAITLIST_OFFER, "es"): Template(
+        sms=(
+            "{practice}: hay un horario libre, {when} en {place}. "
+            "Resérvelo en {minutes} min: {offer_url}"
+        ),
+        subject="{practice}: hay un horario más pronto disponible",
+        text=(
+            "Se liberó un horario que usted esperaba en {practice}.\n\n"
+            "Cuándo: {when}\nDónde: {place}\n\n"
+            "Es para la primera persona que lo reserve, y esta oferta vence en {minutes} "
+            "minutos: {offer_url}\n\n"
+            "Si no hace nada, sigue en la lista de espera."
+        ),
+    ),
 }
 
 _REMINDER_TEXT_EN = (
@@ -193,6 +220,8 @@ def check_params(purpose: str, params: dict[str, str]) -> dict[str, str]:
     for name in URL_PARAMS:
         if name in cleaned and not cleaned[name].startswith(("https://", "http://")):
             raise ValueError(f"param {name} must be an http(s) URL")
+    if "minutes" in cleaned and not cleaned["minutes"].isdigit():
+        raise ValueError("param minutes must be digits")
     if "code" in cleaned and not cleaned["code"].isalnum():
         raise ValueError("param code must be letters and digits")
     return cleaned

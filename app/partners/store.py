@@ -25,21 +25,28 @@ class Standing(msgspec.Struct, frozen=True):
     accounts: frozenset[int]
 
 
-async def standing(conn: asyncpg.Connection | asyncpg.Pool, client_id: str) -> Standing | None:
-    row = await conn.fetchrow(
+async def standings(
+    conn: asyncpg.Connection | asyncpg.Pool, client_ids: list[str]
+) -> list[Standing | None]:
+    """The standing of each client (None: no such client), in one statement: concurrent
+    requests share it (app/authentication.py coalesces them)."""
+    rows = await conn.fetch(
         """
-        SELECT c.active, c.scopes,
+        SELECT q.i, c.active, c.scopes,
                coalesce(array_agg(g.account_id) FILTER (WHERE g.active), '{}') AS accounts
-        FROM partner_clients c
+        FROM unnest($1::text[]) WITH ORDINALITY AS q(client_id, i)
+        JOIN partner_clients c ON c.client_id = q.client_id
         LEFT JOIN partner_grants g ON g.client_pk = c.id
-        WHERE c.client_id = $1
-        GROUP BY c.id
+        GROUP BY q.i, c.id
         """,
-        client_id,
+        client_ids,
     )
-    if row is None:
-        return None
-    return Standing(row["active"], frozenset(row["scopes"]), frozenset(row["accounts"]))
+    found: list[Standing | None] = [None] * len(client_ids)
+    for row in rows:
+        found[row["i"] - 1] = Standing(
+            row["active"], frozenset(row["scopes"]), frozenset(row["accounts"])
+        )
+    return found
 
 
 async def create_client(

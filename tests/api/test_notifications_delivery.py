@@ -504,7 +504,10 @@ async def test_events_are_recorded_with_known_types_only(pool):
         "appointment.rescheduled",
         "appointment.cancelled",
         "appointment.status_changed",
-        "appointment.confirmed",
         "notification.failed",
+        "budget.exhausted",
+        "appointment.confirmed",
         "reminder.sent",
+        "waitlist.offered",
+        "waitlist.claimed",
     }

@@ -19,12 +19,19 @@ APPOINTMENT = {
     "manage_url": "https://slotproof.test/m/abc",
 }
 CODE = {"practice": "Riverside Family Health", "code": "123456"}
+OFFER = {
+    "practice": "Riverside Family Health",
+    "when": "2026-03-09 09:00 EDT",
+    "place": "Brooklyn",
+    "offer_url": "https://slotproof.test/o/abc",
+    "minutes": "30",
+}
 
 
 def _params(purpose: str) -> dict[str, str]:
     if purpose == "appointment_reminder":
         return {**APPOINTMENT, "practitioner": "Ana Ruiz MD"}
-    return CODE if purpose == "verification_code" else APPOINTMENT
+    return {"verification_code": CODE, "waitlist_offer": OFFER}.get(purpose, APPOINTMENT)
 
 
 def test_every_purpose_has_every_locale():
