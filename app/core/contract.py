@@ -85,24 +85,32 @@ DESCRIPTIONS = {
     "getFunnel": "Reached, conversion and drop-off per step, grouped by day, setting or location.",
     "listAuditLog": "The PHI audit trail, filtered, with a cursor (audit scope).",
     "widgetAvailability": "Open times for the widget's setting (the partner shape).",
-    "widgetBook": "Book the session's appointment; answers a manage link.",
+    "widgetAttemptBook": "Book the session's appointment; answers a manage link.",
     "widgetConfig": "What the widget shows for this publishable key.",
-    "widgetCurrent": "The current booking session.",
-    "widgetStart": "Start a booking session; answers its bearer attemptToken.",
-    "widgetHold": "Hold a time while the patient finishes.",
-    "widgetPatient": "Set the session's patient from its verified contact.",
-    "widgetSendCode": "Send a verification code to an email or phone.",
-    "widgetVerifyCode": "Check a verification code.",
-    "widgetCancel": "Cancel the appointment behind a manage link.",
-    "widgetReschedule": "Move the appointment behind a manage link to another open time.",
-    "widgetShow": "The appointment behind a manage link.",
+    "widgetAttemptCurrent": "The current booking session.",
+    "widgetAttemptStart": "Start a booking session; answers its bearer attemptToken.",
+    "widgetAttemptHold": "Hold a time while the patient finishes.",
+    "widgetAttemptPatient": "Set the session's patient from its verified contact.",
+    "widgetAttemptSendCode": "Send a verification code to an email or phone.",
+    "widgetAttemptVerifyCode": "Check a verification code.",
+    "widgetManageCancel": "Cancel the appointment behind a manage link.",
+    "widgetManageReschedule": "Move the appointment behind a manage link to another open time.",
+    "widgetManageShow": "The appointment behind a manage link.",
     "twilioInbound": "Twilio's signed inbound SMS (replies to reminders), answered with TwiML.",
     "reminderStats": "Reminders sent, confirmation and no-show rates, per appointment day or"
     " setting.",
-    "widgetConfirmPage": "A reminder email's confirm link: the appointment and a button.",
+    "widgetConfirmConfirmPage": "A reminder email's confirm link: the appointment and a button.",
     "widgetConfirm": "Confirm the appointment behind the link (SCHEDULED to CONFIRMED).",
-    "widgetUnsubscribePage": "A reminder email's unsubscribe link: asks first.",
+    "widgetUnsubscribeUnsubscribePage": "A reminder email's unsubscribe link: asks first.",
     "widgetUnsubscribe": "One-click unsubscribe (RFC 8058): no more reminder emails there.",
+    "listEntries": "The account's waitlist entries, oldest first, with a cursor.",
+    "add": "Add a waitlist entry: an earlier-time request for an appointment, or a window.",
+    "remove": "Take an entry off the waitlist.",
+    "stats": "Waitlist entries, offers, claims and minutes gained per setting and day.",
+    "widgetManageEarlier": "Ask for an earlier time for the appointment behind the link.",
+    "widgetAttemptJoin": "Join the waitlist for a window (verified attempt, patient set).",
+    "widgetOfferClaim": "Claim an offer: book it, or move your appointment to it; one wins.",
+    "widgetOfferShow": "The slot an offer link holds out.",
     "fhirCapabilities": "The CapabilityStatement of the FHIR R4 facade; needs no token.",
     "fhirFindGet": "IHE ITI-115 $find as a GET (what a searchset's next link calls).",
     "fhirFind": "IHE ITI-115 $find: a searchset Bundle of proposed Appointments.",
@@ -144,12 +152,18 @@ def finish(document: dict[str, Any]) -> dict[str, Any]:
 
 
 def operation_id(handler: Any, method: str, path_components: list[Any]) -> str:
-    """Litestar `operation_id_creator`: the handler's name in camelCase (`createLocation`),
-    `widget…` on the widget API; Lobbie's operations get Lobbie's ids (app.core.lobbie)."""
+    """Litestar `operation_id_creator`: the handler's name in camelCase (`createLocation`); on
+    the widget API `widget` + the path's first part + the name (`widgetManageShow`,
+    `widgetOfferShow`), as widget handlers reuse short names. Lobbie's operations get Lobbie's
+    ids (app.core.lobbie)."""
     name = camel(handler.handler_name)
-    if path_components[:2] == ["widget", "v1"]:
-        return "widget" + name[:1].upper() + name[1:]
-    return name
+    if path_components[:2] != ["widget", "v1"]:
+        return name
+    area = next((str(part) for part in path_components[2:3] if isinstance(part, str)), "")
+    words = (
+        [camel(area.replace("-", "_"))] if area and camel(area.replace("-", "_")) != name else []
+    )
+    return "widget" + "".join(w[:1].upper() + w[1:] for w in [*words, name])
 
 
 def _finish_path(item: dict[str, Any]) -> dict[str, Any]:

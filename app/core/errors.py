@@ -47,7 +47,8 @@ PROBLEM_CODES = (
     "slot_unavailable", "already_booked", "already_started", "proof_already_bound",
     "proof_already_set", "attempt_abandoned", "attempt_finished", "not_cancellable",
     "not_reschedulable", "not_confirmable", "appointment_in_past", "idempotency_key_in_flight",
-    "endpoint_limit_reached", "duplicate_patient", "offer_taken", "in_use", "code_not_sent",
+    "endpoint_limit_reached", "duplicate_patient", "offer_taken", "offer_expired",
+    "waitlist_disabled", "waitlist_limit_reached", "in_use", "code_not_sent",
     "conflict",
     # 422 (400 on Lobbie's operations)
     "not_verified", "patient_not_set", "ambiguous_match", "proof_expired",
