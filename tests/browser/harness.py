@@ -121,6 +121,9 @@ class Server:
         raise AssertionError(f"no code for {to} in {self.outbox} within {timeout}s")
 
 
+SECRET_KEY = "browser-test-secret-key-0123456789abcdef"
+
+
 def start_server(admin_dsn: str, workdir: Path) -> tuple[Server, subprocess.Popen, str]:
     name = f"slotproof_browser_{secrets.token_hex(4)}"
 
@@ -141,7 +144,7 @@ def start_server(admin_dsn: str, workdir: Path) -> tuple[Server, subprocess.Pope
         **os.environ,
         "DATABASE_URL": dsn,
         "SLOTPROOF_ENV": "development",
-        "SLOTPROOF_SECRET_KEY": "browser-test-secret-key-0123456789abcdef",
+        "SLOTPROOF_SECRET_KEY": SECRET_KEY,
         "SLOTPROOF_DELIVERY": "file",
         "SLOTPROOF_OUTBOX_DIR": str(outbox),
         "SLOTPROOF_PUBLIC_URL": url,
