@@ -401,9 +401,17 @@
 
   function boot() {
     const manageToken = fragment.get('manage');
+    const offerToken = fragment.get('offer');
     if (manageToken) bootManage(manageToken);
+    else if (offerToken) self.SlotproofWaitlist.bootOffer(waitlistContext(), offerToken);
     else loadConfig();
   }
+
+  /* the helpers the waitlist views (waitlist.js) build with */
+  const waitlistContext = () => ({
+    t, h, para, button, details, screen, run, explain, announce, loadingScreen, ready, api,
+    applyTheme, main, fDate, fTime, zoneName, when, place, icsLink, lang,
+  });
 
   function loadConfig() {
     loadingScreen();
@@ -1187,6 +1195,7 @@
     screen('manage', t(cancelled ? 'cancelledTitle' : 'manageTitle'),
       manageDetails(d),
       actions.length ? h('div', { class: 'sp-actions' }, actions) : para(`${t('manageLocked')}${phone ? ` ${t('orCall', { phone })}` : ''}`, 'sp-note'),
+      cancelled ? null : self.SlotproofWaitlist.earlierBlock(waitlistContext(), S.manage.token, d),
       cancelled ? bookAgain() : null);
   }
 

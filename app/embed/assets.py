@@ -7,8 +7,8 @@ page, its static files, and the demo practice page.
   only by the setting's `allowedOrigins` (plus this origin itself, for the demo and manage
   pages); an unknown or inactive key gets `frame-ancestors 'none'`. Manage links
   (`/widget/v1/frame#manage=<token>`) carry no key and open top-level.
-* `GET /widget/v1/static/{name}` — app.js, app.css, strings.js (and the demo's own files).
-  The frame references them as `?v=<content hash>`; with the current hash they are immutable
+* `GET /widget/v1/static/{name}` — app.js, waitlist.js, app.css, strings.js (and the demo's own
+  files). The frame references them as `?v=<content hash>`; with the current hash they are immutable
   for a year, otherwise revalidated (ETag, 304).
 * `GET /demo[?mode=button][&lang=es]` — a mock practice website embedding the demo setting.
 
@@ -37,9 +37,11 @@ from app.core.http import DbPool
 
 WIDGET_DIR = PROJECT_ROOT / "widget"
 STATIC_PATH = "/widget/v1/static"
-STATIC_NAMES = frozenset({"app.js", "app.css", "strings.js", "demo.js", "demo.css"})
-FRAME_ASSETS = ("app.css", "strings.js", "app.js")
-MINIFIED = frozenset({"app.js", "demo.js"})  # and loader.js; strings.js stays as written
+STATIC_NAMES = frozenset({"app.js", "waitlist.js", "app.css", "strings.js", "demo.js", "demo.css"})
+FRAME_ASSETS = ("app.css", "strings.js", "waitlist.js", "app.js")
+MINIFIED = frozenset(
+    {"app.js", "waitlist.js", "demo.js"}
+)  # and loader.js; strings.js stays as written
 LANGS = ("en", "es")
 STRINGS_PLACEHOLDER = '{"__strings__":0}'
 
