@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: run test lint format bench clean install install-dev browser-deps screenshots
+.PHONY: run test lint format bench clean install install-dev browser-deps screenshots openapi-snapshot
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -90,3 +90,9 @@ bench: install-dev
 
 clean:
 	rm -rf $(VENV) .data build *.egg-info
+
+# after a deliberate contract change: rewrite tests/contract/openapi.json from the served
+# document, then review `git diff tests/contract/openapi.json` and commit it with the change
+openapi-snapshot: install-dev
+	SLOTPROOF_UPDATE_OPENAPI_SNAPSHOT=1 $(BIN)/python -m pytest -q -p no:cacheprovider \
+		tests/contract/test_openapi_contract.py -k snapshot

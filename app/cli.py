@@ -1,4 +1,5 @@
-"""`slotproof` command line: serve | worker | migrate | seed-demo | create-client."""
+"""`slotproof` command line: serve | worker | migrate | seed-demo | create-account |
+create-client."""
 
 from __future__ import annotations
 
@@ -75,6 +76,32 @@ def cmd_seed_demo(_: argparse.Namespace) -> int:
     asyncio.run(migrate(dsn))
     demo = asyncio.run(_with_pool(dsn, lambda pool: seed_demo(pool, settings.secret_key)))
     print(msgspec.json.encode(demo).decode())
+    return 0
+
+
+def cmd_create_account(args: argparse.Namespace) -> int:
+    from app.core.errors import Problem
+    from app.core.schema import check_time_zone
+
+    name = " ".join(args.name.split())
+    if not 1 <= len(name) <= 200:
+        print("slotproof: --name must be 1 to 200 characters", file=sys.stderr)
+        return 2
+    try:
+        zone = check_time_zone(args.time_zone)
+    except Problem:
+        print(
+            "slotproof: --time-zone must be an IANA zone such as America/New_York", file=sys.stderr
+        )
+        return 2
+
+    async def work(pool):
+        return await pool.fetchval(
+            "INSERT INTO accounts (name, time_zone) VALUES ($1, $2) RETURNING id", name, zone
+        )
+
+    account_id = asyncio.run(_with_pool(database_url(_settings()), work))
+    print(msgspec.json.encode({"accountId": account_id}).decode())
     return 0
 
 
@@ -191,6 +218,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser(
         "seed-demo", help="create the demo practice (idempotent); prints its ids and credentials"
     ).set_defaults(func=cmd_seed_demo)
+
+    account = sub.add_parser("create-account", help="create an account (a practice); prints its id")
+    account.add_argument("--name", required=True, help="the practice's name")
+    account.add_argument(
+        "--time-zone", default="UTC", help="IANA zone of the account's analytics days (UTC)"
+    )
+    account.set_defaults(func=cmd_create_account)
 
     create = sub.add_parser("create-client", help="create a partner client; prints its secret once")
     create.add_argument("--account", type=int, required=True, help="account id to grant")

@@ -17,6 +17,7 @@ ATTEMPT_ABANDONED: Final = "attempt.abandoned"
 APPOINTMENT_CREATED: Final = "appointment.created"
 APPOINTMENT_RESCHEDULED: Final = "appointment.rescheduled"
 APPOINTMENT_CANCELLED: Final = "appointment.cancelled"
+APPOINTMENT_STATUS_CHANGED: Final = "appointment.status_changed"
 NOTIFICATION_FAILED: Final = "notification.failed"
 BUDGET_EXHAUSTED: Final = "budget.exhausted"
 APPOINTMENT_CONFIRMED: Final = "appointment.confirmed"
@@ -31,6 +32,7 @@ EVENT_TYPES: Final = (
     APPOINTMENT_CREATED,
     APPOINTMENT_RESCHEDULED,
     APPOINTMENT_CANCELLED,
+    APPOINTMENT_STATUS_CHANGED,
     NOTIFICATION_FAILED,
     BUDGET_EXHAUSTED,
     APPOINTMENT_CONFIRMED,

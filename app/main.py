@@ -22,11 +22,13 @@ from app.availability.cache import AnswerCache
 from app.config import Settings, load_settings
 from app.core import openapi_ui
 from app.core.claims import ClaimLocks
+from app.core.contract import ContractJsonPlugin, ContractSwaggerPlugin, operation_id
 from app.core.db import create_pool
 from app.core.errors import EXCEPTION_HANDLERS
 from app.core.health import healthz, readyz
-from app.core.http import strict_json_body
+from app.core.http import check_request
 from app.core.idempotency import idempotency_middleware
+from app.core.lobbie import adopt_lobbie_operations, lobbie_statuses_middleware
 from app.core.logs import access_log_middleware
 from app.core.openapi import (
     PARTNER_PROBLEMS,
@@ -46,6 +48,7 @@ from app.identity.api import IdentityProofController
 from app.notifications.callbacks import sendgrid_events, twilio_status
 from app.partners.api import issue_token
 from app.partners.guard import partner_guard
+from app.patients.api import PatientController
 from app.practice.api import AppointmentTypeController, LocationController, PractitionerController
 from app.reminders.api import ReminderLinksController, ReminderStatsController, twilio_inbound
 from app.selfscheduling.api import SchedulerConfigController, SettingController
@@ -115,6 +118,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             WebhookEndpointController,
             AttemptController,
             AppointmentController,
+            PatientController,
             AnalyticsController,
             ReminderStatsController,
             AuditLogController,
@@ -122,6 +126,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         ],
     )
     document_problems(partner, PARTNER_PROBLEMS)
+    adopt_lobbie_operations(partner, PARTNER_BASE)
     widget = document_problems(
         Router(
             path="/",
@@ -163,7 +168,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             }
         ),
         dependencies={"pool": Provide(_provide_pool, sync_to_thread=False)},
-        before_request=strict_json_body,
+        before_request=check_request,
         exception_handlers=EXCEPTION_HANDLERS,
         # order matters: request ids outermost, so rate-limit and idempotency problems carry
         # one; the principal is resolved once, before everything that reads it; rate limits
@@ -174,6 +179,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             authentication_middleware,
             rate_limit_middleware,
             audit_middleware,  # outside idempotency: replays of PHI responses are audited too
+            lobbie_statuses_middleware,  # Lobbie's operations answer 400 where we say 422
             idempotency_middleware,
         ],
         openapi_config=OpenAPIConfig(
@@ -181,8 +187,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
             version="0.1.0",
             description="Patient self-scheduling with identity proofing.",
             path="/schema",
-            render_plugins=[openapi_ui.render_plugin()],
             components=Components(security_schemes=SECURITY_SCHEMES),
+            # Swagger UI from the app itself (offline), serving the finished document
+            render_plugins=[openapi_ui.render_plugin(ContractSwaggerPlugin), ContractJsonPlugin()],
+            operation_id_creator=operation_id,
         ),
         logging_config=None,
         debug=False,

@@ -256,7 +256,7 @@ class User:
         start, end = self.week()
         await self.call(
             "partner.appointments", "GET", f"{prefix}/location/{location}/appointment",
-            params={"startFrom": start.isoformat(), "startTo": end.isoformat(), "limit": 50},
+            params={"startDate": start.isoformat(), "endDate": end.isoformat(), "limit": 50},
             headers=self.partner,
         )  # fmt: skip
 

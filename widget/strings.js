@@ -168,7 +168,23 @@ self.SlotproofStrings = {
   "manageExisting": "Manage that appointment",
   "questionsCall": "Questions? Call",
   "manageLead": "Your appointment with {practice}.",
-  "resumed": "We kept your place: your time is still held."
+  "resumed": "We kept your place: your time is still held.",
+  "earlierAsk": "Ask for an earlier time",
+  "earlierLead": "If an earlier time opens up, we'll send you a link. The first person to take it gets it; until then your appointment stays as it is.",
+  "earlierOn": "You're on the list for an earlier time. We'll message you if one opens up.",
+  "offerTitle": "A time opened up for you",
+  "offerLead": "{practice} has a time you were waiting for. The first person to take it gets it; this offer ends at {time}.",
+  "offerInsteadOf": "Instead of",
+  "offerTake": "Book this time",
+  "offerMove": "Move my appointment here",
+  "offerNote": "If you don't take it, you stay on the waiting list.",
+  "offerTakenTitle": "Someone else just took this time",
+  "offerExpiredTitle": "This offer has ended",
+  "offerStillWaiting": "You're still on the waiting list: we'll message you when another time opens up.",
+  "offerClaimedTitle": "This offer was taken up",
+  "offerClaimed": "This time is booked. Check your messages for the details.",
+  "offerMissingTitle": "Offer not found",
+  "offerMissing": "This link isn't valid. Please use the latest message from the practice, or contact them."
  },
  "es": {
   "locale": "es",
@@ -335,6 +351,22 @@ self.SlotproofStrings = {
   "manageExisting": "Gestionar esa cita",
   "questionsCall": "¿Preguntas? Llame al",
   "manageLead": "Su cita con {practice}.",
-  "resumed": "Guardamos su avance: su hora sigue reservada."
+  "resumed": "Guardamos su avance: su hora sigue reservada.",
+  "earlierAsk": "Pedir una hora más temprana",
+  "earlierLead": "Si se libera una hora más temprana, le enviaremos un enlace. La primera persona que la tome se la queda; mientras tanto, su cita sigue igual.",
+  "earlierOn": "Está en la lista para una hora más temprana. Le avisaremos si se libera una.",
+  "offerTitle": "Se liberó un horario para usted",
+  "offerLead": "{practice} tiene un horario que usted esperaba. Es para la primera persona que lo tome; esta oferta vence a las {time}.",
+  "offerInsteadOf": "En lugar de",
+  "offerTake": "Reservar esta hora",
+  "offerMove": "Cambiar mi cita a esta hora",
+  "offerNote": "Si no la toma, sigue en la lista de espera.",
+  "offerTakenTitle": "Otra persona acaba de tomar esta hora",
+  "offerExpiredTitle": "Esta oferta ha terminado",
+  "offerStillWaiting": "Sigue en la lista de espera: le avisaremos cuando se libere otra hora.",
+  "offerClaimedTitle": "Esta oferta ya se usó",
+  "offerClaimed": "Esta hora está reservada. Revise sus mensajes para ver los detalles.",
+  "offerMissingTitle": "Oferta no encontrada",
+  "offerMissing": "Este enlace no es válido. Use el mensaje más reciente del consultorio o comuníquese con ellos."
  }
 };

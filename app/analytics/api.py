@@ -35,8 +35,9 @@ CSV_BATCH = 500
 _STATUSES = ", ".join(x.value for x in State)
 
 # `from` and `to` are required; checked by hand so a missing one is named in the 400
-From = Annotated[str | None, QueryParameter(name="from", max_length=64)]
-To = Annotated[str | None, QueryParameter(name="to", max_length=64)]
+# required, and declared so: a missing one is 400 naming it (errors[].field "from" / "to")
+From = Annotated[str, QueryParameter(name="from", max_length=64, required=True)]
+To = Annotated[str, QueryParameter(name="to", max_length=64, required=True)]
 SettingId = Annotated[int | None, QueryParameter(name="selfSchedulingSettingId", ge=1, le=MAX_ID)]
 
 
@@ -98,7 +99,7 @@ def _attempt(row: store.AttemptRow, steps: list[store.StepRow]) -> s.AnalyticsAt
         source=row.source,
         status=row.status,
         is_verified=row.is_verified,
-        steps=[s.StepOut(step=x.step, at=x.at) for x in steps],
+        steps=[s.RecordedStep(step=x.step, at=x.at) for x in steps],
         created_at=row.created_at,
         updated_at=row.updated_at,
     )
@@ -120,11 +121,8 @@ class FunnelQuery(msgspec.Struct, frozen=True):
 
 
 async def _funnel_query(
-    pool: DbPool, account_id: int, raw_from: str | None, raw_to: str | None, setting_id: int | None
+    pool: DbPool, account_id: int, raw_from: str, raw_to: str, setting_id: int | None
 ) -> FunnelQuery:
-    for raw, field in ((raw_from, "from"), (raw_to, "to")):
-        if raw is None:
-            raise invalid(field, "is required (a date YYYY-MM-DD or a time with an offset)")
     zone = await _zone(pool, account_id)
     start = _instant(raw_from, "from", zone, end=False)
     end = _instant(raw_to, "to", zone, end=True)
@@ -221,8 +219,8 @@ class AnalyticsController(Controller):
         request: Request,
         pool: DbPool,
         account_id: PathId,
-        start: From = None,
-        end: To = None,
+        start: From,
+        end: To,
         setting_id: SettingId = None,
         group_by: Annotated[str, QueryParameter(name="groupBy", max_length=20)] = "day",
     ) -> Response[f.Funnel]:
@@ -251,8 +249,8 @@ class AnalyticsController(Controller):
         self,
         pool: DbPool,
         account_id: PathId,
-        start: From = None,
-        end: To = None,
+        start: From,
+        end: To,
         setting_id: SettingId = None,
     ) -> Response[str]:
         q = await _funnel_query(pool, account_id, start, end, setting_id)

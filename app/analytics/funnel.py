@@ -2,16 +2,18 @@
 response, and the CSV rows of both analytics calls. Imports nothing from the app.
 
 An attempt belongs to the group of its creation (day in the account's zone, setting or
-location). For each funnel step, `reached` counts the attempts that recorded that step at least
-once; times use each step's first occurrence in an attempt:
+location). For each funnel step, `reached` counts the attempts that recorded that step or any
+later one: the funnel is monotone by construction (every `reached` ≤ the one before, every
+conversion ≤ 1, every `dropOff` ≥ 0), so a partner flow that never asked for availability or a
+proof verified before its attempt existed still counts through those steps. Times use each
+step's first occurrence in an attempt:
 
 * `secondsFromPrevious`: first(step) - first(previous funnel step), over the attempts that have
   both with the step not earlier than the previous one (the partner flow verifies before it
   selects a slot, so the funnel order is not every attempt's order);
 * `secondsToBooking`: first(BOOKED) - first(step), over the attempts that booked.
 
-Conversions are ratios of `reached` (None when the denominator is 0); a step that some
-attempts skip (no verification on the setting) can convert above 1 from its previous step.
+Conversions are ratios of `reached` (None when the denominator is 0).
 """
 
 from __future__ import annotations

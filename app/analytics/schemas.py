@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from app.attempts.schemas import AttemptStatus, StepName
 from app.core.schema import Schema
 
 
-class StepOut(Schema):
-    step: str
+class RecordedStep(Schema):
+    step: StepName
     at: datetime
 
 
@@ -21,9 +22,9 @@ class AnalyticsAttempt(Schema):
     self_scheduling_setting_id: int
     location_id: int | None
     source: str
-    status: str
+    status: AttemptStatus
     is_verified: bool
-    steps: list[StepOut]
+    steps: list[RecordedStep]
     created_at: datetime
     updated_at: datetime
 

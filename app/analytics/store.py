@@ -55,14 +55,20 @@ _PCT = "percentile_cont(ARRAY[0.5, 0.9]::float8[]) WITHIN GROUP (ORDER BY f.{col
 
 
 def _funnel_sql(group_by: str) -> str:
-    """Per group: attempts, abandoned, reached per step (r0..r6), [median, p90] seconds from the
+    """Per group: attempts, abandoned, reached per step (r0..r6: the attempts that recorded
+    that step or any later one), [median, p90] seconds from the
     previous step (p1..p6) and to booking (b0..b5), over attempt_funnel (one row per attempt,
     kept by triggers; the seconds are its generated columns)."""
     columns = [
         f"{_GROUP_KEYS[group_by]} AS key",
         "count(*) AS attempts",
         "count(f.abandoned_at) AS abandoned",
-        *(f"count(f.{c}) AS r{i}" for i, c in enumerate(_REACHED)),
+        # monotone by construction: an attempt that reached a step reached every earlier one
+        # (a proof verified before its attempt existed counts as CODE_SENT and VERIFIED)
+        *(
+            f"count(coalesce({', '.join(f'f.{c}' for c in _REACHED[i:])})) AS r{i}"
+            for i in range(len(_REACHED))
+        ),
         *(_PCT.format(column=c, alias=f"p{i}") for i, c in enumerate(_FROM_PREVIOUS) if c),
         *(_PCT.format(column=c, alias=f"b{i}") for i, c in enumerate(_TO_BOOKING) if c),
     ]

@@ -1,46 +1,63 @@
-"""Location-scoped appointments (partner API, `scheduling` scope): list, get, change.
+"""Location-scoped appointments (partner API, `scheduling` scope), in Lobbie's shape: list
+(filters, sort, cursor), get, create (staff or partner booking outside the widget), change.
 
-Thin handlers: the rules of a change live in `app.appointments.changes`.
-"""
+Thin handlers: the rules live in `app.appointments.direct` (create) and
+`app.appointments.changes` (change)."""
 
 from __future__ import annotations
 
 import re
-from datetime import datetime
-from typing import Annotated, get_args
+from datetime import date, datetime, time
+from typing import Annotated
 
-import msgspec
-from litestar import Controller, Request, get, put
+from litestar import Controller, Request, get, post, put
 from litestar.params import QueryParameter
 
-from app.appointments import changes, store
+from app.appointments import changes, direct, store, views
 from app.appointments import schemas as s
-from app.appointments.booking import to_appointment
 from app.audit.spec import audit
+from app.availability import engine as e
 from app.core import clock
 from app.core.crud import Row
-from app.core.errors import invalid, not_found
+from app.core.errors import Problem, invalid, not_found
 from app.core.http import Cursor, DbPool, JSONBody, Limit, PathId
-from app.core.instants import check_instant
-from app.core.pagination import DEFAULT_LIMIT, check_limit, decode_cursor, page
+from app.core.instants import OUT_OF_RANGE, check_instant, in_range
+from app.core.pagination import (
+    DEFAULT_LIMIT,
+    check_limit,
+    decode_sorted_cursor,
+    encode_sorted_cursor,
+)
 from app.core.schema import MAX_ID
-from app.partners.guard import scope
-from app.partners.scopes import SCHEDULING
+from app.partners.guard import holds_scope, scope
+from app.partners.scopes import CONFIG, SCHEDULING
 from app.practice import store as practice_store
-from app.reminders.views import reminder_states
 
-STATUSES = frozenset(get_args(s.Status))
+_SORT_COLUMN = {"START_TIME": "start_at", "CREATED_DATE": "created_at"}
 # "+04:00" arrives as " 04:00" when a client forgets to percent-encode the plus sign
 _UNENCODED_PLUS = re.compile(r" (\d{2}(?::?\d{2})?)$")
 
 
-def _instant(raw: str | None, field: str) -> datetime | None:
+def _id_query(name: str) -> QueryParameter:
+    return QueryParameter(name=name, ge=1, le=MAX_ID)
+
+
+def _instant(raw: str | None, field: str, time_zone: str) -> datetime | None:
+    """An ISO time with an offset, or a date (midnight at the location)."""
     if raw is None:
         return None
+    text = _UNENCODED_PLUS.sub(r"+\1", raw.strip())
     try:
-        value = datetime.fromisoformat(_UNENCODED_PLUS.sub(r"+\1", raw.strip()))
+        if len(text) == 10:
+            day = date.fromisoformat(text)
+            if not in_range(day):
+                raise invalid(field, OUT_OF_RANGE)
+            return datetime.combine(day, time(), e.zone(time_zone))
+        value = datetime.fromisoformat(text)
     except ValueError:
-        raise invalid(field, "must be an ISO 8601 time such as 2026-03-09T09:00:00-04:00") from None
+        raise invalid(
+            field, "must be a date (2026-03-09) or an ISO 8601 time with an offset"
+        ) from None
     if value.utcoffset() is None:
         raise invalid(field, "must include a UTC offset, e.g. 2026-03-09T09:00:00-04:00")
     return check_instant(value, field)
@@ -59,11 +76,6 @@ async def _at_location(pool: DbPool, account_id: int, location_id: int, id_: int
     return row
 
 
-async def _with_reminders(pool: DbPool, rows: list[Row]) -> list[s.Appointment]:
-    states = await reminder_states(pool, [r["id"] for r in rows])
-    return [msgspec.structs.replace(to_appointment(r), reminders=states[r["id"]]) for r in rows]
-
-
 class AppointmentController(Controller):
     path = "/location/{location_id:int}/appointment"
     tags = ["appointments"]
@@ -71,61 +83,102 @@ class AppointmentController(Controller):
 
     @get(
         "/",
+        operation_id="listAppointments",
         opt=audit("appointment", "read", "response:appointments[].id"),
-        summary="Appointments at a location (filters, cursor)",
+        summary="Appointments at a location",
+        description="Filters, sorted by start time (default) or creation, with a cursor.",
     )
     async def list_appointments(
         self,
         pool: DbPool,
         account_id: PathId,
         location_id: PathId,
-        start_from: Annotated[str | None, QueryParameter(name="startFrom", max_length=64)] = None,
-        start_to: Annotated[str | None, QueryParameter(name="startTo", max_length=64)] = None,
-        status: Annotated[str | None, QueryParameter(max_length=20)] = None,
-        practitioner_id: Annotated[
-            int | None, QueryParameter(name="practitionerId", ge=1, le=MAX_ID)
-        ] = None,
-        patient_id: Annotated[int | None, QueryParameter(name="patientId", ge=1, le=MAX_ID)] = None,
+        start_date: Annotated[str | None, QueryParameter(name="startDate", max_length=64)] = None,
+        end_date: Annotated[str | None, QueryParameter(name="endDate", max_length=64)] = None,
+        status: Annotated[s.Status | None, QueryParameter()] = None,
+        practitioner_id: Annotated[int | None, _id_query("practitionerId")] = None,
+        patient_id: Annotated[int | None, _id_query("patientId")] = None,
+        appointment_type_id: Annotated[int | None, _id_query("appointmentTypeId")] = None,
+        sort_by: Annotated[s.SortBy, QueryParameter(name="sortBy")] = "START_TIME",
+        sort_dir: Annotated[s.SortDir, QueryParameter(name="sortDir")] = "ASC",
         cursor: Cursor = None,
         limit: Limit = DEFAULT_LIMIT,
-    ) -> s.AppointmentPage:
-        if status is not None and status not in STATUSES:
-            raise invalid("status", "must be one of " + ", ".join(sorted(STATUSES)))
-        start, end = _instant(start_from, "startFrom"), _instant(start_to, "startTo")
+    ) -> s.LocationAppointmentPage:
         if not 1 <= location_id <= MAX_ID:
             raise not_found("location")
-        await practice_store.locations.get(pool, account_id, location_id)
+        location = await practice_store.locations.get(pool, account_id, location_id)
+        zone = location["time_zone"]
+        start = _instant(start_date, "startDate", zone)
+        end = _instant(end_date, "endDate", zone)
+        order = f"{sort_by}:{sort_dir}"
         limit = check_limit(limit)
         rows = await store.list_for_location(
             pool,
             account_id,
             location_id,
-            after_id=decode_cursor(cursor),
+            sort_by=sort_by,
+            sort_dir=sort_dir,
+            after=decode_sorted_cursor(cursor, order),
             limit=limit,
             start_from=start,
             start_to=end,
             status=status,
             practitioner_id=practitioner_id,
             patient_id=patient_id,
+            appointment_type_id=appointment_type_id,
         )
-        rows, next_cursor = page(rows, limit)
-        return s.AppointmentPage(await _with_reminders(pool, rows), next_cursor)
+        next_cursor = None
+        if len(rows) > limit:
+            rows = rows[:limit]
+            last = rows[-1]
+            next_cursor = encode_sorted_cursor(order, last[_SORT_COLUMN[sort_by]], last["id"])
+        return s.LocationAppointmentPage(await views.location_appointments(pool, rows), next_cursor)
+
+    @post(
+        "/",
+        operation_id="createAppointment",
+        opt=audit("appointment", "create", "response:id"),
+        summary="Book an appointment at a location (staff or partner, outside the widget)",
+        description="Re-checked like a booking (409 slot_unavailable with alternatives) unless"
+        " overrideAvailability, which needs the config scope and still never double-books.",
+    )
+    async def create_appointment(
+        self,
+        request: Request,
+        pool: DbPool,
+        account_id: PathId,
+        location_id: PathId,
+        data: JSONBody[s.LocationAppointmentIn],
+    ) -> s.LocationAppointment:
+        if not 1 <= location_id <= MAX_ID:
+            raise not_found("location")
+        if data.override_availability and not holds_scope(request, CONFIG):
+            raise Problem(403, "forbidden", "overrideAvailability needs the 'config' scope.")
+        row = await direct.create(
+            pool, request.app.state.settings, account_id, location_id, data, clock.now()
+        )
+        return await views.one(pool, row)
 
     @get(
         "/{appointment_id:int}",
+        operation_id="getLocationAppointment",
         opt=audit("appointment", "read", "path:appointment_id"),
         summary="One appointment at a location",
+        description="The appointment with its status history; 404 when it is at another location.",
     )
     async def get_appointment(
         self, pool: DbPool, account_id: PathId, location_id: PathId, appointment_id: PathId
-    ) -> s.Appointment:
+    ) -> s.LocationAppointment:
         row = await _at_location(pool, account_id, location_id, appointment_id)
-        return (await _with_reminders(pool, [row]))[0]
+        return await views.one(pool, row)
 
     @put(
         "/{appointment_id:int}",
+        operation_id="updateAppointment",
         opt=audit("appointment", "update", "path:appointment_id"),
-        summary="Change status, time (re-checked like a booking), practitioner or note",
+        summary="Change status, time, practitioner or note",
+        description="A new startTime is re-checked like a booking (409 on conflict); CANCELLED"
+        " frees the slot; every status change is recorded and emits appointment.status_changed.",
     )
     async def update_appointment(
         self,
@@ -135,7 +188,7 @@ class AppointmentController(Controller):
         location_id: PathId,
         appointment_id: PathId,
         data: JSONBody[s.AppointmentPatch],
-    ) -> s.Appointment:
+    ) -> s.LocationAppointment:
         _check_ids(location_id, appointment_id)
         row = await changes.apply(
             pool,
@@ -147,4 +200,4 @@ class AppointmentController(Controller):
             now=clock.now(),
             location_id=location_id,
         )
-        return (await _with_reminders(pool, [row]))[0]
+        return await views.one(pool, row)

@@ -13,14 +13,17 @@ from datetime import datetime, timedelta
 import asyncpg
 import msgspec
 
+from app import events
+from app.appointments import notify, store
 from app.appointments import schemas as s
-from app.appointments import store
 from app.availability import engine as e
 from app.availability import store as availability_store
 from app.availability.service import SlotSearch, search
+from app.config import Settings
 from app.core.crud import Row
 from app.core.errors import Problem, invalid
 from app.core.instants import check_instant
+from app.notifications.messages import APPOINTMENT_CONFIRMATION
 from app.reminders import service as reminders
 
 ALTERNATIVES_WINDOW = timedelta(days=7)
@@ -219,6 +222,8 @@ async def insert_appointment(
     attempt_id: int | None,
     manage_token_hash: str | None,
     rescheduled_from_id: int | None = None,
+    source: str = "SELF_SCHEDULING",
+    note: str | None = None,
 ) -> int:
     try:
         async with conn.transaction():  # a savepoint: the constraint may still say no
@@ -240,15 +245,98 @@ async def insert_appointment(
                 attempt_id=attempt_id,
                 manage_token_hash=manage_token_hash,
                 rescheduled_from_id=rescheduled_from_id,
+                source=source,
+                note=note,
             )
     except asyncpg.ExclusionViolationError:
-        raise slot_unavailable(
+        options = (
             await alternatives(
                 conn, account_id, setting, target.request, now, except_attempt_id=attempt_id
             )
-        ) from None
+            if setting is not None
+            else []
+        )
+        raise slot_unavailable(options) from None
     await reminders.sync(conn, appointment_id, now)  # every booking path gets its reminders
     return appointment_id
+
+
+class Created(msgspec.Struct, frozen=True):
+    appointment_id: int
+    manage_token: str
+
+
+async def create(
+    conn: asyncpg.Connection,
+    settings: Settings,
+    account_id: int,
+    setting: Row | None,
+    target: Target,
+    now: datetime,
+    *,
+    patient_id: int,
+    attempt_id: int | None,
+    source: str,
+    note: str | None = None,
+    override_availability: bool = False,
+    contacts: notify.Contacts | None = None,
+    extra: dict[str, object] | None = None,
+) -> Created:
+    """Every new appointment goes through here (attempt bookings and direct ones): the slot is
+    re-checked like any booking unless `override_availability` (the practitioner's lock and
+    the exclusion constraint still hold), then the row, the patient's confirmation with a
+    manage link, and `appointment.created` — all in the caller's transaction."""
+    if override_availability:
+        await store.lock_practitioner(conn, target.request.practitioner_id)
+        slot = _requested_slot(target)
+    else:
+        assert setting is not None, "a re-checked booking needs its setting"
+        slot = await require_offered(
+            conn, account_id, setting, target, now, except_attempt_id=attempt_id
+        )
+    token, token_hash = notify.new_manage_token(settings.secret_key)
+    appointment_id = await insert_appointment(
+        conn,
+        account_id,
+        setting,  # type: ignore[arg-type]  # None only with override: no alternatives
+        target,
+        slot,
+        now,
+        patient_id=patient_id,
+        attempt_id=attempt_id,
+        manage_token_hash=token_hash,
+        source=source,
+        note=note,
+    )
+    if contacts is None:
+        contacts = await notify.patient_contacts(conn, patient_id)
+    await notify.announce(
+        conn,
+        account_id=account_id,
+        appointment_id=appointment_id,
+        event_type=events.APPOINTMENT_CREATED,
+        purpose=APPOINTMENT_CONFIRMATION,
+        contacts=contacts,
+        public_url=settings.public_url,
+        secret_key=settings.secret_key,
+        now=now,
+        manage_token=token,
+        extra={**(extra or {}), "source": source, "generatedFromType": slot.generated_from},
+    )
+    return Created(appointment_id, token)
+
+
+def _requested_slot(target: Target) -> e.Slot:
+    """The requested time as a slot, for a booking that overrides availability."""
+    req = target.request
+    return e.Slot(
+        start=req.start_date_time,
+        end=req.start_date_time + timedelta(minutes=target.minutes),
+        practitioner_id=req.practitioner_id,
+        scheduler_config_id=req.scheduler_config_id,
+        location_id=req.location_id,
+        generated_from=None,  # type: ignore[arg-type]  # neither a rule nor an override
+    )
 
 
 def to_appointment(row: Row) -> s.Appointment:

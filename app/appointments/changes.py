@@ -21,7 +21,9 @@ Status rules (the `actor` "patient" is the manage link; anything else is staff/p
   off-calendar status (CANCELLED, RESCHEDULED, VOIDED) back to a live one reclaims the time:
   409 `slot_unavailable` when another appointment or an unexpired hold now has it.
 - the patient is notified of cancellations (not of the clean-up of a past appointment) and of
-  reschedules; `appointment.cancelled` / `appointment.rescheduled` events always.
+  reschedules; `appointment.cancelled` / `appointment.rescheduled` events always; every
+  status change (a cancellation included) also emits `appointment.status_changed`, plus
+  `appointment.confirmed` when it confirms, and appears in the appointment's `statusHistory`.
 """
 
 from __future__ import annotations
@@ -271,6 +273,7 @@ async def _cancel(
         manage_token=manage_token,
         extra={"previousStatus": status, "changedBy": actor},
     )
+    await notify.status_changed(conn, appointment["id"], status, actor)
 
 
 async def _target_config(
@@ -465,18 +468,8 @@ async def _set_status(
         await store.set_status(conn, appointment["id"], status)
     await store.record_change(conn, appointment, "status", status, actor, now)
     await reminders.sync(conn, appointment["id"], now)
-    if status == "CONFIRMED":
-        await events.record(
-            conn,
-            account_id=appointment["account_id"],
-            type=events.APPOINTMENT_CONFIRMED,
-            data={
-                "appointmentId": appointment["id"],
-                "status": status,
-                "startDateTime": _local(appointment, appointment["start_at"]),
-                "changedBy": actor,
-            },
-        )
+    # appointment.status_changed, and appointment.confirmed on a confirmation
+    await notify.status_changed(conn, appointment["id"], appointment["status"], actor)
 
 
 async def _reclaim(

@@ -80,19 +80,37 @@ async def announce(
         " WHERE a.id = $1",
         appointment_id,
     )
-    tz = e.zone(row["time_zone"])
     await events.record(
-        conn,
-        account_id=account_id,
-        type=event_type,
-        data={
-            "appointmentId": appointment_id,
-            "status": row["status"],
-            "locationId": row["location_id"],
-            "practitionerId": row["practitioner_id"],
-            "appointmentTypeId": row["appointment_type_id"],
-            "startDateTime": row["start_at"].astimezone(tz).isoformat(),
-            "endDateTime": row["end_at"].astimezone(tz).isoformat(),
-            **(extra or {}),
-        },
+        conn, account_id=account_id, type=event_type, data={**_event_data(row), **(extra or {})}
     )
+
+
+def _event_data(row: asyncpg.Record) -> dict[str, object]:
+    tz = e.zone(row["time_zone"])
+    return {
+        "appointmentId": row["id"],
+        "status": row["status"],
+        "locationId": row["location_id"],
+        "practitionerId": row["practitioner_id"],
+        "appointmentTypeId": row["appointment_type_id"],
+        "startDateTime": row["start_at"].astimezone(tz).isoformat(),
+        "endDateTime": row["end_at"].astimezone(tz).isoformat(),
+    }
+
+
+async def status_changed(
+    conn: asyncpg.Connection, appointment_id: int, previous: str, actor: str
+) -> None:
+    """`appointment.status_changed` for every status change (cancellations included), and
+    `appointment.confirmed` when the new status is CONFIRMED; ids and statuses only."""
+    row = await conn.fetchrow(
+        "SELECT a.*, l.time_zone FROM appointments a JOIN locations l ON l.id = a.location_id"
+        " WHERE a.id = $1",
+        appointment_id,
+    )
+    data = {**_event_data(row), "previousStatus": previous, "changedBy": actor}
+    kinds = [events.APPOINTMENT_STATUS_CHANGED]
+    if row["status"] == "CONFIRMED":
+        kinds.append(events.APPOINTMENT_CONFIRMED)
+    for kind in kinds:
+        await events.record(conn, account_id=row["account_id"], type=kind, data=data)

@@ -16,6 +16,13 @@ Status = Literal[
 ]  # fmt: skip
 LIVE_STATUSES = ("SCHEDULED", "NO_SHOW", "CHECKED_IN", "IN_TREATMENT", "CHECKED_OUT", "CONFIRMED")
 Note = Annotated[str, msgspec.Meta(max_length=2000, pattern=r"^[^\x00]*$")]
+# how an appointment was made: through a self-scheduling attempt (widget or partner), or
+# directly by a partner or staff (POST /location/{locationId}/appointment). A new way of
+# booking (waitlist claim, FHIR $book) passes its own `source=` to booking.create: add it here
+# too, it is a declared response enum (then `make openapi-snapshot`)
+Source = Literal["SELF_SCHEDULING", "PARTNER"]
+SortBy = Literal["START_TIME", "CREATED_DATE"]
+SortDir = Literal["ASC", "DESC"]
 
 
 class SlotRequest(Schema):
@@ -36,12 +43,60 @@ class Appointment(Schema):
     patient_id: int
     start_date_time: str
     end_date_time: str
-    status: str
+    status: Status
     telehealth: bool
     form_count: int
     created_at: datetime
-    # location-scoped calls: the reminders of the current start and their delivery state
-    reminders: list[ReminderState] | UnsetType = UNSET
+
+
+class StatusChange(Schema):
+    status: Status
+    at: datetime
+    by: Annotated[str, msgspec.Meta(description="`partner`, `patient` or `staff`")]
+
+
+class LocationAppointment(Schema):
+    """Lobbie's shape of a location-scoped appointment (times in the location's offset), plus
+    our additive `telehealth`, `formCount`, `source` and `statusHistory`."""
+
+    id: int
+    appointment_type_id: int
+    location_id: int
+    patient_id: int
+    practitioner_id: int
+    start_time: str
+    end_time: str
+    duration_minutes: int
+    note: str | None
+    status: Status
+    created_at: datetime
+    updated_at: datetime
+    telehealth: bool
+    form_count: int
+    source: Source
+    status_history: list[StatusChange]
+    # the reminders of the current start and their delivery state
+    reminders: list[ReminderState]
+
+
+class LocationAppointmentIn(Schema):
+    """A booking made by a partner or staff outside the widget (Lobbie `createAppointment`):
+    `startTime` (or `startDateTime`) with an offset; without `schedulerConfigId` the
+    practitioner's config at this location offering the type is used."""
+
+    patient_id: Id
+    appointment_type_id: Id
+    practitioner_id: Id
+    start_time: datetime | None = None
+    start_date_time: datetime | None = None
+    scheduler_config_id: Id | None = None
+    note: Note | None = None
+    override_availability: bool = False
+
+
+class LocationAppointmentPage(Schema):
+    appointments: list[LocationAppointment]
+    next_cursor: str | None
 
 
 class Alternative(Schema):
@@ -63,8 +118,3 @@ class AppointmentPatch(Patch):
     start_time: datetime | UnsetType = UNSET
     practitioner_id: Id | UnsetType = UNSET
     note: Note | UnsetType | None = UNSET
-
-
-class AppointmentPage(Schema):
-    appointments: list[Appointment]
-    next_cursor: str | None

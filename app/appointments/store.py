@@ -101,6 +101,8 @@ async def insert(
     attempt_id: int | None,
     manage_token_hash: str | None,
     rescheduled_from_id: int | None = None,
+    source: str = "SELF_SCHEDULING",
+    note: str | None = None,
 ) -> int:
     """Raises asyncpg.ExclusionViolationError when the time is taken (run in a savepoint)."""
     end = start + timedelta(minutes=minutes)
@@ -109,8 +111,8 @@ async def insert(
         INSERT INTO appointments (account_id, location_id, practitioner_id, patient_id,
             appointment_type_id, scheduler_config_id, start_at, end_at, blocked_from,
             blocked_until, telehealth, form_count, generated_from_type, attempt_id,
-            manage_token_hash, rescheduled_from_id)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+            manage_token_hash, rescheduled_from_id, source, note)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
         RETURNING id
         """,
         account_id,
@@ -129,6 +131,8 @@ async def insert(
         attempt_id,
         manage_token_hash,
         rescheduled_from_id,
+        source,
+        note,
     )
 
 
@@ -264,38 +268,67 @@ async def held_by_others(conn: Conn, appointment: Row, now: datetime) -> bool:
     )
 
 
+# sortBy -> column; sortDir -> (keyset comparison, direction): fixed identifiers, never input
+_SORT_COLUMNS = {"START_TIME": "start_at", "CREATED_DATE": "created_at"}
+_DIRECTIONS = {"ASC": (">", "ASC"), "DESC": ("<", "DESC")}
+
+
 async def list_for_location(
     conn: Conn,
     account_id: int,
     location_id: int,
     *,
-    after_id: int,
+    sort_by: str,
+    sort_dir: str,
+    after: tuple[datetime, int] | None,
     limit: int,
     start_from: datetime | None,
     start_to: datetime | None,
     status: str | None,
     practitioner_id: int | None,
     patient_id: int | None,
+    appointment_type_id: int | None,
 ) -> list[Row]:
+    """One page ordered by (sort column, id) in `sort_dir`, after the keyset `after`."""
+    column, (compare, direction) = _SORT_COLUMNS[sort_by], _DIRECTIONS[sort_dir]
+    after_value, after_id = after if after is not None else (None, 0)
     return await conn.fetch(
         f"""{_SELECT}
-         WHERE a.account_id = $1 AND a.location_id = $2 AND a.id > $3
-           AND ($4::timestamptz IS NULL OR a.start_at >= $4)
-           AND ($5::timestamptz IS NULL OR a.start_at < $5)
-           AND ($6::text IS NULL OR a.status = $6)
-           AND ($7::bigint IS NULL OR a.practitioner_id = $7)
-           AND ($8::bigint IS NULL OR a.patient_id = $8)
-         ORDER BY a.id LIMIT $9""",
+         WHERE a.account_id = $1 AND a.location_id = $2
+           AND ($3::timestamptz IS NULL OR (a.{column}, a.id) {compare} ($3, $4::bigint))
+           AND ($5::timestamptz IS NULL OR a.start_at >= $5)
+           AND ($6::timestamptz IS NULL OR a.start_at < $6)
+           AND ($7::text IS NULL OR a.status = $7)
+           AND ($8::bigint IS NULL OR a.practitioner_id = $8)
+           AND ($9::bigint IS NULL OR a.patient_id = $9)
+           AND ($10::bigint IS NULL OR a.appointment_type_id = $10)
+         ORDER BY a.{column} {direction}, a.id {direction} LIMIT $11""",
         account_id,
         location_id,
+        after_value,
         after_id,
         start_from,
         start_to,
         status,
         practitioner_id,
         patient_id,
+        appointment_type_id,
         limit + 1,
     )
+
+
+async def status_changes(conn: Conn, appointment_ids: list[int]) -> dict[int, list[Row]]:
+    """Each appointment's status changes (cancellations included), oldest first."""
+    rows = await conn.fetch(
+        "SELECT appointment_id, to_status, actor, at FROM appointment_changes"
+        " WHERE appointment_id = ANY($1::bigint[]) AND change IN ('status', 'cancelled')"
+        " ORDER BY id",
+        appointment_ids,
+    )
+    changes: dict[int, list[Row]] = {id_: [] for id_ in appointment_ids}
+    for row in rows:
+        changes[row["appointment_id"]].append(row)
+    return changes
 
 
 # --- holds

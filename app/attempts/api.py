@@ -18,24 +18,27 @@ from app.partners.scopes import SCHEDULING
 
 # OpenAPI links of the attempt flow: create -> read / attach a proof / patient / hold / book,
 # patient -> hold / book, hold -> book that same slot
-_NEW = {"account_id": "$request.path.account_id", "attempt_id": "$response.body#/id"}
-_SAME = {"account_id": "$request.path.account_id", "attempt_id": "$request.path.attempt_id"}
+# (parameter names as the served document spells them: camelCase, app.core.contract)
+_NEW = {"accountId": "$request.path.accountId", "attemptId": "$response.body#/id"}
+_SAME = {"accountId": "$request.path.accountId", "attemptId": "$request.path.attemptId"}
 
 
 def _next_steps(ids: dict[str, str], *operation_ids: str) -> dict[str, Link]:
     return {name: Link(operation_id=name, parameters=ids) for name in operation_ids}
 
 
-_AFTER_PATIENT = _next_steps(_SAME, "getAttempt", "holdAttemptSlot", "bookAttemptAppointment")
+_AFTER_PATIENT = _next_steps(
+    _SAME, "getSelfSchedulingAttempt", "holdAttemptSlot", "createAppointment_1"
+)
 _CREATED = linked(
     {
         201: _next_steps(
             _NEW,
-            "getAttempt",
+            "getSelfSchedulingAttempt",
             "attachAttemptIdentityProof",
-            "setAttemptPatient",
+            "attachPatientToSelfSchedulingAttempt",
             "holdAttemptSlot",
-            "bookAttemptAppointment",
+            "createAppointment_1",
         )
     }
 )
@@ -43,9 +46,9 @@ _PATIENT_SET = linked({200: _AFTER_PATIENT, 201: _AFTER_PATIENT})
 _HELD = linked(
     {
         201: {
-            **_next_steps(_SAME, "getAttempt"),
-            "bookAttemptAppointment": Link(
-                operation_id="bookAttemptAppointment",
+            **_next_steps(_SAME, "getSelfSchedulingAttempt"),
+            "createAppointment_1": Link(
+                operation_id="createAppointment_1",
                 parameters=_SAME,
                 request_body="$request.body",
             ),
@@ -72,7 +75,9 @@ class AttemptController(Controller):
         return await service.view(pool, attempt)
 
     @get(
-        "/{attempt_id:int}", operation_id="getAttempt", summary="An attempt with its recorded steps"
+        "/{attempt_id:int}",
+        operation_id="getSelfSchedulingAttempt",
+        summary="An attempt with its recorded steps",
     )
     async def get_attempt(self, pool: DbPool, account_id: PathId, attempt_id: PathId) -> s.Attempt:
         return await service.view(pool, await store.get(pool, account_id, attempt_id))
@@ -83,7 +88,7 @@ class AttemptController(Controller):
         summary="Attach an identity proof",
     )
     async def attach_proof(
-        self, pool: DbPool, account_id: PathId, attempt_id: PathId, data: JSONBody[s.ProofIn]
+        self, pool: DbPool, account_id: PathId, attempt_id: PathId, data: JSONBody[s.AttemptProofIn]
     ) -> s.Attempt:
         attempt = await service.attach_proof(
             pool, account_id, attempt_id, data.identity_proof_id, clock.now()
@@ -92,14 +97,18 @@ class AttemptController(Controller):
 
     @post(
         "/{attempt_id:int}/patient",
-        operation_id="setAttemptPatient",
+        operation_id="attachPatientToSelfSchedulingAttempt",
         operation_class=_PATIENT_SET,
         summary="Set the patient (200 matched an existing one, 201 created)",
         opt=audit("patient", "create", "response:id", action_if_200="update"),
         responses=s.MATCHED_PATIENT,
     )
     async def set_patient(
-        self, pool: DbPool, account_id: PathId, attempt_id: PathId, data: JSONBody[s.PatientIn]
+        self,
+        pool: DbPool,
+        account_id: PathId,
+        attempt_id: PathId,
+        data: JSONBody[s.AttemptPatientIn],
     ) -> Response[s.Patient]:
         patient, created = await service.set_patient(
             pool, account_id, attempt_id, data, clock.now()
@@ -125,7 +134,7 @@ class AttemptController(Controller):
 
     @post(
         "/{attempt_id:int}/appointment",
-        operation_id="bookAttemptAppointment",
+        operation_id="createAppointment_1",
         summary="Book the appointment",
         opt=audit("appointment", "create", "response:id"),
     )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 import msgspec
 from litestar.openapi.datastructures import ResponseSpec
@@ -12,6 +12,12 @@ from app.core.schema import Id, Schema
 
 PersonName = Annotated[str, msgspec.Meta(min_length=1, max_length=100, pattern=r"^[^\x00]*$")]
 Contact = Annotated[str, msgspec.Meta(min_length=3, max_length=320, pattern=r"^[^\x00]*$")]
+# the values of machine.State and machine.Step (tests/unit/test_attempt_machine.py keeps them equal)
+AttemptStatus = Literal["STARTED", "CODE_SENT", "VERIFIED", "PATIENT_SET", "BOOKED", "ABANDONED"]
+StepName = Literal[
+    "STARTED", "CODE_SENT", "VERIFIED", "PATIENT_SET", "BOOKED", "ABANDONED",
+    "AVAILABILITY_VIEWED", "SLOT_SELECTED",
+]  # fmt: skip
 
 
 class AttemptIn(Schema):
@@ -19,12 +25,12 @@ class AttemptIn(Schema):
     identity_proof_id: Id | None = None
 
 
-class ProofIn(Schema):
+class AttemptProofIn(Schema):
     identity_proof_id: Id
 
 
-class StepOut(Schema):
-    step: str
+class AttemptStep(Schema):
+    step: StepName
     at: datetime
 
 
@@ -32,8 +38,8 @@ class Attempt(Schema, omit_defaults=True):
     id: int
     self_scheduling_setting_id: int
     is_verified: bool
-    status: str
-    steps: list[StepOut]
+    status: AttemptStatus
+    steps: list[AttemptStep]
     created_at: datetime
     updated_at: datetime
     identity_proof_id: int | None = None
@@ -41,7 +47,7 @@ class Attempt(Schema, omit_defaults=True):
     appointment_id: int | None = None
 
 
-class PatientIn(Schema):
+class AttemptPatientIn(Schema):
     first_name: PersonName
     last_name: PersonName
     date_of_birth: date

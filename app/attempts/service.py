@@ -6,13 +6,14 @@ state machine (`machine.advance`), and every recorded step is a row in `attempt_
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 
 import asyncpg
 import msgspec
 
 from app import events
-from app.appointments import booking, notify
+from app.appointments import booking
 from app.appointments import schemas as appointment_schemas
 from app.appointments import store as appointment_store
 from app.attempts import holds, machine, store
@@ -22,9 +23,9 @@ from app.config import Settings
 from app.core.crud import Row
 from app.core.db import transaction
 from app.core.errors import Problem, invalid
+from app.core.phones import mobile_digits
 from app.identity import store as identity_store
 from app.identity.contacts import ContactError, email_contact, phone_contact
-from app.notifications.messages import APPOINTMENT_CONFIRMATION
 from app.patients import matching
 from app.patients import store as patient_store
 from app.selfscheduling import store as settings_store
@@ -68,6 +69,8 @@ async def _bind_proof(
     # not FOR UPDATE: identity sends lock the proof and then its attempt; the unique index on
     # identity_proof_id settles a race to bind one proof twice
     proof = await identity_store.get_proof(conn, attempt.account_id, proof_id)
+    if proof.expired(now):
+        raise Problem(422, "proof_expired", "The identity proof has expired; create a new one.")
     if proof.verification_method != setting["verification_method"]:
         raise Problem(
             422,
@@ -182,7 +185,7 @@ async def _verified_contacts(
     return proof.verified_email, proof.verified_phone, proof.is_verified
 
 
-def _given_contacts(body: s.PatientIn, setting: Row) -> tuple[str | None, str | None]:
+def _given_contacts(body: s.AttemptPatientIn, setting: Row) -> tuple[str | None, str | None]:
     try:
         email = email_contact(body.email).value if body.email else None
         phone = (
@@ -195,8 +198,23 @@ def _given_contacts(body: s.PatientIn, setting: Row) -> tuple[str | None, str | 
     return email, phone
 
 
+def _refuse_contradiction(
+    given_email: str | None, email: str | None, given_phone: str | None, phone: str | None
+) -> None:
+    """422 `contact_not_verified` only for a contact that contradicts the verified one on the
+    same channel; a contact on a channel the proof did not verify is no contradiction."""
+    if (given_email and email and given_email.lower() != email.lower()) or (
+        given_phone and phone and given_phone != phone
+    ):
+        raise Problem(
+            422,
+            "contact_not_verified",
+            "A contact in the body differs from the one the identity proof verified.",
+        )
+
+
 async def set_patient(
-    pool: asyncpg.Pool, account_id: int, attempt_id: int, body: s.PatientIn, now: datetime
+    pool: asyncpg.Pool, account_id: int, attempt_id: int, body: s.AttemptPatientIn, now: datetime
 ) -> tuple[Row, bool]:
     """(patient row, created?) — matches on account + date of birth + verified contact and
     case- and accent-insensitive names; several candidates -> 422 ambiguous_match. A setting
@@ -213,15 +231,10 @@ async def set_patient(
             raise Problem(refusal.status, refusal.code, refusal.detail)
         given_email, given_phone = _given_contacts(body, setting)
         if needs:
+            # a contact on a channel the proof did not verify is accepted and ignored: it never
+            # matches, changes or is stored on a record (record takeover)
             email, phone, _ = await _verified_contacts(conn, attempt)
-            if (given_email and given_email.lower() != (email or "").lower()) or (
-                given_phone and given_phone != phone
-            ):
-                raise Problem(
-                    422,
-                    "contact_not_verified",
-                    "A contact in the body differs from the one the identity proof verified.",
-                )
+            _refuse_contradiction(given_email, email, given_phone, phone)
         else:
             email, phone = given_email, given_phone
         if not email and not phone:
@@ -355,21 +368,23 @@ async def book(
         if patient_id is None and _needs_verification(setting) and not verified:
             raise Problem(422, "not_verified", "The identity proof is not verified.")
         target = await booking.check_request(conn, account_id, setting, req)
-        slot = await booking.require_offered(
-            conn, account_id, setting, target, now, except_attempt_id=attempt.id
-        )
-        token, token_hash = notify.new_manage_token(settings.secret_key)
-        appointment_id = await booking.insert_appointment(
+        contacts = [c for c in (("EMAIL", email), ("SMS", phone)) if c[1]]
+        if attempt.source == "WIDGET":  # the patient's language, for every later message too
+            await patient_store.set_locale(conn, attempt.patient_id, attempt.locale)  # type: ignore[arg-type]
+        created = await booking.create(
             conn,
+            settings,
             account_id,
             setting,
             target,
-            slot,
             now,
             patient_id=attempt.patient_id,  # type: ignore[arg-type]  # PATIENT_SET guarantees it
             attempt_id=attempt.id,
-            manage_token_hash=token_hash,
+            source="SELF_SCHEDULING",
+            contacts=contacts or None,  # type: ignore[arg-type]
+            extra={"attemptId": attempt.id},
         )
+        appointment_id, token = created.appointment_id, created.manage_token
         await appointment_store.release_hold(conn, attempt.id)
         await _advance(
             conn,
@@ -378,24 +393,6 @@ async def book(
             now,
             appointment_id=appointment_id,
             location_id=req.location_id,
-        )
-        if attempt.source == "WIDGET":  # the patient's language, for every later message too
-            await patient_store.set_locale(conn, attempt.patient_id, attempt.locale)  # type: ignore[arg-type]
-        contacts = [c for c in (("EMAIL", email), ("SMS", phone)) if c[1]]
-        if not contacts:
-            contacts = await notify.patient_contacts(conn, attempt.patient_id)  # type: ignore[arg-type]
-        await notify.announce(
-            conn,
-            account_id=account_id,
-            appointment_id=appointment_id,
-            event_type=events.APPOINTMENT_CREATED,
-            purpose=APPOINTMENT_CONFIRMATION,
-            contacts=contacts,  # type: ignore[arg-type]
-            public_url=settings.public_url,
-            secret_key=settings.secret_key,
-            now=now,
-            manage_token=token,
-            extra={"attemptId": attempt.id, "generatedFromType": slot.generated_from},
         )
         return Booked(await appointment_store.get(conn, account_id, appointment_id), token)
 
@@ -432,18 +429,20 @@ async def view(conn: asyncpg.Connection | asyncpg.Pool, attempt: store.Attempt) 
         patient_id=attempt.patient_id,
         appointment_id=attempt.appointment_id,
         status=attempt.status.value,
-        steps=[s.StepOut(step=r.step.value, at=r.at) for r in steps],
+        steps=[s.AttemptStep(step=r.step.value, at=r.at) for r in steps],
         created_at=attempt.created_at,
         updated_at=attempt.updated_at,
     )
 
 
-def to_patient(row: Row) -> s.Patient:
+def to_patient(row: Row, *, phone: Callable[[str | None], str | None] = mobile_digits) -> s.Patient:
+    """The attempt patient step's answer; `mobilePhone` as digits on partner paths (the widget
+    passes its own format)."""
     return s.Patient(
         id=row["id"],
         first_name=row["first_name"],
         last_name=row["last_name"],
         date_of_birth=row["date_of_birth"],
         email=row["email"],
-        mobile_phone=row["mobile_phone"],
+        mobile_phone=phone(row["mobile_phone"]),
     )

@@ -8,6 +8,9 @@ from typing import Annotated
 from litestar import MediaType, Request, Response, get
 from litestar.params import QueryParameter
 
+from app.attempts import service as attempt_service
+from app.attempts import store as attempt_store
+from app.attempts.machine import Step
 from app.availability import schemas as s
 from app.availability.answer import availability_json
 from app.availability.service import SlotSearch
@@ -65,7 +68,15 @@ async def get_availability(
     location_id: LocationIdQuery,
     appointment_type_id: AppointmentTypeIdQuery,
     practitioner_ids: PractitionerIdsQuery = None,
+    attempt_id: Annotated[int | None, QueryParameter(name="attemptId", ge=1, le=_MAX_ID)] = None,
 ) -> Response[s.Availability]:
+    """With `attemptId`, the attempt records AVAILABILITY_VIEWED (once) and its own hold
+    counts as open, as in the widget."""
+    attempt = None
+    if attempt_id is not None:
+        attempt = await attempt_store.get(pool, account_id, attempt_id)
+        if attempt.setting_id != setting_id:
+            raise invalid("attemptId", "belongs to another self-scheduling setting")
     query = SlotSearch(
         setting_id=setting_id,
         location_id=location_id,
@@ -73,9 +84,15 @@ async def get_availability(
         range_start=from_unix_ms(start_unix, "startUnix"),
         range_end=from_unix_ms(end_unix, "endUnix"),
         practitioner_ids=parse_ids(practitioner_ids, "practitionerIds"),
+        except_attempt_id=attempt_id,
     )
+    now = clock.now()
     cache = request.app.state.availability_cache
     body, request.state.availability_cache = await availability_json(
-        pool, cache, account_id, query, clock.now()
+        pool, cache, account_id, query, now
     )
+    if attempt is not None:
+        await attempt_service.record_first(
+            pool, account_id, attempt.id, Step.AVAILABILITY_VIEWED, now
+        )
     return Response(body, media_type=MediaType.JSON)

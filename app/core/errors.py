@@ -15,7 +15,7 @@ import logging
 import re
 from collections.abc import Sequence
 from http import HTTPStatus
-from typing import Any
+from typing import Any, Literal
 
 import asyncpg
 import msgspec
@@ -24,12 +24,43 @@ from litestar.exceptions import HTTPException, SerializationException, Validatio
 from litestar.types import Send
 
 from app.core.db import DatabaseUnavailable
+from app.core.http import parameter_aliases
 from app.core.requestid import current_request_id, new_request_id
 
 log = logging.getLogger("slotproof.errors")
 
 PROBLEM_JSON = "application/problem+json"
 DB_RETRY_AFTER_SECONDS = 5
+
+# Every `code` a problem body can carry: the contract's list (API.md "Errors") and ours. It is
+# the enum of `ProblemDetails.code` in the OpenAPI document; a code used in app/ but missing
+# here fails tests/contract/test_openapi_contract.py::test_every_problem_code_is_declared.
+PROBLEM_CODES = (
+    # 400
+    "validation_failed", "invalid_range", "range_too_long", "url_not_allowed",
+    "phone_not_allowed", "sms_opted_out", "bad_request",
+    # 401, 403, 404, 405, 413, 415
+    "invalid_token", "invalid_widget_key", "invalid_attempt_token", "forbidden",
+    "invalid_signature", "not_found", "method_not_allowed", "payload_too_large",
+    "unsupported_media_type",
+    # 409
+    "slot_unavailable", "already_booked", "already_started", "proof_already_bound",
+    "proof_already_set", "attempt_abandoned", "attempt_finished", "not_cancellable",
+    "not_reschedulable", "not_confirmable", "appointment_in_past", "idempotency_key_in_flight",
+    "endpoint_limit_reached", "duplicate_patient", "offer_taken", "offer_expired",
+    "waitlist_disabled", "waitlist_limit_reached", "in_use", "code_not_sent",
+    "conflict",
+    # 422 (400 on Lobbie's operations)
+    "not_verified", "patient_not_set", "ambiguous_match", "proof_expired",
+    "channel_not_required", "contact_not_verified", "idempotency_key_reused",
+    "setting_inactive", "verification_method_mismatch", "no_verification", "unprocessable",
+    # 429
+    "rate_limited", "send_rate_limited", "too_many_attempts", "budget_exhausted",
+    # 5xx
+    "internal_error", "database_unavailable", "audit_unavailable", "migrations_pending",
+    "unavailable", "error",
+)  # fmt: skip
+ProblemCode = Literal[PROBLEM_CODES]  # type: ignore[valid-type]
 
 _CODES_BY_STATUS = {
     400: "bad_request",
@@ -135,13 +166,23 @@ async def send_problem(
     await send({"type": "http.response.body", "body": body, "more_body": False})
 
 
-def _validation_errors(exc: ValidationException) -> list[dict[str, str]]:
+# Litestar's text for an absent required parameter (it goes on to quote the URL: not echoed)
+_MISSING_PARAMETER = re.compile(r"^Missing required (\w+) parameter '([^']+)'")
+
+
+def _validation_errors(
+    exc: ValidationException, aliases: dict[str, str] | None = None
+) -> list[dict[str, str]]:
+    if missing := _MISSING_PARAMETER.match(exc.detail or ""):
+        return [{"field": missing[2], "message": f"is required ({missing[1]} parameter)"}]
     errors = []
     for item in exc.extra if isinstance(exc.extra, list) else []:
         if not isinstance(item, dict):
             continue
         message = str(item.get("message", "invalid value"))
-        field = item.get("key") or _field_from_message(message) or item.get("source") or "body"
+        key = item.get("key")
+        key = (aliases or {}).get(key, key) if isinstance(key, str) else key
+        field = key or _field_from_message(message) or item.get("source") or "body"
         if field == "data":  # Litestar's name for the whole request body
             field = "body"
             if message == "'data'":  # KeyError text: no body was sent
@@ -150,6 +191,11 @@ def _validation_errors(exc: ValidationException) -> list[dict[str, str]]:
             field = missing[1] if field == "body" else f"{field}.{missing[1]}"
         errors.append({"field": str(field), "message": _strip_value(message)})
     return errors or [{"field": "body", "message": "invalid request"}]
+
+
+def _aliases(request: Request) -> dict[str, str]:
+    handler = request.scope.get("route_handler")
+    return parameter_aliases(handler) if handler is not None else {}
 
 
 def _field_from_message(message: str) -> str | None:
@@ -187,7 +233,7 @@ def handle_http_exception(request: Request, exc: HTTPException) -> Response[dict
     status = exc.status_code
     if isinstance(exc, ValidationException) or status == 400:
         errors = (
-            _validation_errors(exc)
+            _validation_errors(exc, _aliases(request))
             if isinstance(exc, ValidationException)
             else _malformed_errors(exc)
         )

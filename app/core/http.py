@@ -10,7 +10,7 @@ import asyncpg
 import msgspec
 from litestar import Request
 from litestar.di import NamedDependency
-from litestar.enums import RequestEncodingType
+from litestar.enums import ParamType, RequestEncodingType
 from litestar.exceptions import ValidationException
 from litestar.handlers import HTTPRouteHandler
 from litestar.params import BodyKwarg, FromPath, JSONBody, QueryParameter
@@ -33,6 +33,54 @@ def _json_body_decoder(handler: HTTPRouteHandler) -> msgspec.json.Decoder | None
     kwarg = field.kwarg_definition
     media_type = kwarg.media_type if isinstance(kwarg, BodyKwarg) else RequestEncodingType.JSON
     return _strict_decoder(field.annotation) if media_type == RequestEncodingType.JSON else None
+
+
+RAW_QUERY = "raw_query"  # handler opt: the handler reads its query string itself
+
+
+@cache
+def _declared_query(handler: HTTPRouteHandler, path_names: frozenset[str]) -> frozenset[str] | None:
+    """The query parameter names a handler declares (its dependencies' included); None when
+    it takes any (reads the raw query, or is not part of the API document)."""
+    if handler.opt.get(RAW_QUERY) or not handler.include_in_schema:
+        return None
+    model = handler.create_kwargs_model(path_parameters=dict.fromkeys(path_names))  # type: ignore[arg-type]
+    if "query" in model.expected_reserved_kwargs:
+        return None
+    return frozenset(
+        p.field_alias for p in model.expected_query_params if p.param_type is ParamType.QUERY
+    )
+
+
+@cache
+def parameter_aliases(handler: HTTPRouteHandler) -> dict[str, str]:
+    """Python parameter name -> the name on the wire (`sort_by` -> `sortBy`), so validation
+    errors name what the client sent."""
+    model = handler.create_kwargs_model(path_parameters={})
+    params = model.expected_query_params | model.expected_header_params
+    return {p.field_name: p.field_alias for p in params}
+
+
+def reject_unknown_query(request: Request[Any, Any, Any]) -> None:
+    """A query parameter the operation does not declare is a 400 naming it, never silently
+    ignored: a misspelt filter (`startdate`) would otherwise answer an unfiltered list."""
+    if not request.scope.get("query_string"):
+        return
+    declared = _declared_query(request.route_handler, frozenset(request.path_params))
+    if declared is None:
+        return
+    unknown = sorted(set(request.query_params) - declared)
+    if unknown:
+        raise ValidationException(
+            "The request is not valid.",
+            extra=[{"key": name, "message": "unknown query parameter"} for name in unknown[:10]],
+        )
+
+
+async def check_request(request: Request[Any, Any, Any]) -> None:
+    """The app's `before_request` hook: known query parameters, strictly typed JSON body."""
+    reject_unknown_query(request)
+    await strict_json_body(request)
 
 
 async def strict_json_body(request: Request[Any, Any, Any]) -> None:
@@ -61,4 +109,13 @@ async def strict_json_body(request: Request[Any, Any, Any]) -> None:
         ) from None
 
 
-__all__ = ["Cursor", "DbPool", "JSONBody", "Limit", "PathId", "strict_json_body"]
+__all__ = [
+    "RAW_QUERY",
+    "Cursor",
+    "DbPool",
+    "JSONBody",
+    "Limit",
+    "PathId",
+    "check_request",
+    "strict_json_body",
+]

@@ -29,7 +29,7 @@ from litestar.openapi.spec.enums import OpenAPIType
 from litestar.routes import HTTPRoute
 from msgspec import Meta
 
-from app.core.errors import PROBLEM_JSON
+from app.core.errors import PROBLEM_JSON, ProblemCode
 from app.core.schema import UNSET, Schema, UnsetType
 
 
@@ -58,7 +58,7 @@ class ProblemDetails(Schema):
     title: str
     status: int
     detail: str
-    code: str
+    code: ProblemCode
     request_id: str
     errors: _FieldErrors | UnsetType = UNSET
     alternatives: _Alternatives | UnsetType = UNSET

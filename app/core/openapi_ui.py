@@ -35,8 +35,8 @@ def _url(name: str) -> str:
     return f"{ASSET_PATH}/{name}?v={_asset(name)[2]}"
 
 
-def render_plugin() -> SwaggerRenderPlugin:
-    return SwaggerRenderPlugin(
+def render_plugin(cls: type[SwaggerRenderPlugin] = SwaggerRenderPlugin) -> SwaggerRenderPlugin:
+    return cls(
         js_url=_url("swagger-ui-bundle.js"),
         css_url=_url("swagger-ui.css"),
         standalone_preset_js_url=_url("swagger-ui-standalone-preset.js"),

@@ -85,6 +85,10 @@ def _kind(row: Row) -> s.WidgetAppointmentType:
     )
 
 
+def _as_stored(phone: str | None) -> str | None:
+    return phone  # the widget API keeps E.164
+
+
 async def _widget_attempt_view(pool, attempt: attempt_store.Attempt) -> s.WidgetAttempt:
     full = await attempts.view(pool, attempt)
     missing: list[str] = []
@@ -390,7 +394,7 @@ class WidgetController(Controller):
         summary="Name and date of birth (200 matched, 201 created)",
     )
     async def patient(
-        self, request: Request, pool: DbPool, data: JSONBody[attempt_schemas.PatientIn]
+        self, request: Request, pool: DbPool, data: JSONBody[attempt_schemas.AttemptPatientIn]
     ) -> Response[attempt_schemas.Patient]:
         session = widget_session(request)
         row, created = await attempts.set_patient(
@@ -400,7 +404,9 @@ class WidgetController(Controller):
             data,
             clock.now(),
         )
-        return Response(attempts.to_patient(row), status_code=201 if created else 200)
+        return Response(
+            attempts.to_patient(row, phone=_as_stored), status_code=201 if created else 200
+        )
 
     @post(
         "/attempt/appointment",

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from app.appointments.schemas import Appointment
-from app.attempts.schemas import StepOut
+from app.attempts.schemas import AttemptStatus, AttemptStep
 from app.core.schema import Id, Schema
 from app.identity.schemas import Code, Email, Phone
 
@@ -92,10 +92,10 @@ class WidgetPatientName(Schema):
 
 class WidgetAttempt(Schema):
     id: int
-    status: str
+    status: AttemptStatus
     is_verified: bool
     missing_verifications: list[str]
-    steps: list[StepOut]
+    steps: list[AttemptStep]
     hold: WidgetHold | None = None
     patient: WidgetPatientName | None = None  # once set: the name the review step shows
 

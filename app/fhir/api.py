@@ -18,7 +18,7 @@ from litestar.params import FromPath
 from app.audit.spec import audit
 from app.core import clock
 from app.core.errors import invalid, not_found
-from app.core.http import DbPool, JSONBody, PathId
+from app.core.http import RAW_QUERY, DbPool, JSONBody, PathId
 from app.core.openapi import PARTNER_PROBLEMS, document_problems
 from app.fhir import find, operations, search
 from app.fhir.bundle import DEFAULT_COUNT, MAX_COUNT, PageRequest, searchset
@@ -237,9 +237,12 @@ _OUTCOMES = {"container": FhirResource, "media_type": FHIR_JSON, "prefix": "Oper
 
 def fhir_routers() -> list[Router]:
     resource_routes = [route for t in search.FINDERS for route in _routes(t)]
-    public = Router(path=BASE, route_handlers=[metadata], tags=["FHIR R4"])
+    # FHIR search parameters are read and refused (400 naming them) by `_query` itself
+    raw = {RAW_QUERY: True}
+    public = Router(path=BASE, route_handlers=[metadata], tags=["FHIR R4"], opt=raw)
     guarded = Router(
         path=BASE,
+        opt=raw,
         guards=[partner_guard],
         security=[{"PartnerOAuth": []}],
         tags=["FHIR R4"],

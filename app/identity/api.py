@@ -12,6 +12,7 @@ from app.audit.spec import audit
 from app.core.errors import invalid
 from app.core.http import DbPool, JSONBody, PathId
 from app.core.openapi import problem_responses
+from app.core.phones import national_digits
 from app.identity import policy, service, store
 from app.identity import schemas as s
 from app.identity.contacts import contact_from
@@ -36,7 +37,7 @@ def _fields(proof: Proof) -> dict[str, Any]:
         "created_at": proof.created_at,
         "expires_at": proof.expires_at,
         "verified_email": proof.verified_email,
-        "verified_phone": proof.verified_phone,
+        "verified_phone": national_digits(proof.verified_phone),
     }
 
 
@@ -52,7 +53,7 @@ class IdentityProofController(Controller):
         summary="Start an identity proof (the token is returned only here)",
     )
     async def create_identity_proof(
-        self, request: Request, pool: DbPool, account_id: PathId, data: JSONBody[s.ProofIn]
+        self, request: Request, pool: DbPool, account_id: PathId, data: JSONBody[s.IdentityProofIn]
     ) -> s.CreatedProof:
         method = policy.parse_method(data.verification_method)
         if method is None:
@@ -120,7 +121,9 @@ class IdentityProofController(Controller):
         if proof is None:
             return s.Verified(verified=False)
         return s.Verified(
-            verified=True, verified_email=proof.verified_email, verified_phone=proof.verified_phone
+            verified=True,
+            verified_email=proof.verified_email,
+            verified_phone=national_digits(proof.verified_phone),
         )
 
     @get(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 import msgspec
 
@@ -15,15 +15,15 @@ Phone = Annotated[str, msgspec.Meta(min_length=1, max_length=40, pattern=NO_NUL)
 Code = Annotated[str, msgspec.Meta(pattern=r"^[0-9]{6}$")]
 
 
-class ProofIn(Schema):
+class IdentityProofIn(Schema):
     verification_method: Method  # EMAIL | SMS | EMAIL_AND_SMS, any case
 
 
 class Proof(Schema, omit_defaults=True):
     id: int
-    verification_method: str
+    verification_method: Literal["EMAIL", "SMS", "EMAIL_AND_SMS"]
     is_verified: bool
-    missing_verifications: list[str]
+    missing_verifications: list[Literal["EMAIL", "SMS"]]
     created_at: datetime
     expires_at: datetime
     verified_email: str | None = None

@@ -29,7 +29,7 @@ from twilio.request_validator import (
 from app.config import Settings
 from app.core.db import transaction
 from app.core.errors import Problem, invalid
-from app.core.http import DbPool
+from app.core.http import RAW_QUERY, DbPool
 from app.core.logs import loggable
 from app.core.openapi import problem_responses
 from app.notifications import store
@@ -136,6 +136,7 @@ async def twilio_form(request: Request, path: str) -> dict[str, str]:
     tags=["provider callbacks"],
     responses=CALLBACK_PROBLEMS,
     summary="Twilio message status callback",
+    opt={RAW_QUERY: True},  # the signed callback URL carries `?notification=<id>`
 )
 async def twilio_status(request: Request, pool: DbPool) -> None:
     form = await twilio_form(request, STATUS_CALLBACK_PATH)
@@ -165,6 +166,7 @@ async def twilio_status(request: Request, pool: DbPool) -> None:
     tags=["provider callbacks"],
     responses=CALLBACK_PROBLEMS,
     summary="SendGrid Event Webhook",
+    opt={RAW_QUERY: True},  # providers' receivers may be configured with their own query
 )
 async def sendgrid_events(request: Request, pool: DbPool) -> None:
     settings: Settings = request.app.state.settings

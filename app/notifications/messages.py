@@ -65,7 +65,6 @@ VALID_FOR: Final[dict[str, timedelta]] = {VERIFICATION_CODE: timedelta(minutes=1
 LOCALES: Final = ("en", "es")
 DEFAULT_LOCALE: Final = "en"
 MAX_PARAM_LENGTH: Final = 500
-URL_PARAMS: Final = frozenset({"manage_url"})
 
 
 class Template(NamedTuple):

@@ -19,6 +19,13 @@ async def partner_guard(connection: ASGIConnection, handler: BaseRouteHandler) -
         raise denial
 
 
+def holds_scope(connection: ASGIConnection, name: str) -> bool:
+    """Whether the calling partner holds `name` (for a field that needs more than the route's
+    scope, e.g. `overrideAvailability`)."""
+    partner = principal_of(connection.scope).partner
+    return partner is not None and name in partner.scopes
+
+
 def scope(name: str) -> dict[str, str]:
     """Route handler `opt` naming the scope a partner route needs."""
     return {"scope": name}

@@ -11,7 +11,13 @@ from litestar.params import FromQuery, QueryParameter
 from app.core.crud import Table
 from app.core.errors import Problem, invalid
 from app.core.http import Cursor, DbPool, JSONBody, Limit, PathId
-from app.core.pagination import DEFAULT_LIMIT, check_limit, decode_cursor
+from app.core.pagination import (
+    DEFAULT_LIMIT,
+    check_limit,
+    decode_cursor,
+    decode_sorted_cursor,
+    encode_sorted_cursor,
+)
 from app.core.schema import NO_NUL, check_time_zone
 from app.partners.guard import scope
 from app.partners.scopes import CONFIG, SCHEDULING
@@ -40,7 +46,14 @@ class LocationController(Controller):
     path = "/location"
     tags = ["locations"]
 
-    @get("/", opt=scope(SCHEDULING))
+    @get(
+        "/",
+        opt=scope(SCHEDULING),
+        operation_id="listLocations",
+        summary="The account's locations",
+        description="name: case-insensitive contains; storeId exact; sorted by NAME or"
+        " CREATED_DATE, ASC or DESC, with a cursor.",
+    )
     async def list_locations(
         self,
         pool: DbPool,
@@ -50,16 +63,27 @@ class LocationController(Controller):
             str | None, QueryParameter(name="storeId", max_length=200, pattern=NO_NUL)
         ] = None,
         active: FromQuery[bool | None] = None,
+        sort_by: Annotated[s.LocationSortBy, QueryParameter(name="sortBy")] = "CREATED_DATE",
+        sort_dir: Annotated[s.SortDir, QueryParameter(name="sortDir")] = "ASC",
         cursor: Cursor = None,
         limit: Limit = DEFAULT_LIMIT,
     ) -> s.LocationPage:
-        rows, next_cursor = await store.locations.list_page(
+        order, limit = f"{sort_by}:{sort_dir}", check_limit(limit)
+        rows = await store.list_locations(
             pool,
             account_id,
-            after_id=decode_cursor(cursor),
-            limit=check_limit(limit),
-            filters={"name": name, "store_id": store_id, "active": active},
+            name=name,
+            store_id=store_id,
+            active=active,
+            sort_by=sort_by,
+            sort_dir=sort_dir,
+            after=decode_sorted_cursor(cursor, order),
+            limit=limit,
         )
+        next_cursor = None
+        if len(rows) > limit:
+            rows = rows[:limit]
+            next_cursor = encode_sorted_cursor(order, rows[-1]["sort_key"], rows[-1]["id"])
         return s.LocationPage([store.to_location(r) for r in rows], next_cursor)
 
     @get("/{location_id:int}", opt=scope(SCHEDULING))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 import msgspec
 
@@ -13,15 +13,26 @@ Npi = Annotated[str, msgspec.Meta(pattern=r"^[0-9]{10}$")]
 Minutes = Annotated[int, msgspec.Meta(ge=5, le=720)]
 FormCount = Annotated[int, msgspec.Meta(ge=0, le=100)]
 Phone = Annotated[str, msgspec.Meta(min_length=3, max_length=32, pattern=NO_NUL)]
+LocationSortBy = Literal["NAME", "CREATED_DATE"]
+SortDir = Literal["ASC", "DESC"]
 
 
 class Address(Schema, omit_defaults=True):
-    line1: ShortText | None = None
-    line2: ShortText | None = None
+    """Lobbie's address fields."""
+
+    address1: ShortText | None = None
+    address2: ShortText | None = None
     city: ShortText | None = None
     state: ShortText | None = None
     postal_code: ShortText | None = None
     country: ShortText | None = None
+
+
+class AddressIn(Address, omit_defaults=True):
+    """Lobbie's names, or `line1`/`line2` for `address1`/`address2`."""
+
+    line1: ShortText | None = None
+    line2: ShortText | None = None
 
 
 class LocationIn(Schema):
@@ -29,8 +40,9 @@ class LocationIn(Schema):
     time_zone: ShortText
     store_id: ShortText | None = None
     active: bool = True
-    address: Address | None = None
-    phone: Phone | None = None
+    address: AddressIn | None = None
+    phone_number: Phone | None = None
+    phone: Annotated[Phone | None, msgspec.Meta(description="Same as phoneNumber")] = None
 
 
 class LocationPatch(Patch):
@@ -38,7 +50,8 @@ class LocationPatch(Patch):
     time_zone: ShortText | UnsetType = UNSET
     store_id: ShortText | UnsetType | None = UNSET
     active: bool | UnsetType = UNSET
-    address: Address | UnsetType | None = UNSET
+    address: AddressIn | UnsetType | None = UNSET
+    phone_number: Phone | UnsetType | None = UNSET
     phone: Phone | UnsetType | None = UNSET
 
 
@@ -49,7 +62,8 @@ class Location(Schema):
     active: bool
     time_zone: str
     address: Address | None
-    phone: str | None
+    phone_number: Annotated[str | None, msgspec.Meta(description="Digits: 2025550123")]
+    phone: Annotated[str | None, msgspec.Meta(description="As it was written")]
     created_at: datetime
     updated_at: datetime
 

@@ -101,6 +101,18 @@ class WebhookEndpointController(Controller):
         )
         return s.WebhookEndpointPage([_endpoint(r) for r in rows], next_cursor)
 
+    @get(
+        "/{endpoint_id:int}",
+        opt=scope(CONFIG),
+        operation_id="getWebhookEndpoint",
+        summary="One webhook endpoint",
+        description="Its URL, events and creation time; the secret is never shown again.",
+    )
+    async def get_webhook_endpoint(
+        self, pool: DbPool, account_id: PathId, endpoint_id: PathId
+    ) -> s.WebhookEndpoint:
+        return _endpoint(await store.get_endpoint(pool, account_id, endpoint_id))
+
     @delete("/{endpoint_id:int}", opt=scope(CONFIG))
     async def delete_webhook_endpoint(
         self, pool: DbPool, account_id: PathId, endpoint_id: PathId

@@ -213,13 +213,13 @@ async def test_missing_parameter_is_400(partner):
     assert problem_code(r) == "validation_failed"
 
 
-async def test_inactive_setting_is_422(partner):
+async def test_inactive_setting_is_400_as_lobbie_lists(partner):
     practice = await build_practice(partner)
     r = await partner.put(f"/self-scheduling/setting/{practice.setting_id}", json={"active": False})
     assert r.status_code == 200, r.text
     start = day(2026, 3, 9, -4)
     r = await availability(practice, start, start + timedelta(days=1))
-    assert r.status_code == 422 and problem_code(r) == "setting_inactive"
+    assert r.status_code == 400 and problem_code(r) == "setting_inactive"
 
 
 async def test_another_accounts_setting_is_404(partner, client, pool):

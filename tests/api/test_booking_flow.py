@@ -189,7 +189,8 @@ async def test_attempt_error_codes(partner, client, pool):
         "/self-scheduling/attempt",
         json={"selfSchedulingSettingId": sid, "identityProofId": wrong_method["id"]},
     )
-    assert r.status_code == 422 and problem_code(r) == "verification_method_mismatch"
+    # Lobbie lists no 422 for its operations: the same code comes as a 400
+    assert r.status_code == 400 and problem_code(r) == "verification_method_mismatch"
 
     proof = await partner.create("/identity-proof", {"verificationMethod": "EMAIL"})
     await partner.create(
@@ -205,9 +206,9 @@ async def test_attempt_error_codes(partner, client, pool):
     assert unverified["isVerified"] is False
     base = f"/self-scheduling/attempt/{unverified['id']}"
     r = await partner.post(f"{base}/patient", json=PATIENT)
-    assert r.status_code == 422 and problem_code(r) == "not_verified"
+    assert r.status_code == 400 and problem_code(r) == "not_verified"
     r = await partner.post(f"{base}/appointment", json=slot_body(practice))
-    assert r.status_code == 422 and problem_code(r) == "patient_not_set"
+    assert r.status_code == 400 and problem_code(r) == "patient_not_set"
 
     other = await make_partner(client, pool)
     r = await other.get(base)
@@ -218,7 +219,7 @@ async def test_attempt_error_codes(partner, client, pool):
     r = await partner.put(f"/self-scheduling/setting/{sid}", json={"active": False})
     assert r.status_code == 200
     r = await partner.post("/self-scheduling/attempt", json={"selfSchedulingSettingId": sid})
-    assert r.status_code == 422 and problem_code(r) == "setting_inactive"
+    assert r.status_code == 400 and problem_code(r) == "setting_inactive"
 
 
 async def test_slot_request_validation(partner):
@@ -279,7 +280,7 @@ async def test_patient_matching(partner, pool, frozen_clock):
         partner.account_id,
     )
     ambiguous = await set_patient({**PATIENT, "email": "ana@example.com"})
-    assert ambiguous.status_code == 422 and problem_code(ambiguous) == "ambiguous_match"
+    assert ambiguous.status_code == 400 and problem_code(ambiguous) == "ambiguous_match"
     for bad, field in [
         ({"dateOfBirth": "2999-01-01"}, "dateOfBirth"),
         ({"dateOfBirth": "1800-01-01"}, "dateOfBirth"),

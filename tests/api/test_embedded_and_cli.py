@@ -104,6 +104,26 @@ async def test_seed_demo_is_idempotent_and_its_credentials_work(admin_database_u
         created = json.loads(out)
         assert created["clientId"].startswith("cli_") and created["clientSecret"].startswith("sec_")
 
+        code, out, err = await _cli(
+            "create-account", "--name", "Lakeside Clinic", "--time-zone", "America/Chicago", env=env
+        )
+        assert code == 0, err
+        account = json.loads(out)["accountId"]
+        conn = await asyncpg.connect(dsn)
+        try:
+            row = await conn.fetchrow("SELECT name, time_zone FROM accounts WHERE id = $1", account)
+        finally:
+            await conn.close()
+        assert tuple(row) == ("Lakeside Clinic", "America/Chicago")
+        code, out, err = await _cli(
+            "create-client", "--account", str(account), "--scopes", "config", env=env
+        )
+        assert code == 0 and json.loads(out)["clientId"], err
+        code, _, err = await _cli("create-account", "--name", " ", env=env)
+        assert code == 2 and "--name" in err
+        code, _, err = await _cli("create-account", "--name", "X", "--time-zone", "Mars", env=env)
+        assert code == 2 and "--time-zone" in err
+
         code, _, err = await _cli(
             "create-client", "--account", "999999", "--scopes", "config", env=env
         )

@@ -34,7 +34,8 @@ def new_email() -> str:
 
 
 def new_phone() -> str:
-    """A random valid US number as 10 digits (the API answers E.164)."""
+    """A random valid US number as 10 digits (the partner API answers these digits, as
+    Lobbie does; it stores E.164)."""
     while True:
         digits = f"202{2 + secrets.randbelow(8)}{secrets.randbelow(10**6):06d}"
         if phonenumbers.is_valid_number(phonenumbers.parse(digits, "US")):
@@ -205,7 +206,7 @@ async def test_email_flow(partner, pool):
     assert "verifiedPhone" not in got
 
 
-async def test_sms_flow_accepts_us_ten_digits_and_answers_e164(partner, pool):
+async def test_sms_flow_accepts_us_ten_digits_and_answers_lobbie_digits(partner, pool):
     proof = await new_proof(partner, "SMS")
     phone = new_phone()
     formatted = f"({phone[:3]}) {phone[3:6]}-{phone[6:]}"
@@ -216,9 +217,9 @@ async def test_sms_flow_accepts_us_ten_digits_and_answers_e164(partner, pool):
     assert recipient == e164(phone)
 
     response = await verify(partner, proof["id"], code, phone=e164(phone))
-    assert response.json() == {"verified": True, "verifiedPhone": e164(phone)}
+    assert response.json() == {"verified": True, "verifiedPhone": phone}
     got = (await partner.get(f"/identity-proof/{proof['id']}")).json()
-    assert got["isVerified"] is True and got["verifiedPhone"] == e164(phone)
+    assert got["isVerified"] is True and got["verifiedPhone"] == phone
 
 
 async def test_email_and_sms_flow_shrinks_missing_verifications(partner, pool, clock):
@@ -231,7 +232,7 @@ async def test_email_and_sms_flow_shrinks_missing_verifications(partner, pool, c
     assert (await partner.get(path)).json()["missingVerifications"] == ["EMAIL", "SMS"]
 
     first = await verify(partner, proof["id"], sms_code, phone=phone)
-    assert first.json() == {"verified": True, "verifiedPhone": e164(phone)}
+    assert first.json() == {"verified": True, "verifiedPhone": phone}
     after_sms = (await partner.get(path)).json()
     assert after_sms["missingVerifications"] == ["EMAIL"] and after_sms["isVerified"] is False
 
@@ -239,7 +240,7 @@ async def test_email_and_sms_flow_shrinks_missing_verifications(partner, pool, c
     assert second.json() == {
         "verified": True,
         "verifiedEmail": email,
-        "verifiedPhone": e164(phone),
+        "verifiedPhone": phone,
     }
     done = (await partner.get(path)).json()
     assert done["missingVerifications"] == [] and done["isVerified"] is True
@@ -293,10 +294,10 @@ async def test_verify_needs_a_six_digit_code_and_one_contact(partner):
 async def test_channel_must_be_one_the_proof_needs(partner, pool):
     proof = await new_proof(partner, "EMAIL")
     response = await send(partner, proof["id"], phone=new_phone())
-    assert response.status_code == 422
+    assert response.status_code == 400  # Lobbie lists no 422: same code, 400
     assert problem_code(response) == "channel_not_required"
     response = await verify(partner, proof["id"], "123456", phone=new_phone())
-    assert response.status_code == 422
+    assert response.status_code == 400
     assert problem_code(response) == "channel_not_required"
     assert await notification_count(pool, partner.account_id) == 0
 
@@ -538,7 +539,7 @@ async def test_patient_lookup_by_email(partner, pool, client):
     proof = await new_proof(partner)
     path = f"/identity-proof/{proof['id']}/patient"
     response = await partner.get(path)
-    assert response.status_code == 422
+    assert response.status_code == 400
     assert problem_code(response) == "not_verified"
     assert response.json()["missingVerifications"] == ["EMAIL"]
 
@@ -557,7 +558,7 @@ async def test_patient_lookup_by_email(partner, pool, client):
 
     await add_patient(pool, partner.account_id, email=email)
     response = await partner.get(path)
-    assert response.status_code == 422
+    assert response.status_code == 400
     assert problem_code(response) == "ambiguous_match"
     assert email not in response.text
 
@@ -581,7 +582,7 @@ async def test_patient_lookup_with_both_contacts_needs_both_to_match(partner, po
     code = await sent_code(partner, pool, proof["id"], email=email)
     await verify(partner, proof["id"], code, email=email)
     half = await partner.get(path)
-    assert half.status_code == 422 and problem_code(half) == "not_verified"
+    assert half.status_code == 400 and problem_code(half) == "not_verified"
     assert half.json()["missingVerifications"] == ["SMS"]
 
     code = await sent_code(partner, pool, proof["id"], phone=phone)
@@ -625,7 +626,7 @@ async def test_an_expired_proof_refuses_sends_verifies_and_lookups(partner, pool
         await partner.post(f"{base}/verify", json={"code": code, "email": email}),
         await partner.get(f"{base}/patient"),
     ):
-        assert response.status_code == 422
+        assert response.status_code == 400
         assert problem_code(response) == "proof_expired"
     assert (await partner.get(base)).status_code == 200
 

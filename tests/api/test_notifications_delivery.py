@@ -506,6 +506,7 @@ async def test_events_are_recorded_with_known_types_only(pool):
         "appointment.created",
         "appointment.rescheduled",
         "appointment.cancelled",
+        "appointment.status_changed",
         "notification.failed",
         "budget.exhausted",
         "appointment.confirmed",

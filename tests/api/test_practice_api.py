@@ -10,8 +10,8 @@ import pytest
 from tests.support import Partner, problem_code
 
 ADDRESS = {
-    "line1": "1 Main St",
-    "line2": "Suite 200",
+    "address1": "1 Main St",
+    "address2": "Suite 200",
     "city": "Springfield",
     "state": "IL",
     "postalCode": "62701",
@@ -61,6 +61,7 @@ async def test_location_crud(partner: Partner):
         "active",
         "timeZone",
         "address",
+        "phoneNumber",
         "phone",
         "createdAt",
         "updatedAt",
@@ -72,6 +73,7 @@ async def test_location_crud(partner: Partner):
     assert created["active"] is True
     assert created["address"] == ADDRESS
     assert created["phone"] == "+1 217 555 0100"
+    assert created["phoneNumber"] == "2175550100"  # Lobbie's digits
     assert datetime.fromisoformat(created["createdAt"]).tzinfo is not None
 
     r = await partner.get(f"/location/{created['id']}")
@@ -122,7 +124,7 @@ async def test_location_defaults(partner: Partner):
     assert loc["active"] is True
     assert loc["storeId"] is None
     assert loc["address"] is None
-    assert loc["phone"] is None
+    assert loc["phone"] is None and loc["phoneNumber"] is None
 
 
 @pytest.mark.parametrize("zone", ["Mars/Olympus", "", "posix/America/New_York", "EST5EDT "])
@@ -207,7 +209,9 @@ async def test_location_filters(partner: Partner):
 
     assert await ids() == [a["id"], b["id"], c["id"]]
     assert await ids(name="North") == [a["id"], c["id"]]
-    assert await ids(name="north") == []
+    assert await ids(name="north") == [a["id"], c["id"]]  # Lobbie: case-insensitive contains
+    assert await ids(name="OUT") == [b["id"]]
+    assert await ids(name="%") == [] and await ids(name="_orth") == []  # no wildcards
     assert await ids(storeId="s2") == [b["id"]]
     assert await ids(active="true") == [a["id"], b["id"]]
     assert await ids(active="false") == [c["id"]]
@@ -215,6 +219,44 @@ async def test_location_filters(partner: Partner):
     assert await ids(name="Nowhere") == []
     _validation(await partner.get("/location", params={"active": "maybe"}), "active")
     _validation(await partner.get("/location", params={"name": "a\x00b"}), "name")
+    assert await ids(sortBy="NAME") == [a["id"], c["id"], b["id"]]
+    assert await ids(sortBy="NAME", sortDir="DESC") == [b["id"], c["id"], a["id"]]
+    assert await ids(sortBy="CREATED_DATE", sortDir="DESC") == [c["id"], b["id"], a["id"]]
+    _validation(await partner.get("/location", params={"sortBy": "SIZE"}), "sortBy")
+    _validation(await partner.get("/location", params={"sortDir": "up"}), "sortDir")
+
+
+async def test_location_pages_by_name(partner: Partner):
+    names = ["delta", "Alpha", "charlie", "Bravo", "alpha"]
+    made = {
+        n: (await partner.create("/location", {"name": n, "timeZone": "UTC"}))["id"] for n in names
+    }
+    seen, cursor = [], None
+    while True:
+        params = {"sortBy": "NAME", "limit": 2, **({"cursor": cursor} if cursor else {})}
+        body = (await partner.get("/location", params=params)).json()
+        seen += [x["id"] for x in body["locations"]]
+        if not (cursor := body["nextCursor"]):
+            break
+    assert seen == [made["Alpha"], made["alpha"], made["Bravo"], made["charlie"], made["delta"]]
+
+
+async def test_location_lobbie_fields_on_write(partner: Partner):
+    body = {
+        "name": "Lobbie clinic",
+        "timeZone": "America/New_York",
+        "phoneNumber": "2025550123",
+        "address": {"address1": "1 Main", "address2": "Fl 2", "city": "DC", "state": "DC",
+                    "postalCode": "20001"},
+    }  # fmt: skip
+    loc = await partner.create("/location", body)
+    assert loc["phoneNumber"] == "2025550123" and loc["address"] == body["address"]
+    legacy = await partner.create(
+        "/location", {"name": "Old", "timeZone": "UTC", "address": {"line1": "2 Side"}}
+    )
+    assert legacy["address"] == {"address1": "2 Side"}
+    r = await partner.put(f"/location/{loc['id']}", json={"phoneNumber": "+1 (202) 555-0199"})
+    assert r.json()["phoneNumber"] == "2025550199"
 
 
 async def test_location_pagination_walks_every_page(partner: Partner):

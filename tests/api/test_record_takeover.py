@@ -47,7 +47,7 @@ async def test_an_unverified_patient_step_never_matches_reveals_or_changes_a_pat
         # only what was sent comes back (normalised), nothing from the stored record
         assert {k: v for k, v in body.items() if k != "id"} == {
             "firstName": "Vera", "lastName": "Lind", "dateOfBirth": "1971-02-03",
-            "email": typed, "mobilePhone": attacker_phone,
+            "email": typed, "mobilePhone": attacker_phone.lstrip("+"),  # partner paths: digits
         }  # fmt: skip
     assert answers[0].json()["id"] != answers[1].json()["id"]  # a new patient every time
 

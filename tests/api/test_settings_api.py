@@ -1003,10 +1003,10 @@ async def test_openapi_documents_the_bodies(client):
     r = await client.get("/schema/openapi.json")
     assert r.status_code == 200
     doc = r.json()
-    base = "/partner/v2/account/{account_id}/self-scheduling/setting"
+    base = "/partner/v2/account/{accountId}/self-scheduling/setting"
     assert set(doc["paths"][base]) == {"get", "post"}
-    assert set(doc["paths"][base + "/{setting_id}"]) == {"get", "put", "delete"}
-    assert set(doc["paths"][base + "/{setting_id}/scheduler-config"]) == {"get", "post"}
+    assert set(doc["paths"][base + "/{settingId}"]) == {"get", "put", "delete"}
+    assert set(doc["paths"][base + "/{settingId}/scheduler-config"]) == {"get", "post"}
     schemas = doc["components"]["schemas"]
     setting = next(v for k, v in schemas.items() if k.endswith("Setting"))
     assert "arePractitionersSelectable" in setting["properties"]

@@ -39,6 +39,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from app.config import Settings
+from app.core.contract import served_document
 from app.main import create_app
 from app.webhooks.dispatcher import fan_out
 from tests.builders import build_practice, insert_appointment
@@ -63,7 +64,7 @@ SETTINGS = hypothesis.settings(
 def _openapi_document() -> dict[str, Any]:
     """What GET /schema/openapi.json serves (generation needs no database)."""
     app = create_app(Settings(database_url="postgresql://unused/unused", secret_key="x" * 40))
-    return msgspec.json.decode(msgspec.json.encode(app.openapi_schema.to_schema()))
+    return msgspec.json.decode(msgspec.json.encode(served_document(app)))
 
 
 DOCUMENT = _openapi_document()
@@ -142,29 +143,29 @@ async def world(client, pool, settings) -> World:
 
     built = World(
         ids={
-            "account_id": partner.account_id,
-            "location_id": practice.location_ids[0],
-            "practitioner_id": practice.practitioner_ids[0],
-            "appointment_type_id": practice.appointment_type_id,
-            "setting_id": practice.setting_id,
-            "config_id": practice.config_ids[0],
-            "attempt_id": attempt["id"],
-            "proof_id": proof["id"],
-            "appointment_id": appointment_id,
-            "endpoint_id": endpoint["id"],
-            "delivery_id": delivery_id,
-            "manage_token": manage_token,
+            "accountId": partner.account_id,
+            "locationId": practice.location_ids[0],
+            "practitionerId": practice.practitioner_ids[0],
+            "appointmentTypeId": practice.appointment_type_id,
+            "settingId": practice.setting_id,
+            "configId": practice.config_ids[0],
+            "attemptId": attempt["id"],
+            "proofId": proof["id"],
+            "appointmentId": appointment_id,
+            "endpointId": endpoint["id"],
+            "deliveryId": delivery_id,
+            "manageToken": manage_token,
         },
         spare={
-            "/location/{location_id}": {"location_id": spare_location["id"]},
-            "/practitioner/{practitioner_id}": {"practitioner_id": spare_doctor["id"]},
-            "/appointment-type/{appointment_type_id}": {"appointment_type_id": spare_kind["id"]},
-            "/setting/{setting_id}": {"setting_id": spare_practice.setting_id},
-            "/scheduler-config/{config_id}": {
-                "setting_id": spare_configs.setting_id,
-                "config_id": spare_configs.config_ids[0],
+            "/location/{locationId}": {"locationId": spare_location["id"]},
+            "/practitioner/{practitionerId}": {"practitionerId": spare_doctor["id"]},
+            "/appointment-type/{appointmentTypeId}": {"appointmentTypeId": spare_kind["id"]},
+            "/setting/{settingId}": {"settingId": spare_practice.setting_id},
+            "/scheduler-config/{configId}": {
+                "settingId": spare_configs.setting_id,
+                "configId": spare_configs.config_ids[0],
             },
-            "/webhook-endpoint/{endpoint_id}": {"endpoint_id": spare_endpoint["id"]},
+            "/webhook-endpoint/{endpointId}": {"endpointId": spare_endpoint["id"]},
         },
         flow={
             "setting_id": flow.setting_id,
@@ -230,7 +231,7 @@ def _real_objects_and_credentials(context, case, kwargs) -> None:
         if case.method == "DELETE":
             spare = (v for k, v in world.spare.items() if case.operation.path.endswith(k))
             ids = {**ids, **next(spare, {})}
-        for name in ["account_id"] if stateful else list(case.path_parameters):
+        for name in ["accountId"] if stateful else list(case.path_parameters):
             if name in ids and name in case.path_parameters:
                 case.path_parameters[name] = ids[name]
     if isinstance(case.body, dict) and _is_positive(case, ParameterLocation.BODY):
@@ -278,10 +279,10 @@ def _real_body(case: schemathesis.Case, world: World, *, stateful: bool) -> None
     if operation == "createAttempt":
         case.body["selfSchedulingSettingId"] = world.flow["setting_id"]
         case.body.pop("identityProofId", None)
-    elif stateful and operation == "setAttemptPatient":
+    elif stateful and operation == "attachPatientToSelfSchedulingAttempt":
         case.body.pop("phone", None)
         case.body.update(email="flow.patient@example.com", dateOfBirth="1980-02-03")
-    elif stateful and operation in ("holdAttemptSlot", "bookAttemptAppointment"):
+    elif stateful and operation in ("holdAttemptSlot", "createAppointment_1"):
         case.body.update({k: v for k, v in world.flow.items() if k != "setting_id"})
 
 

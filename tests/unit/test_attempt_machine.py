@@ -78,3 +78,13 @@ def test_random_sequences_never_reach_an_invalid_state(steps, needs_verification
             history.append(step)
         state = outcome.state
     assert is_valid_history(history)
+
+
+def test_the_documented_enums_are_the_machines():
+    from typing import get_args
+
+    from app.attempts.machine import State, Step
+    from app.attempts.schemas import AttemptStatus, StepName
+
+    assert set(get_args(AttemptStatus)) == {s.value for s in State}
+    assert set(get_args(StepName)) == {s.value for s in Step}

@@ -20,6 +20,7 @@ import './steps/patient.js';
 import './steps/review.js';
 import './steps/done.js';
 import './steps/manage.js';
+import './steps/offer.js';
 
 const brand = document.getElementById('sp-brand');
 
@@ -87,6 +88,9 @@ document.documentElement.lang = lang;
 document.title = t('title');
 listen((online) => announce(t(online ? 'online' : 'offline')));
 register('boot', loadConfig);
-const manageToken = new URLSearchParams(location.hash.slice(1)).get('manage');
+const hashParams = new URLSearchParams(location.hash.slice(1));
+const manageToken = hashParams.get('manage');
+const offerToken = hashParams.get('offer');
 if (manageToken) go('manage-boot', manageToken, showBrand);
+else if (offerToken) go('offer-boot', offerToken, showBrand);
 else loadConfig();

@@ -10,6 +10,7 @@ import { visit } from '../state.js';
 import { phoneHref, phoneText } from '../text.js';
 import { lostSlot, timeLines } from '../held.js';
 import { icsLink } from './done.js';
+import { earlierBlock } from './offer.js';
 import { place } from './review.js';
 
 function bootManage(token, showBrand) {
@@ -80,6 +81,7 @@ function stepManage() {
     manageDetails(d),
     buttons.length ? actions(buttons) : para(t('manageLocked'), 'sp-note'),
     callLink(d.location),
+    cancelled ? null : earlierBlock(visit.manage.token, d),
     cancelled ? bookAgain() : null);
 }
 
