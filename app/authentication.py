@@ -75,6 +75,10 @@ async def partner_client(state: Any, settings: Settings, scope: Scope) -> Princi
     standing = await _standings(state).ask(claims.client_id)
     if standing is None:  # the client was deleted since the token was minted
         return Principal(ip=ip, bearer=Credential.INVALID)
+    if settings.require_api_key and not partner_store.api_key_matches(
+        settings.secret_key, standing.api_key_hash, header(scope, b"x-api-key")
+    ):  # Lobbie's second credential, when the deployment asks for it
+        return Principal(ip=ip, bearer=Credential.INVALID)
     client = PartnerClient(
         client_id=claims.client_id,
         active=standing.active,

@@ -107,7 +107,7 @@ def cmd_create_account(args: argparse.Namespace) -> int:
 
 def cmd_create_client(args: argparse.Namespace) -> int:
     from app.partners.scopes import parse_scopes
-    from app.partners.store import create_client
+    from app.partners.store import create_client, new_api_key
 
     try:
         scopes = parse_scopes(args.scopes, separator=",")
@@ -125,14 +125,17 @@ def cmd_create_client(args: argparse.Namespace) -> int:
             )
             if not exists:
                 return None
-            return await create_client(conn, args.name, scopes, [args.account])
+            client_id, secret = await create_client(conn, args.name, scopes, [args.account])
+            return client_id, secret, await new_api_key(conn, settings.secret_key, client_id)
 
-    result = asyncio.run(_with_pool(database_url(_settings()), work))
+    settings = _settings()
+    result = asyncio.run(_with_pool(database_url(settings), work))
     if result is None:
         print(f"slotproof: account {args.account} does not exist", file=sys.stderr)
         return 1
-    client_id, secret = result
-    print(msgspec.json.encode({"clientId": client_id, "clientSecret": secret}).decode())
+    client_id, secret, api_key = result
+    created = {"clientId": client_id, "clientSecret": secret, "apiKey": api_key}
+    print(msgspec.json.encode(created).decode())
     return 0
 
 

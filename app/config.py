@@ -82,6 +82,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     sms_per_client_per_hour: int = 10
     # notification delivery (app/notifications)
     in_process_worker: bool = True
+    # check partners' `x-api-key` against their client's key (Lobbie sends one on every call)
+    require_api_key: bool = False
     delivery_max_attempts: int = 8
     delivery_backoff_base_seconds: float = 15.0
     delivery_backoff_cap_seconds: float = 3600.0
@@ -216,6 +218,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         values["rate_limit_redis_prefix"] = raw
     if raw := get("SLOTPROOF_IN_PROCESS_WORKER"):
         values["in_process_worker"] = _bool("SLOTPROOF_IN_PROCESS_WORKER", raw)
+    if raw := get("SLOTPROOF_REQUIRE_API_KEY"):
+        values["require_api_key"] = _bool("SLOTPROOF_REQUIRE_API_KEY", raw)
     if raw := get("SLOTPROOF_TWILIO_API_URL"):
         values["twilio_api_url"] = _url("SLOTPROOF_TWILIO_API_URL", raw, ("http", "https"))
     if raw := get("SLOTPROOF_SENDGRID_API_URL"):

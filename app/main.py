@@ -46,7 +46,7 @@ from app.fhir.api import fhir_routers
 from app.fhir.outcome import fhir_outcomes
 from app.identity.api import IdentityProofController
 from app.notifications.callbacks import sendgrid_events, twilio_status
-from app.partners.api import issue_token
+from app.partners.api import issue_token, issue_token_lobbie_path
 from app.partners.guard import partner_guard
 from app.patients.api import PatientController
 from app.practice.api import AppointmentTypeController, LocationController, PractitionerController
@@ -146,6 +146,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             healthz,
             readyz,
             issue_token,
+            issue_token_lobbie_path,
             twilio_status,
             twilio_inbound,
             sendgrid_events,

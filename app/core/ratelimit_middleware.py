@@ -38,7 +38,8 @@ WINDOW = 60.0  # every configured limit is per minute
 EXEMPT_PATHS = frozenset({"/healthz", "/readyz"})  # probes must never see a 429
 # cacheable widget assets: patients behind one clinic NAT share an IP, and these carry no data
 EXEMPT_ASSETS = ("/widget/v1/static/", "/widget/v1/loader.js", "/widget/v1/frame", "/demo")
-TOKEN_PATH = "/oauth2/token"  # noqa: S105 - a path, not a secret
+# the token endpoint and its Lobbie-compatible alias
+TOKEN_PATHS = ("/oauth2/token", "/oauth/token")
 WIDGET_PREFIX = "/widget/v1/"
 COSTLY_WIDGET_CALLS = frozenset({"/widget/v1/attempt", "/widget/v1/attempt/send-code"})
 
@@ -73,7 +74,7 @@ class RateLimits:
         return Rule(f"{layer}:{digest}", limit, WINDOW)
 
     def rules(self, method: str, path: str, principal: Principal) -> list[Rule]:
-        is_token = self.token and path.rstrip("/") == TOKEN_PATH
+        is_token = self.token and path.rstrip("/") in TOKEN_PATHS
         if path in EXEMPT_PATHS or path.startswith(EXEMPT_ASSETS):
             return []
         if not (self.layered or is_token):

@@ -43,7 +43,7 @@ from app.config import Settings
 API_CSP = b"default-src 'none'; frame-ancestors 'none'"
 DOCS_CSP = b"frame-ancestors 'none'; object-src 'none'; base-uri 'none'"
 
-PHI_PREFIXES = ("/partner/v2/", "/widget/v1/", "/oauth2/token", "/fhir/r4/")
+PHI_PREFIXES = ("/partner/v2/", "/widget/v1/", "/oauth2/token", "/oauth/token", "/fhir/r4/")
 # the widget's public files: no PHI, and they set the caching they need themselves
 OWN_CACHING = ("/widget/v1/static/", "/widget/v1/loader.js", "/widget/v1/frame")
 

@@ -1,4 +1,9 @@
-"""POST /oauth2/token: OAuth2 client-credentials (form body or HTTP Basic).
+"""POST /oauth2/token (and Lobbie's `/oauth/token`): OAuth2 client-credentials (form body or
+HTTP Basic).
+
+Lobbie clients send `scope=<environment>/partner-api` (`prod-lobbie-api/partner-api`): that
+means every scope the client holds, and is echoed back as sent. With
+`SLOTPROOF_REQUIRE_API_KEY` the `x-api-key` header must be the client's key too.
 
 Rate limited per client IP (`SLOTPROOF_TOKEN_RATE_LIMIT` a minute) before the body is read, by
 app/core/ratelimit_middleware.py, so the limit is shared by every instance when Redis is set."""
@@ -7,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from urllib.parse import unquote_plus
 
 import msgspec
@@ -63,6 +69,10 @@ def _basic_credentials(header: str) -> tuple[str, str] | None:
     return unquote_plus(client_id), unquote_plus(secret)
 
 
+# Lobbie's "all of this client's scopes" for one of its environments
+_LOBBIE_SCOPE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}/partner-api$")
+
+
 @post(
     "/oauth2/token",
     tags=["partner auth"],
@@ -84,6 +94,19 @@ async def issue_token(
     request: Request,
     data: URLEncodedBody[TokenForm],
 ) -> Response[TokenResponse]:
+    return await _issue(request, data)
+
+
+@post("/oauth/token", status_code=200, include_in_schema=False)
+async def issue_token_lobbie_path(
+    request: Request,
+    data: URLEncodedBody[TokenForm],
+) -> Response[TokenResponse]:
+    """Lobbie's token path: the same endpoint (documented once, as /oauth2/token)."""
+    return await _issue(request, data)
+
+
+async def _issue(request: Request, data: TokenForm) -> Response[TokenResponse]:
     state = request.app.state
     basic = _basic_credentials(request.headers.get("authorization", ""))
     client_id, secret = basic if basic else (data.client_id or "", data.client_secret or "")
@@ -98,9 +121,16 @@ async def issue_token(
     secret_ok = verify_secret(secret, client["secret_hash"] if client else _DUMMY_HASH)
     if client is None or not client["active"] or not secret_ok:
         return _oauth_error(401, "invalid_client", "client authentication failed", bool(basic))
+    if state.settings.require_api_key and not store.api_key_matches(
+        state.settings.secret_key, client["api_key_hash"], request.headers.get("x-api-key", "")
+    ):
+        return _oauth_error(401, "invalid_client", "client authentication failed", bool(basic))
 
     held = list(client["scopes"])
-    if data.scope:
+    echoed = None
+    if data.scope and _LOBBIE_SCOPE.match(data.scope.strip()):
+        granted, echoed = held, data.scope.strip()
+    elif data.scope:
         try:
             requested = parse_scopes(data.scope)
         except ValueError:
@@ -115,6 +145,6 @@ async def issue_token(
         state.settings.secret_key, state.settings.public_url, client_id, granted, ttl
     )
     return Response(
-        TokenResponse(token, "Bearer", ttl, " ".join(granted)),
+        TokenResponse(token, "Bearer", ttl, echoed or " ".join(granted)),
         headers={"Cache-Control": "no-store", "Pragma": "no-cache"},
     )

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import hmac
+
 import asyncpg
 import msgspec
 
-from app.core.secrets import hash_secret, random_token
+from app.core.secrets import hash_secret, keyed_hash, random_token
 
 
 async def find_client(conn: asyncpg.Connection | asyncpg.Pool, client_id: str):
     return await conn.fetchrow(
-        "SELECT id, client_id, secret_hash, scopes, active FROM partner_clients "
+        "SELECT id, client_id, secret_hash, scopes, active, api_key_hash FROM partner_clients "
         "WHERE client_id = $1",
         client_id,
     )
@@ -23,6 +25,7 @@ class Standing(msgspec.Struct, frozen=True):
     active: bool
     scopes: frozenset[str]
     accounts: frozenset[int]
+    api_key_hash: str | None = None  # checked only with SLOTPROOF_REQUIRE_API_KEY
 
 
 async def standings(
@@ -32,7 +35,7 @@ async def standings(
     requests share it (app/authentication.py coalesces them)."""
     rows = await conn.fetch(
         """
-        SELECT q.i, c.active, c.scopes,
+        SELECT q.i, c.active, c.scopes, c.api_key_hash,
                coalesce(array_agg(g.account_id) FILTER (WHERE g.active), '{}') AS accounts
         FROM unnest($1::text[]) WITH ORDINALITY AS q(client_id, i)
         JOIN partner_clients c ON c.client_id = q.client_id
@@ -44,7 +47,10 @@ async def standings(
     found: list[Standing | None] = [None] * len(client_ids)
     for row in rows:
         found[row["i"] - 1] = Standing(
-            row["active"], frozenset(row["scopes"]), frozenset(row["accounts"])
+            row["active"],
+            frozenset(row["scopes"]),
+            frozenset(row["accounts"]),
+            row["api_key_hash"],
         )
     return found
 
@@ -74,3 +80,25 @@ async def create_client(
         [(pk, account_id) for account_id in account_ids],
     )
     return client_id, secret
+
+
+def api_key_hash(secret_key: str, api_key: str) -> str:
+    return keyed_hash(secret_key, "partner-api-key", api_key)
+
+
+def api_key_matches(secret_key: str, stored_hash: str | None, sent: str) -> bool:
+    """Whether the `x-api-key` sent is the client's (constant time; no key stored: never)."""
+    if not stored_hash or not sent:
+        return False
+    return hmac.compare_digest(stored_hash, api_key_hash(secret_key, sent))
+
+
+async def new_api_key(conn: asyncpg.Connection, secret_key: str, client_id: str) -> str:
+    """A new `x-api-key` for the client (replacing any previous one); shown once."""
+    api_key = random_token("key_", 24)
+    await conn.execute(
+        "UPDATE partner_clients SET api_key_hash = $2 WHERE client_id = $1",
+        client_id,
+        api_key_hash(secret_key, api_key),
+    )
+    return api_key

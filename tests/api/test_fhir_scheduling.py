@@ -166,7 +166,7 @@ async def test_an_ehr_finds_holds_books_searches_and_cancels(partner, client, po
         int(appointment["id"]),
     )
     assert reminders and {r["status"] for r in reminders} <= {"SCHEDULED", "SKIPPED"}
-    while await fan_out(pool, settings):  # earlier tests' events too: 200 per batch
+    while await fan_out(pool, settings):  # other tests' events may come first
         pass
     deliveries = await pool.fetchval(
         "SELECT count(*) FROM webhook_deliveries WHERE endpoint_id = $1", hook["id"]

@@ -107,7 +107,8 @@ async def world(client, pool, settings) -> World:
     attempt = await partner.create(
         "/self-scheduling/attempt", {"selfSchedulingSettingId": practice.setting_id}
     )
-    await fan_out(pool, settings)  # attempt.started -> one delivery to the endpoint
+    while await fan_out(pool, settings):  # attempt.started -> one delivery to the endpoint
+        pass
     delivery_id = await pool.fetchval(
         "SELECT id FROM webhook_deliveries WHERE endpoint_id = $1", endpoint["id"]
     )
