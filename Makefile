@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: run test lint format bench clean install install-dev browser-deps
+.PHONY: run test lint format bench clean install install-dev browser-deps screenshots
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -51,6 +51,17 @@ browser-deps: install-dev
 	       "(until then the browser tests are skipped)"; \
 	fi
 	@$(BIN)/python -c "import playwright" 2>/dev/null || $(BIN)/pip install --quiet playwright
+	@# Node runs the widget's unit tests (node --test) and installs axe-core for the browser
+	@# tests from widget/package-lock.json (npm ci: exactly the locked version)
+	@if command -v npm >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ]; then \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get install -y -q nodejs npm || { apt-get update -q && apt-get install -y -q nodejs npm; }; \
+	else \
+	  echo "browser-deps: npm missing and not root: run 'sudo apt-get install nodejs npm'"; \
+	fi
+	@if command -v npm >/dev/null 2>&1 && [ ! -f widget/node_modules/axe-core/axe.min.js ]; then \
+	  cd widget && npm ci --no-audit --no-fund --loglevel=error; fi
 
 TEST_DEPS := install-dev
 ifeq ($(shell id -u),0)
@@ -59,6 +70,11 @@ endif
 
 test: $(TEST_DEPS)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Every step of the widget at 1280 and 320 px, in English and Spanish, checked with axe-core:
+# artifacts/screens/<lang>-<width>/NN-<step>.png
+screenshots: browser-deps
+	$(BIN)/python -m pytest tests/browser/test_journey.py -k every_step -q
 
 lint: install-dev
 	$(BIN)/ruff check .

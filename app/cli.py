@@ -12,7 +12,7 @@ from typing import TypeVar
 
 import msgspec
 
-from app.config import ConfigError, Settings, load_settings
+from app.config import ConfigError, Settings, development_public_url, load_settings
 from app.core.logs import configure_logging
 
 T = TypeVar("T")
@@ -118,6 +118,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     dsn = database_url(settings)
     if not settings.is_production:
         asyncio.run(migrate(dsn))
+        if not os.environ.get("SLOTPROOF_PUBLIC_URL"):  # links follow --host/--port
+            os.environ["SLOTPROOF_PUBLIC_URL"] = development_public_url(args.host, args.port)
     os.environ["SLOTPROOF_IN_PROCESS_WORKER"] = "0" if args.no_worker else "1"
     # uvicorn re-raises SIGTERM/SIGINT after its graceful shutdown; with the default handler
     # the process would die there and skip atexit, leaving the embedded PostgreSQL running.

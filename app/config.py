@@ -163,6 +163,16 @@ def _origins(name: str, raw: str) -> tuple[str, ...]:
     return tuple(origins)
 
 
+def development_public_url(host: str, port: int) -> str:
+    """Where `serve --host H --port P` is reached from this machine: the default public URL in
+    development, so links (manage links in messages, callbacks) follow the port."""
+    if host in ("", "0.0.0.0", "::"):  # noqa: S104 - every interface: links use loopback
+        host = "127.0.0.1"
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    return f"http://{host}:{port}"
+
+
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     env = os.environ if environ is None else environ
 

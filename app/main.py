@@ -19,6 +19,7 @@ from app.audit.middleware import audit_middleware
 from app.availability.api import get_availability
 from app.availability.cache import AnswerCache
 from app.config import Settings, load_settings
+from app.core import openapi_ui
 from app.core.db import create_pool
 from app.core.errors import EXCEPTION_HANDLERS
 from app.core.health import healthz, readyz
@@ -31,6 +32,7 @@ from app.core.openapi import (
     WIDGET_PROBLEMS,
     document_problems,
 )
+from app.core.openapi_ui import openapi_ui_asset
 from app.core.ratelimit_middleware import build_rate_limits, rate_limit_middleware
 from app.core.requestid import request_id_middleware
 from app.core.security import secure_app
@@ -127,6 +129,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             widget,
             *fhir_routers(),
             *asset_routes(demo=not settings.is_production),
+            openapi_ui_asset,
         ],
         lifespan=[lifespan],
         state=State(
@@ -157,6 +160,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             version="0.1.0",
             description="Patient self-scheduling with identity proofing.",
             path="/schema",
+            render_plugins=[openapi_ui.render_plugin()],
             components=Components(security_schemes=SECURITY_SCHEMES),
         ),
         logging_config=None,

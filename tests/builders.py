@@ -173,14 +173,19 @@ async def hold_first_config(practice: Practice, start_date_time: str) -> dict[st
         sent = await p.post(f"/identity-proof/{body['identityProofId']}/send", json=contact)
         assert sent.status_code == 200, sent.text
     hold = await practice.partner.post(
-        f"/self-scheduling/attempt/{attempt['id']}/hold",
-        json={
-            "appointmentTypeId": practice.appointment_type_id,
-            "locationId": practice.location_ids[0],
-            "practitionerId": practice.practitioner_ids[0],
-            "schedulerConfigId": practice.config_ids[0],
-            "startDateTime": start_date_time,
-        },
+        f"/self-scheduling/attempt/{attempt['id']}/hold", json=first_slot(practice, start_date_time)
     )
     assert hold.status_code == 201, hold.text
     return attempt
+
+
+def first_slot(practice: Practice, start_date_time: str) -> dict[str, Any]:
+    """A hold/booking body for `start_date_time` with the practice's first practitioner,
+    location and config."""
+    return {
+        "appointmentTypeId": practice.appointment_type_id,
+        "locationId": practice.location_ids[0],
+        "practitionerId": practice.practitioner_ids[0],
+        "schedulerConfigId": practice.config_ids[0],
+        "startDateTime": start_date_time,
+    }

@@ -194,6 +194,78 @@ async def last_code(pool: asyncpg.Pool, account_id: int) -> str | None:
     )
 
 
+# the parameters of a message about one appointment, as app.appointments.message_context
+# builds them
+VISIT_PARAMS = {
+    "practice": "Riverside Family Health",
+    "service": "New patient visit",
+    "practitioner": "Ana Ruiz, MD",
+    "when": "Monday, March 9, 2026 at 9:00 AM EDT",
+    "place": "Riverside Family Health - Brooklyn, 100 Main Street, Brooklyn, NY 11201",
+    "manage_url": "https://slotproof.test/widget/v1/frame#manage=mg_tok",
+    "starts_at": "2026-03-09T13:00:00+00:00",
+    "ends_at": "2026-03-09T13:30:00+00:00",
+    "event_uid": "appointment-7@slotproof.test",
+    "sequence": "1772000000",
+    "phone": "(212) 555-0100",
+    "phone_uri": "tel:+12125550100",
+}
+
+
+async def open_manage_link(client: httpx.AsyncClient, url: str) -> dict[str, Any]:
+    """What the manage page shows for a link from a message (asserts the link works)."""
+    _, _, token = url.partition("#manage=")
+    assert token.startswith("mg_"), url
+    response = await client.get(f"/widget/v1/manage/{token}")
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+class Widget:
+    """The widget's calls: publishable key, plus the attempt token once started."""
+
+    def __init__(self, client, key):
+        self.http, self.key, self.token = client, key, None
+
+    def headers(self):
+        headers = {"X-Widget-Key": self.key}
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        return headers
+
+    async def get(self, path, **kw):
+        return await self.http.get(f"/widget/v1{path}", headers=self.headers(), **kw)
+
+    async def post(self, path, **kw):
+        return await self.http.post(f"/widget/v1{path}", headers=self.headers(), **kw)
+
+
+async def widget_patient(
+    client: httpx.AsyncClient,
+    pool: asyncpg.Pool,
+    key: str,
+    email: str,
+    *,
+    lang: str | None = None,
+    patient: dict[str, str] | None = None,
+) -> Widget:
+    """A widget attempt (in `lang`) whose email is verified and whose patient is set."""
+    widget = Widget(client, key)
+    started = await widget.post("/attempt", json={"lang": lang} if lang else {})
+    assert started.status_code == 201, started.text
+    widget.token = started.json()["attemptToken"]
+    assert (await widget.post("/attempt/send-code", json={"email": email})).status_code == 200
+    account_id = await pool.fetchval(
+        "SELECT account_id FROM self_scheduling_settings WHERE publishable_key = $1", key
+    )
+    code = await last_code(pool, account_id)
+    checked = await widget.post("/attempt/verify-code", json={"code": code, "email": email})
+    assert checked.json()["verified"], checked.text
+    person = patient or {"firstName": "Ana", "lastName": "Núñez", "dateOfBirth": "1984-05-06"}
+    assert (await widget.post("/attempt/patient", json=person)).status_code in (200, 201)
+    return widget
+
+
 def daytime_zone(at: datetime) -> str:
     """A fixed-offset zone where `at` is around noon: SMS quiet hours never hold a text sent
     then (tests and benchmarks that run on the real clock)."""

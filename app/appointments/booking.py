@@ -122,7 +122,9 @@ async def alternatives(
     except_attempt_id: int | None,
     except_appointment_id: int | None = None,
 ) -> list[s.Alternative]:
-    """Up to three open slots nearest the requested start (same location and type)."""
+    """Up to three open slots near the requested start (same location and type): the
+    requested practitioner's nearest first, then — only to fill up — other practitioners'
+    nearest, each named, so a patient never moves to someone else unawares."""
     start = max(req.start_date_time - ALTERNATIVES_WINDOW, now)
     result = await search(
         conn,
@@ -139,15 +141,26 @@ async def alternatives(
         now,
         setting=setting,
     )
+    chosen = req.practitioner_id
+    picked = e.nearest_slots(
+        [x for x in result.slots if x.practitioner_id == chosen], req.start_date_time, 3
+    )
+    if len(picked) < 3:
+        others = [x for x in result.slots if x.practitioner_id != chosen]
+        picked += e.nearest_slots(others, req.start_date_time, 3 - len(picked))
+    names = await availability_store.display_names(
+        conn, account_id, list({x.practitioner_id for x in picked})
+    )
     return [
         s.Alternative(
             start_date_time=slot.start.isoformat(),
             start_unix=e.to_unix_ms(slot.start),
             practitioner_id=slot.practitioner_id,
+            practitioner_name=names.get(slot.practitioner_id, ""),
             scheduler_config_id=slot.scheduler_config_id,
             location_id=slot.location_id,
         )
-        for slot in e.nearest_slots(result.slots, req.start_date_time, 3)
+        for slot in picked
     ]
 
 

@@ -66,10 +66,16 @@ async def cancel(
     now: datetime,
     reason: str | None = None,
     location_id: int | None = None,
+    manage_token: str | None = None,
 ) -> Row:
+    """`manage_token`: the patient's link, when that link cancelled (the notice repeats it);
+    otherwise the notice carries a new link."""
     async with transaction(pool) as conn:
         appointment = await _locked(conn, account_id, appointment_id, location_id)
-        await _cancel(conn, settings, appointment, actor=actor, now=now, reason=reason)
+        await _cancel(
+            conn, settings, appointment, actor=actor, now=now, reason=reason,
+            manage_token=manage_token,
+        )  # fmt: skip
         return await store.get(conn, account_id, appointment_id)
 
 
@@ -88,7 +94,7 @@ async def reschedule(
     location_id: int | None = None,
 ) -> Row:
     """Move the appointment (same id, same status). `manage_token`: the patient's link, when
-    that link made the change, so the notice carries it again; None -> a link-less URL."""
+    that link made the change, so the notice carries it again; None -> a new link."""
     async with transaction(pool) as conn:
         appointment = await _locked(conn, account_id, appointment_id, location_id)
         await _reschedule(
@@ -232,6 +238,7 @@ async def _cancel(
     actor: str,
     now: datetime,
     reason: str | None,
+    manage_token: str | None = None,
 ) -> None:
     status = appointment["status"]
     allowed = PATIENT_CANCELLABLE if actor == PATIENT else CANCELLABLE
@@ -259,7 +266,9 @@ async def _cancel(
         purpose=APPOINTMENT_CANCELLED,
         contacts=contacts,
         public_url=settings.public_url,
-        manage_token=None,
+        secret_key=settings.secret_key,
+        now=now,
+        manage_token=manage_token,
         extra={"previousStatus": status, "changedBy": actor},
     )
 
@@ -422,6 +431,8 @@ async def _reschedule(
         purpose=APPOINTMENT_RESCHEDULED,
         contacts=await notify.patient_contacts(conn, appointment["patient_id"]),
         public_url=settings.public_url,
+        secret_key=settings.secret_key,
+        now=now,
         manage_token=manage_token,
         extra={
             "previousStartDateTime": _local(appointment, appointment["start_at"]),

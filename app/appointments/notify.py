@@ -1,33 +1,27 @@
 """Tell the patient (outbox notifications) and partners (events -> webhooks) about a booking
-change, in the transaction that made it. Messages carry the practice name, the time and the
-place; event data carries ids and times only, never PHI."""
+change, in the transaction that made it. Messages say what, with whom, when, where, the
+practice's phone and a working manage link, in the patient's language
+(`message_context`); event data carries ids and times only, never PHI."""
 
 from __future__ import annotations
+
+from datetime import datetime
 
 import asyncpg
 
 from app import events
+from app.appointments.message_context import (
+    appointment_message,
+    manage_token_hash,
+    manage_url,
+    new_manage_token,
+)
 from app.availability import engine as e
-from app.core.secrets import keyed_hash, random_token
 from app.notifications.outbox import enqueue
 
+__all__ = ["announce", "manage_token_hash", "manage_url", "new_manage_token", "patient_contacts"]
+
 Contacts = list[tuple[str, str]]  # (channel "EMAIL" | "SMS", recipient)
-
-
-def new_manage_token(secret_key: str) -> tuple[str, str]:
-    """(token for the patient's link, its keyed hash to store)."""
-    token = random_token("mg_", 24)
-    return token, manage_token_hash(secret_key, token)
-
-
-def manage_token_hash(secret_key: str, token: str) -> str:
-    return keyed_hash(secret_key, "manage-link", token)
-
-
-def manage_url(public_url: str, token: str | None) -> str:
-    # the token rides in the fragment: it never reaches server logs or Referer headers
-    base = f"{public_url}/widget/v1/frame"
-    return f"{base}#manage={token}" if token else base
 
 
 async def patient_contacts(conn: asyncpg.Connection, patient_id: int) -> Contacts:
@@ -49,30 +43,37 @@ async def announce(
     purpose: str,
     contacts: Contacts,
     public_url: str,
+    secret_key: str,
+    now: datetime,
     manage_token: str | None,
     extra: dict[str, object] | None = None,
 ) -> None:
+    """`manage_token`: the link the patient holds when they made the change (or were just
+    given it); None issues a new one for the message."""
+    if contacts:
+        message = await appointment_message(
+            conn,
+            appointment_id,
+            public_url=public_url,
+            secret_key=secret_key,
+            now=now,
+            manage_token=manage_token,
+        )
+        for channel, to in contacts:
+            await enqueue(
+                conn,
+                account_id=account_id,
+                channel=channel,
+                to=to,
+                purpose=purpose,
+                params=message.params,
+                locale=message.locale,
+            )
     row = await conn.fetchrow(
-        """
-        SELECT a.*, l.name AS location_name, l.time_zone, acc.name AS practice
-          FROM appointments a
-          JOIN locations l ON l.id = a.location_id
-          JOIN accounts acc ON acc.id = a.account_id
-         WHERE a.id = $1
-        """,
+        "SELECT a.*, l.time_zone FROM appointments a JOIN locations l ON l.id = a.location_id"
+        " WHERE a.id = $1",
         appointment_id,
     )
-    local = row["start_at"].astimezone(e.zone(row["time_zone"]))
-    params = {
-        "practice": row["practice"],
-        "when": local.strftime("%Y-%m-%d %H:%M ") + (local.tzname() or ""),
-        "place": "Video visit" if row["telehealth"] else row["location_name"],
-        "manage_url": manage_url(public_url, manage_token),
-    }
-    for channel, to in contacts:
-        await enqueue(
-            conn, account_id=account_id, channel=channel, to=to, purpose=purpose, params=params
-        )
     tz = e.zone(row["time_zone"])
     await events.record(
         conn,

@@ -48,6 +48,7 @@ class Alternative(Schema):
     start_date_time: str
     start_unix: int
     practitioner_id: int
+    practitioner_name: str  # the display name: an alternative with someone else says so
     scheduler_config_id: int
     location_id: int
 

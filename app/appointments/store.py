@@ -37,8 +37,49 @@ async def get(conn: Conn, account_id: int, appointment_id: int, *, for_update: b
 
 
 async def by_manage_hash(conn: Conn, token_hash: str, *, for_update: bool = False) -> Row | None:
+    """The appointment of a manage link: the one made at booking, or one sent later."""
     lock = " FOR UPDATE OF a" if for_update else ""
-    return await conn.fetchrow(f"{_SELECT} WHERE a.manage_token_hash = $1{lock}", token_hash)
+    return await conn.fetchrow(
+        f"{_SELECT} WHERE a.manage_token_hash = $1"  # noqa: S608
+        " OR a.id = (SELECT appointment_id FROM manage_links WHERE token_hash = $1)"
+        f"{lock}",
+        token_hash,
+    )
+
+
+async def add_manage_link(conn: Conn, appointment_id: int, token_hash: str) -> None:
+    await conn.execute(
+        "INSERT INTO manage_links (token_hash, appointment_id) VALUES ($1, $2)",
+        token_hash,
+        appointment_id,
+    )
+
+
+async def message_facts(conn: Conn, appointment_id: int) -> Row:
+    """What a message about the appointment says: practice, type, practitioner, location
+    (zone, address, phone) and the patient's language (their latest widget booking's, else
+    the booking attempt's, else English)."""
+    row = await conn.fetchrow(
+        """
+        SELECT a.id, a.account_id, a.start_at, a.end_at, a.status, a.telehealth,
+               acc.name AS practice, t.name AS service, p.display_name AS practitioner,
+               l.name AS location_name, l.time_zone, l.phone, l.address_line1,
+               l.address_line2, l.city, l.state, l.postal_code,
+               coalesce(pt.locale, att.locale, 'en') AS locale
+          FROM appointments a
+          JOIN accounts acc ON acc.id = a.account_id
+          JOIN appointment_types t ON t.id = a.appointment_type_id
+          JOIN practitioners p ON p.id = a.practitioner_id
+          JOIN locations l ON l.id = a.location_id
+          JOIN patients pt ON pt.id = a.patient_id
+          LEFT JOIN self_scheduling_attempts att ON att.id = a.attempt_id
+         WHERE a.id = $1
+        """,
+        appointment_id,
+    )
+    if row is None:
+        raise not_found("appointment")
+    return row
 
 
 async def insert(
@@ -342,3 +383,46 @@ async def release_hold(conn: asyncpg.Connection, attempt_id: int) -> None:
 async def sweep_expired_holds(conn: Conn, now: datetime) -> int:
     status = await conn.execute("DELETE FROM holds WHERE expires_at <= $1", now)
     return int(status.split()[-1])
+
+
+async def current_hold(conn: Conn, attempt_id: int, now: datetime) -> Row | None:
+    """The attempt's unexpired hold, if any."""
+    return await conn.fetchrow(
+        "SELECT h.*, l.time_zone FROM holds h JOIN locations l ON l.id = h.location_id"
+        " WHERE h.attempt_id = $1 AND h.expires_at > $2",
+        attempt_id,
+        now,
+    )
+
+
+async def upcoming_for_patient(
+    conn: Conn,
+    account_id: int,
+    patient_id: int,
+    now: datetime,
+    *,
+    appointment_type_id: int | None,
+    limit: int = 3,
+) -> list[Row]:
+    """The patient's live appointments still to come (of one type, when given), soonest first,
+    with the names a patient recognises them by."""
+    return await conn.fetch(
+        """
+        SELECT a.id, a.start_at, a.end_at, a.appointment_type_id, a.location_id, a.telehealth,
+               t.name AS type_name, p.display_name AS practitioner_name,
+               l.name AS location_name, l.time_zone
+          FROM appointments a
+          JOIN appointment_types t ON t.id = a.appointment_type_id
+          JOIN practitioners p ON p.id = a.practitioner_id
+          JOIN locations l ON l.id = a.location_id
+         WHERE a.account_id = $1 AND a.patient_id = $2 AND a.start_at > $3
+           AND a.status IN ('SCHEDULED', 'CONFIRMED')
+           AND ($4::bigint IS NULL OR a.appointment_type_id = $4)
+         ORDER BY a.start_at LIMIT $5
+        """,
+        account_id,
+        patient_id,
+        now,
+        appointment_type_id,
+        limit,
+    )

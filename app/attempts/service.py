@@ -106,12 +106,15 @@ async def start(
     *,
     source: str = "PARTNER",
     token_hash: str | None = None,
+    locale: str = "en",
 ) -> store.Attempt:
+    """`locale`: the patient's language (the widget's); every message of the attempt uses it."""
     async with transaction(pool) as conn:
         setting = await _active_setting(conn, account_id, body.self_scheduling_setting_id)
         attempt = await store.create(
-            conn, account_id, setting["id"], now=now, source=source, token_hash=token_hash
-        )
+            conn, account_id, setting["id"], now=now, source=source, token_hash=token_hash,
+            locale=locale,
+        )  # fmt: skip
         await events.record(
             conn,
             account_id=account_id,
@@ -376,6 +379,8 @@ async def book(
             appointment_id=appointment_id,
             location_id=req.location_id,
         )
+        if attempt.source == "WIDGET":  # the patient's language, for every later message too
+            await patient_store.set_locale(conn, attempt.patient_id, attempt.locale)  # type: ignore[arg-type]
         contacts = [c for c in (("EMAIL", email), ("SMS", phone)) if c[1]]
         if not contacts:
             contacts = await notify.patient_contacts(conn, attempt.patient_id)  # type: ignore[arg-type]
@@ -387,6 +392,8 @@ async def book(
             purpose=APPOINTMENT_CONFIRMATION,
             contacts=contacts,  # type: ignore[arg-type]
             public_url=settings.public_url,
+            secret_key=settings.secret_key,
+            now=now,
             manage_token=token,
             extra={"attemptId": attempt.id, "generatedFromType": slot.generated_from},
         )

@@ -23,6 +23,7 @@ class Attempt(msgspec.Struct, frozen=True, kw_only=True):
     location_id: int | None
     status: State
     source: str
+    locale: str
     created_at: datetime
     updated_at: datetime
     last_activity_at: datetime
@@ -35,7 +36,7 @@ class StepRecord(msgspec.Struct, frozen=True):
 
 _COLUMNS = (
     "id, account_id, setting_id, identity_proof_id, patient_id, appointment_id, location_id,"
-    " status, source, created_at, updated_at, last_activity_at"
+    " status, source, locale, created_at, updated_at, last_activity_at"
 )
 
 
@@ -53,16 +54,18 @@ async def create(
     now: datetime,
     source: str = "PARTNER",
     token_hash: str | None = None,
+    locale: str = "en",
 ) -> Attempt:
     row = await conn.fetchrow(
         f"INSERT INTO self_scheduling_attempts (account_id, setting_id, status, source,"  # noqa: S608
-        f" token_hash, created_at, updated_at, last_activity_at)"
-        f" VALUES ($1, $2, 'STARTED', $3, $4, $5, $5, $5) RETURNING {_COLUMNS}",
+        f" token_hash, locale, created_at, updated_at, last_activity_at)"
+        f" VALUES ($1, $2, 'STARTED', $3, $4, $6, $5, $5, $5) RETURNING {_COLUMNS}",
         account_id,
         setting_id,
         source,
         token_hash,
         now,
+        locale,
     )
     await add_step(conn, row["id"], account_id, Step.STARTED, now)
     return _attempt(row)

@@ -85,5 +85,7 @@ async def widget_account(conn: Conn, publishable_key: str) -> int | None:
 
 async def managed_appointment(conn: Conn, manage_hash: str) -> asyncpg.Record | None:
     return await conn.fetchrow(
-        "SELECT id, account_id FROM appointments WHERE manage_token_hash = $1", manage_hash
+        "SELECT id, account_id FROM appointments WHERE manage_token_hash = $1"
+        " OR id = (SELECT appointment_id FROM manage_links WHERE token_hash = $1)",
+        manage_hash,
     )

@@ -106,6 +106,20 @@ async def display_names(conn: Conn, account_id: int, ids: list[int]) -> dict[int
     return {r["id"]: r["display_name"] for r in rows}
 
 
+async def practitioner_offers(
+    conn: Conn, setting_id: int
+) -> dict[int, tuple[list[int], list[int]]]:
+    """practitioner id -> (location ids, appointment type ids) of the setting's configs."""
+    rows = await conn.fetch(
+        "SELECT practitioner_id, array_agg(DISTINCT location_id ORDER BY location_id) AS locs,"
+        " array_agg(DISTINCT t ORDER BY t) AS kinds"
+        " FROM scheduler_configs, unnest(appointment_type_ids) AS t"
+        " WHERE setting_id = $1 GROUP BY practitioner_id",
+        setting_id,
+    )
+    return {r["practitioner_id"]: (list(r["locs"]), list(r["kinds"])) for r in rows}
+
+
 async def appointment_type(conn: Conn, account_id: int, type_id: int) -> Row | None:
     return await conn.fetchrow(
         "SELECT id, duration_minutes, active, telehealth, form_count FROM appointment_types"

@@ -22,7 +22,7 @@ from typing import Annotated, Any
 from litestar import Router
 from litestar.handlers import HTTPRouteHandler
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.openapi.spec import Link, Operation, SecurityScheme
+from litestar.openapi.spec import Link, Operation, Reference, SecurityScheme
 from litestar.openapi.spec import OpenAPIResponse as ResponseObject
 from litestar.routes import HTTPRoute
 from msgspec import Meta
@@ -163,3 +163,13 @@ def linked(links: Mapping[int, Mapping[str, Link]]) -> type[Operation]:
                     response.links = {**(response.links or {}), **named}
 
     return LinkedOperation
+
+
+@dataclass
+class OptionalBodyOperation(Operation):
+    """An `operation_class=` for a handler whose whole body may be left out (its `data` has a
+    default): Litestar documents every request body as required."""
+
+    def __post_init__(self) -> None:
+        if self.request_body is not None and not isinstance(self.request_body, Reference):
+            self.request_body.required = False

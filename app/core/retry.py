@@ -13,11 +13,12 @@ def seconds_until(now: datetime, at: datetime) -> int:
     return max(1, math.ceil((at - now).total_seconds()))
 
 
-def too_many(code: str, detail: str, retry_after: int) -> Problem:
+def too_many(code: str, detail: str, retry_after: int, **extra: object) -> Problem:
     return Problem(
         429,
         code,
         detail,
         headers={"Retry-After": str(retry_after)},
         retryAfterSeconds=retry_after,
+        **extra,
     )

@@ -12,7 +12,8 @@ Headers, each added only when the response did not set it already:
   `frame-ancestors` list, the demo page) are left alone. Anything else gets
   `default-src 'none'; frame-ancestors 'none'` (JSON is never a document to render or frame),
   plus `X-Frame-Options: DENY` for old browsers; the OpenAPI pages under `/schema` load their
-  UI from a CDN, so they get only the anti-framing part.
+  UI (served by the app, `app/core/openapi_ui.py`) with an inline start script, so they get
+  only the anti-framing part.
 * `Strict-Transport-Security` in production only (TLS ends at the load balancer; the public
   URL is https:// there).
 * `Cache-Control: no-store` on everything under `/partner/v2/`, `/fhir/r4/` and `/widget/v1/`

@@ -10,13 +10,14 @@ from litestar.params import FromPath
 from app.appointments import booking, changes
 from app.appointments import schemas as appointment_schemas
 from app.appointments import store as appointment_store
-from app.appointments.notify import manage_token_hash, manage_url
+from app.appointments.message_context import issue_manage_link, manage_token_hash, manage_url
 from app.attempts import holds
 from app.attempts import schemas as attempt_schemas
 from app.attempts import service as attempts
 from app.attempts import store as attempt_store
 from app.attempts.machine import TERMINAL, Step
 from app.audit.spec import audit
+from app.availability import engine as e
 from app.availability import schemas as availability_schemas
 from app.availability import store as availability_store
 from app.availability.answer import availability_json
@@ -29,12 +30,15 @@ from app.availability.api import (
     from_unix_ms,
     parse_ids,
 )
+from app.availability.engine import to_unix_ms
+from app.availability.limits import earliest_start, latest_start
 from app.availability.service import SlotSearch
 from app.core import clock
 from app.core.crud import Row
+from app.core.db import transaction
 from app.core.errors import Problem, not_found
 from app.core.http import DbPool, JSONBody
-from app.core.openapi import WIDGET_ATTEMPT, WIDGET_KEY
+from app.core.openapi import WIDGET_ATTEMPT, WIDGET_KEY, OptionalBodyOperation
 from app.core.secrets import random_token
 from app.embed import schemas as s
 from app.embed.auth import attempt_token_hash, widget_attempt, widget_session, widget_setting
@@ -42,7 +46,7 @@ from app.embed.client import client_ip
 from app.identity import service as identity
 from app.identity import store as identity_store
 from app.identity.contacts import contact_from
-from app.identity.policy import Method
+from app.identity.policy import PROOF_MAX_FAILURES, Method
 
 
 def _location(row: Row) -> s.WidgetLocation:
@@ -84,12 +88,36 @@ async def _widget_attempt_view(pool, attempt: attempt_store.Attempt) -> s.Widget
     if attempt.identity_proof_id is not None:
         proof = await identity_store.get_proof(pool, attempt.account_id, attempt.identity_proof_id)
         missing = proof.missing_verifications
+    held = await appointment_store.current_hold(pool, attempt.id, clock.now())
+    hold = None
+    if held is not None:
+        tz = e.zone(held["time_zone"])
+        hold = s.WidgetHold(
+            appointment_type_id=held["appointment_type_id"],
+            location_id=held["location_id"],
+            practitioner_id=held["practitioner_id"],
+            scheduler_config_id=held["scheduler_config_id"],
+            start_date_time=held["start_at"].astimezone(tz).isoformat(),
+            start_unix=e.to_unix_ms(held["start_at"]),
+            end_unix=e.to_unix_ms(held["end_at"]),
+            expires_at=held["expires_at"],
+        )
+    patient = None
+    if attempt.patient_id is not None:
+        row = await pool.fetchrow(
+            "SELECT id, first_name, last_name FROM patients WHERE id = $1", attempt.patient_id
+        )
+        patient = s.WidgetPatientName(
+            id=row["id"], first_name=row["first_name"], last_name=row["last_name"]
+        )
     return s.WidgetAttempt(
         id=full.id,
         status=full.status,
         is_verified=full.is_verified,
         missing_verifications=missing,
         steps=full.steps,
+        hold=hold,
+        patient=patient,
     )
 
 
@@ -124,6 +152,20 @@ class WidgetController(Controller):
         names = await availability_store.display_names(
             pool, account, list(setting["practitioner_ids"])
         )
+        offered = await availability_store.practitioner_offers(pool, setting["id"])
+        now = clock.now()
+        earliest = earliest_start(
+            now,
+            setting["afterward_booking_limit"],
+            setting["afterward_booking_limit_unit"],
+            setting["afterward_booking_limit_active"],
+        )
+        latest = latest_start(
+            now,
+            setting["forward_booking_limit"],
+            setting["forward_booking_limit_unit"],
+            setting["forward_booking_limit_active"],
+        )
         return s.WidgetConfig(
             setting_id=setting["id"],
             practice_name=setting["practice_name"],
@@ -131,7 +173,12 @@ class WidgetController(Controller):
             locations=[_location(r) for r in locations],
             appointment_types=[_kind(r) for r in kinds],
             practitioners=[
-                s.WidgetPractitioner(id=pid, display_name=name)
+                s.WidgetPractitioner(
+                    id=pid,
+                    display_name=name,
+                    location_ids=offered.get(pid, ([], []))[0],
+                    appointment_type_ids=offered.get(pid, ([], []))[1],
+                )
                 for pid, name in sorted(names.items())
             ],
             location_selectable=setting["location_selectable"],
@@ -143,10 +190,21 @@ class WidgetController(Controller):
             are_practitioners_selectable=setting["are_practitioners_selectable"],
             theme=dict(setting["theme"] or {}),
             allowed_phone_countries=list(setting["allowed_phone_countries"]),
+            booking_horizon=s.BookingHorizon(
+                earliest_unix=to_unix_ms(earliest),
+                latest_unix=to_unix_ms(latest) if latest is not None else None,
+            ),
         )
 
-    @post("/attempt", security=WIDGET_KEY, summary="Start a booking session")
-    async def start(self, request: Request, pool: DbPool) -> s.AttemptStarted:
+    @post(
+        "/attempt",
+        security=WIDGET_KEY,
+        operation_class=OptionalBodyOperation,
+        summary="Start a booking session (optionally in the patient's language)",
+    )
+    async def start(
+        self, request: Request, pool: DbPool, data: JSONBody[s.AttemptStartIn | None] = None
+    ) -> s.AttemptStarted:
         setting = await widget_setting(request)
         secret = request.app.state.settings.secret_key
         proof_id = None
@@ -166,15 +224,60 @@ class WidgetController(Controller):
             clock.now(),
             source="WIDGET",
             token_hash=attempt_token_hash(secret, token),
+            locale=data.lang if data is not None and data.lang else "en",
         )
         return s.AttemptStarted(
             attempt_token=token, attempt=await _widget_attempt_view(pool, attempt)
         )
 
-    @get("/attempt", security=WIDGET_ATTEMPT, summary="This booking session")
+    @get(
+        "/attempt",
+        security=WIDGET_ATTEMPT,
+        opt=audit("patient", "read", "response:patient.id"),
+        summary="This booking session: what a reloaded widget resumes with",
+    )
     async def current(self, request: Request, pool: DbPool) -> s.WidgetAttempt:
         session = await widget_session(request)
         return await _widget_attempt_view(pool, session.attempt)
+
+    @get(
+        "/attempt/upcoming",
+        security=WIDGET_ATTEMPT,
+        opt=audit("appointment", "read", "response:appointments[].id"),
+        summary="The patient's upcoming appointments (of a type), to manage instead of rebooking",
+    )
+    async def upcoming(
+        self, request: Request, pool: DbPool, appointment_type_id: AppointmentTypeIdQuery
+    ) -> s.UpcomingAppointments:
+        session = await widget_session(request)
+        patient_id = session.attempt.patient_id
+        if patient_id is None:
+            raise Problem(422, "patient_not_set", "Name and date of birth come first.")
+        settings = request.app.state.settings
+        async with transaction(pool) as conn:
+            rows = await appointment_store.upcoming_for_patient(
+                conn, session.account_id, patient_id, clock.now(),
+                appointment_type_id=appointment_type_id,
+            )  # fmt: skip
+            found = []
+            for row in rows:
+                tz = e.zone(row["time_zone"])
+                token = await issue_manage_link(conn, settings.secret_key, row["id"])
+                found.append(
+                    s.UpcomingAppointment(
+                        id=row["id"],
+                        start_date_time=row["start_at"].astimezone(tz).isoformat(),
+                        end_date_time=row["end_at"].astimezone(tz).isoformat(),
+                        appointment_type_id=row["appointment_type_id"],
+                        appointment_type_name=row["type_name"],
+                        practitioner_name=row["practitioner_name"],
+                        location_id=row["location_id"],
+                        location_name=row["location_name"],
+                        telehealth=row["telehealth"],
+                        manage_url=manage_url(settings.public_url, token, session.attempt.locale),
+                    )
+                )
+        return s.UpcomingAppointments(appointments=found)
 
     @get(
         "/availability",
@@ -226,7 +329,7 @@ class WidgetController(Controller):
         contact = contact_from(data.email, data.phone, session.setting["allowed_phone_countries"])
         await identity.send_code(
             pool, session.account_id, proof_id, contact,
-            secret_key=request.app.state.settings.secret_key,
+            secret_key=request.app.state.settings.secret_key, locale=session.attempt.locale,
         )  # fmt: skip
         return s.CodeSent(sent=True)
 
@@ -249,8 +352,11 @@ class WidgetController(Controller):
         )  # fmt: skip
         if proof is None:
             current = await identity_store.get_proof(pool, session.account_id, proof_id)
-            missing = current.missing_verifications
-            return s.CodeChecked(verified=False, missing_verifications=missing)
+            return s.CodeChecked(
+                verified=False,
+                missing_verifications=current.missing_verifications,
+                tries_left=max(0, PROOF_MAX_FAILURES - current.failed_attempts),
+            )
         return s.CodeChecked(verified=True, missing_verifications=proof.missing_verifications)
 
     @post(
@@ -309,7 +415,7 @@ class WidgetController(Controller):
         return s.Booked(
             appointment=booking.to_appointment(booked.appointment),
             manage_token=booked.manage_token,
-            manage_url=manage_url(settings.public_url, booked.manage_token),
+            manage_url=manage_url(settings.public_url, booked.manage_token, session.attempt.locale),
         )
 
 
@@ -374,7 +480,7 @@ class ManageController(Controller):
         row = await _managed(request, pool, manage_token)
         updated = await changes.cancel(
             pool, request.app.state.settings, row["account_id"], row["id"],
-            actor="patient", now=clock.now(),
+            actor="patient", now=clock.now(), manage_token=manage_token,
         )  # fmt: skip
         return s.AppointmentOnly(appointment=booking.to_appointment(updated))
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from app.appointments.schemas import Appointment
 from app.attempts.schemas import StepOut
@@ -39,6 +39,17 @@ class WidgetAppointmentType(Schema):
 class WidgetPractitioner(Schema):
     id: int
     display_name: str
+    # where and what this practitioner can be booked for in this setting (their configs)
+    location_ids: list[int] = []
+    appointment_type_ids: list[int] = []
+
+
+class BookingHorizon(Schema):
+    """When bookable times start and end right now: the setting's minimum notice and forward
+    limit (`latestUnix` null: no forward limit)."""
+
+    earliest_unix: int
+    latest_unix: int | None
 
 
 class WidgetConfig(Schema):
@@ -57,6 +68,26 @@ class WidgetConfig(Schema):
     are_practitioners_selectable: bool
     theme: dict[str, Any]
     allowed_phone_countries: list[str]
+    booking_horizon: BookingHorizon
+
+
+class WidgetHold(Schema):
+    """The time the attempt holds (what a reloaded widget resumes with)."""
+
+    appointment_type_id: int
+    location_id: int
+    practitioner_id: int
+    scheduler_config_id: int
+    start_date_time: str
+    start_unix: int
+    end_unix: int
+    expires_at: datetime
+
+
+class WidgetPatientName(Schema):
+    id: int
+    first_name: str
+    last_name: str
 
 
 class WidgetAttempt(Schema):
@@ -65,6 +96,29 @@ class WidgetAttempt(Schema):
     is_verified: bool
     missing_verifications: list[str]
     steps: list[StepOut]
+    hold: WidgetHold | None = None
+    patient: WidgetPatientName | None = None  # once set: the name the review step shows
+
+
+class UpcomingAppointment(Schema):
+    id: int
+    start_date_time: str
+    end_date_time: str
+    appointment_type_id: int
+    appointment_type_name: str
+    practitioner_name: str
+    location_id: int
+    location_name: str
+    telehealth: bool
+    manage_url: str  # a fresh link: the patient may manage it instead of booking another
+
+
+class UpcomingAppointments(Schema):
+    appointments: list[UpcomingAppointment]
+
+
+class AttemptStartIn(Schema):
+    lang: Literal["en", "es"] | None = None  # the patient's language: every message uses it
 
 
 class AttemptStarted(Schema):
@@ -90,6 +144,8 @@ class CodeSent(Schema):
 class CodeChecked(Schema):
     verified: bool
     missing_verifications: list[str]
+    # after a wrong code: wrong codes this booking may still try before verification locks
+    tries_left: int | None = None
 
 
 class Booked(Schema):

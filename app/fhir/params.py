@@ -9,13 +9,12 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from app.core.errors import invalid
+from app.core.instants import OUT_OF_RANGE, check_instant, in_range
 from app.fhir import ids
 
 _PREFIX = re.compile(r"^(eq|gt|lt|ge|le)?(.+)$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _TICK = timedelta(microseconds=1)
-# the instants the engine and PostgreSQL accept comfortably (years 1 and 9999 are refused)
-_FIRST_YEAR, _LAST_YEAR = 1900, 9000
 
 
 class Window:
@@ -38,7 +37,8 @@ def instant(raw: str, field: str, zone: ZoneInfo) -> tuple[datetime, datetime]:
     try:
         if _DATE.match(raw):
             day = date.fromisoformat(raw)
-            _check_year(day.year, field)
+            if not in_range(day):
+                raise invalid(field, OUT_OF_RANGE)
             start = datetime.combine(day, time(), zone)
             return start, datetime.combine(day + timedelta(days=1), time(), zone)
         value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
@@ -48,13 +48,7 @@ def instant(raw: str, field: str, zone: ZoneInfo) -> tuple[datetime, datetime]:
         ) from None
     if value.utcoffset() is None:
         raise invalid(field, "must include a UTC offset, e.g. 2026-03-09T09:00:00-04:00")
-    _check_year(value.year, field)
-    return value, value + _TICK
-
-
-def _check_year(year: int, field: str) -> None:
-    if not _FIRST_YEAR <= year <= _LAST_YEAR:
-        raise invalid(field, f"must be between the years {_FIRST_YEAR} and {_LAST_YEAR}")
+    return check_instant(value, field), value + _TICK
 
 
 def date_window(values: list[str], field: str, zone: ZoneInfo) -> Window:

@@ -33,6 +33,7 @@ log = logging.getLogger("slotproof.identity")
 PURPOSE = VERIFICATION_CODE
 # compared against when no live code exists, so a verify costs the same either way
 _NO_CODE = "0" * 64
+LOCKED = "Too many wrong codes; verification is blocked for now."
 
 
 def _check_usable(proof: Proof, contact: Contact, now: datetime) -> None:
@@ -59,9 +60,16 @@ async def create_proof(
 
 
 async def send_code(
-    pool: asyncpg.Pool, account_id: int, proof_id: int, contact: Contact, *, secret_key: str
+    pool: asyncpg.Pool,
+    account_id: int,
+    proof_id: int,
+    contact: Contact,
+    *,
+    secret_key: str,
+    locale: str = "en",
 ) -> None:
-    """Send a fresh code to `contact`, superseding this proof's earlier codes on that channel.
+    """Send a fresh code to `contact` (in `locale`), superseding this proof's earlier codes on
+    that channel.
 
     Never looks at patients: the answer and the work done are the same for any contact."""
     contact_hash = policy.contact_digest(secret_key, contact.channel, contact.key)
@@ -70,13 +78,22 @@ async def send_code(
         await store.lock_contact(conn, contact_hash)
         now = store.clock()
         _check_usable(proof, contact, now)
+        if policy.proof_locked(proof.failed_attempts):  # it could not use a new code: none is sent
+            wait = policy.proof_retry_after(now, proof.expires_at)
+            raise too_many("too_many_attempts", LOCKED, wait)
         if contact.channel.value == "SMS":
             await refuse_opted_out_sms(conn, account_id, contact.value)
         sends = await store.sends_since(conn, contact_hash, now - policy.SEND_WINDOW)
         wait = policy.send_retry_after(now, sends)
         if wait is not None:
+            live = await store.live_code(conn, proof.id, contact.channel, contact_hash, now)
             raise too_many(
-                "send_rate_limited", "Too many codes were sent to this contact; try later.", wait
+                "send_rate_limited",
+                "Too many codes were sent to this contact; try later.",
+                wait,
+                # whether the code already sent *for this proof* still works: a code sent for
+                # another proof (another tab, a restarted booking) does not
+                liveCode=live is not None,
             )
         code = policy.generate_code()
         await store.invalidate_live_codes(conn, proof.id, contact.channel, now)
@@ -96,6 +113,7 @@ async def send_code(
             to=contact.value,
             purpose=PURPOSE,
             params={"practice": await store.account_name(conn, account_id), "code": code},
+            locale=locale,
         )
         await attempt_service.on_proof_step(conn, proof.id, Step.CODE_SENT, now, verified=False)
     log.info("identity code queued", extra={"proofId": proof.id, "channel": contact.channel.value})
@@ -118,10 +136,9 @@ async def verify_code(
         await store.lock_contact(conn, contact_hash)
         now = store.clock()
         _check_usable(proof, contact, now)
-        locked = "Too many wrong codes; verification is blocked for now."
         if policy.proof_locked(proof.failed_attempts):
             wait = policy.proof_retry_after(now, proof.expires_at)
-            raise too_many("too_many_attempts", locked, wait)
+            raise too_many("too_many_attempts", LOCKED, wait)
         live = await store.live_code(conn, proof.id, contact.channel, contact_hash, now)
         failures = await store.failures_since(
             conn, account_id, contact_hash, now - policy.CONTACT_FAILURE_WINDOW
@@ -133,7 +150,7 @@ async def verify_code(
                 conn, proof.id, contact_hash, sent_at
             )
             if not policy.may_try_while_locked(sent_at, failed):
-                raise too_many("too_many_attempts", locked, wait)
+                raise too_many("too_many_attempts", LOCKED, wait)
 
         candidate = policy.code_digest(secret_key, proof.id, contact_hash, code)
         matches = policy.digests_equal(candidate, live["code_hash"] if live else _NO_CODE)

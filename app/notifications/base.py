@@ -6,6 +6,8 @@ from typing import Literal, Protocol
 
 import msgspec
 
+from app.notifications.messages import Attachment
+
 ChannelName = Literal["SMS", "EMAIL"]
 CHANNELS: tuple[ChannelName, ...] = ("SMS", "EMAIL")
 
@@ -20,6 +22,7 @@ class OutgoingMessage(msgspec.Struct, frozen=True, kw_only=True):
     subject: str | None = None  # email only
     html: str | None = None  # email only
     code: str | None = None  # verification messages: for the file channel's JSON only
+    attachments: tuple[Attachment, ...] = ()  # email only: the visit's .ics
     headers: dict[str, str] | None = None  # email only: extra headers (List-Unsubscribe)
 
     def __repr__(self) -> str:  # never the recipient or the code, should one be printed

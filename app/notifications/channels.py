@@ -23,6 +23,7 @@ from app.notifications.base import (
     Retryable,
     SendResult,
 )
+from app.notifications.messages import Attachment
 from app.notifications.sendgrid_email import SendGridEmail
 from app.notifications.twilio_sms import TwilioSms
 
@@ -47,12 +48,14 @@ class ConsoleChannel:
 
     async def send(self, message: OutgoingMessage) -> SendResult:
         subject = f" [{message.subject}]" if message.subject else ""
+        files = "".join(f"\n[attached: {a.filename}]" for a in message.attachments)
         log.info(
-            "console delivery (development only) %s to %s%s: %s",
+            "console delivery (development only) %s to %s%s: %s%s",
             message.channel,
             message.to,
             subject,
             message.body,
+            files,
             extra={"notificationId": message.notification_id, "purpose": message.purpose},
         )
         return SendResult(f"console-{uuid.uuid4().hex}")
@@ -69,6 +72,7 @@ class FileMessage(msgspec.Struct, rename="camel", omit_defaults=True, kw_only=Tr
     subject: str | None = None
     html: str | None = None
     code: str | None = None
+    attachments: list[Attachment] | None = None
     headers: dict[str, str] | None = None
 
 
@@ -91,6 +95,7 @@ class FileChannel:
             subject=message.subject,
             html=message.html,
             code=message.code,
+            attachments=list(message.attachments) or None,
             headers=message.headers,
         )
         name = f"{time.time_ns()}-{message.notification_id}.json"

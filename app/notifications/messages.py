@@ -1,18 +1,23 @@
 """Every message text, in one table keyed by (purpose, locale), and pure rendering.
 
-Messages are short and carry the practice name and what the recipient needs to act (a code, a
-time, a place, a link), nothing else about the patient. Add a locale by adding its rows;
-`normalize_locale` falls back to English for any locale without a full set.
+Messages carry the practice name and what the recipient needs to act (a code; or the visit:
+what, with whom, when, where, the practice's phone and the manage link), nothing about the
+patient. Add a locale by adding its rows; `normalize_locale` falls back to English for any
+locale without a full set. Appointment parameters are built by
+`app.appointments.message_context` (reminders and offers reuse it).
 """
 
 from __future__ import annotations
 
 import html
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Final, NamedTuple
+from urllib.parse import urlsplit
 
 import msgspec
+
+from app.notifications.calendar import CalendarEvent, google_url, ics, outlook_url
 
 VERIFICATION_CODE: Final = "verification_code"
 APPOINTMENT_CONFIRMATION: Final = "appointment_confirmation"
@@ -20,21 +25,37 @@ APPOINTMENT_RESCHEDULED: Final = "appointment_rescheduled"
 APPOINTMENT_CANCELLED: Final = "appointment_cancelled"
 APPOINTMENT_REMINDER: Final = "appointment_reminder"
 
-_APPOINTMENT_PARAMS = ("practice", "when", "place", "manage_url")
+# what every message about one appointment takes (see app.appointments.message_context):
+# `when` is already written in the message's language and the location's zone, `starts_at` /
+# `ends_at` are ISO instants for the calendar, `sequence` orders calendar updates
+APPOINTMENT_PARAMS: Final = (
+    "practice", "service", "practitioner", "when", "place", "manage_url",
+    "starts_at", "ends_at", "event_uid", "sequence",
+)  # fmt: skip
+APPOINTMENT_OPTIONAL: Final = ("phone", "phone_uri")
 
-# purpose -> the exact parameter names it takes (all required)
+# purpose -> the parameter names it requires, and those it may take
 PURPOSES: Final[dict[str, tuple[str, ...]]] = {
     VERIFICATION_CODE: ("practice", "code"),
-    APPOINTMENT_CONFIRMATION: _APPOINTMENT_PARAMS,
-    APPOINTMENT_RESCHEDULED: _APPOINTMENT_PARAMS,
-    APPOINTMENT_CANCELLED: _APPOINTMENT_PARAMS,
-    APPOINTMENT_REMINDER: (*_APPOINTMENT_PARAMS, "practitioner"),
+    APPOINTMENT_CONFIRMATION: APPOINTMENT_PARAMS,
+    APPOINTMENT_RESCHEDULED: APPOINTMENT_PARAMS,
+    APPOINTMENT_CANCELLED: APPOINTMENT_PARAMS,
+    APPOINTMENT_REMINDER: ("practice", "when", "place", "manage_url", "practitioner"),
 }
 # purpose -> parameter names it may take besides the required ones
 OPTIONAL: Final[dict[str, tuple[str, ...]]] = {
+    APPOINTMENT_CONFIRMATION: APPOINTMENT_OPTIONAL,
+    APPOINTMENT_RESCHEDULED: APPOINTMENT_OPTIONAL,
+    APPOINTMENT_CANCELLED: APPOINTMENT_OPTIONAL,
     APPOINTMENT_REMINDER: ("confirm_url", "unsubscribe_url"),  # email only
 }
-URL_PARAMS: Final = ("manage_url", "confirm_url", "unsubscribe_url")
+# emails of these purposes carry the visit as an .ics (a cancellation removes it)
+CALENDAR: Final = {
+    APPOINTMENT_CONFIRMATION: False,
+    APPOINTMENT_RESCHEDULED: False,
+    APPOINTMENT_CANCELLED: True,  # cancelled
+}
+URL_PARAMS: Final = frozenset({"manage_url", "confirm_url", "unsubscribe_url"})
 
 # a message not sent within this long after it was queued is pointless; the worker fails it
 VALID_FOR: Final[dict[str, timedelta]] = {VERIFICATION_CODE: timedelta(minutes=10)}
@@ -42,6 +63,7 @@ VALID_FOR: Final[dict[str, timedelta]] = {VERIFICATION_CODE: timedelta(minutes=1
 LOCALES: Final = ("en", "es")
 DEFAULT_LOCALE: Final = "en"
 MAX_PARAM_LENGTH: Final = 500
+URL_PARAMS: Final = frozenset({"manage_url"})
 
 
 class Template(NamedTuple):
@@ -50,12 +72,44 @@ class Template(NamedTuple):
     text: str  # email plain text; the HTML part is derived from it
 
 
+class Attachment(msgspec.Struct, frozen=True, kw_only=True):
+    filename: str
+    content_type: str
+    content: str
+
+
 class Rendered(msgspec.Struct, frozen=True, kw_only=True):
     sms: str
     subject: str
     text: str
     html: str
+    attachments: tuple[Attachment, ...] = ()
 
+
+# phrases that appear only when the value behind them exists, per locale
+PHRASES: Final[dict[str, dict[str, str]]] = {
+    "en": {
+        "call_sms": " Questions: {phone}.",
+        "call_line": "\nQuestions? Call {phone}",
+        "video": "Video visit",
+    },
+    "es": {
+        "call_sms": " Preguntas: {phone}.",
+        "call_line": "\n¿Preguntas? Llame al {phone}",
+        "video": "Visita por video",
+    },
+}
+
+_CALENDAR_EN = (
+    "Add it to your calendar with the attached appointment.ics, or:\n"
+    "Add to Google Calendar: {google_url}\n"
+    "Add to Outlook: {outlook_url}"
+)
+_CALENDAR_ES = (
+    "Agréguela a su calendario con el archivo adjunto appointment.ics, o:\n"
+    "Agregar a Google Calendar: {google_url}\n"
+    "Agregar a Outlook: {outlook_url}"
+)
 
 TEMPLATES: Final[dict[tuple[str, str], Template]] = {
     (VERIFICATION_CODE, "en"): Template(
@@ -75,57 +129,79 @@ TEMPLATES: Final[dict[tuple[str, str], Template]] = {
         ),
     ),
     (APPOINTMENT_CONFIRMATION, "en"): Template(
-        sms="{practice}: your appointment is confirmed for {when} at {place}. Manage: {manage_url}",
-        subject="{practice}: appointment confirmed",
+        sms=(
+            "{practice}: your {service} with {practitioner} is booked for {when}. {place}."
+            "{call_sms} Reschedule or cancel: {manage_url}"
+        ),
+        subject="{practice}: appointment confirmed for {when}",
         text=(
             "Your appointment with {practice} is confirmed.\n\n"
-            "When: {when}\nWhere: {place}\n\n"
-            "To reschedule or cancel: {manage_url}"
+            "What: {service} with {practitioner}\nWhen: {when}\nWhere: {place}{call_line}\n\n"
+            f"{_CALENDAR_EN}\n\n"
+            "Reschedule or cancel: {manage_url}"
         ),
     ),
     (APPOINTMENT_CONFIRMATION, "es"): Template(
-        sms="{practice}: su cita está confirmada para {when} en {place}. Gestionar: {manage_url}",
-        subject="{practice}: cita confirmada",
+        sms=(
+            "{practice}: su cita ({service} con {practitioner}) es el {when}. {place}."
+            "{call_sms} Cambiar o cancelar: {manage_url}"
+        ),
+        subject="{practice}: cita confirmada para el {when}",
         text=(
             "Su cita con {practice} está confirmada.\n\n"
-            "Cuándo: {when}\nDónde: {place}\n\n"
-            "Para cambiarla o cancelarla: {manage_url}"
+            "Qué: {service} con {practitioner}\nCuándo: {when}\nDónde: {place}{call_line}\n\n"
+            f"{_CALENDAR_ES}\n\n"
+            "Cambiar o cancelar la cita: {manage_url}"
         ),
     ),
     (APPOINTMENT_RESCHEDULED, "en"): Template(
-        sms="{practice}: your appointment moved to {when} at {place}. Manage: {manage_url}",
-        subject="{practice}: appointment rescheduled",
+        sms=(
+            "{practice}: your {service} with {practitioner} moved to {when}. {place}."
+            "{call_sms} Reschedule or cancel: {manage_url}"
+        ),
+        subject="{practice}: appointment moved to {when}",
         text=(
-            "Your appointment with {practice} has been rescheduled.\n\n"
-            "New time: {when}\nWhere: {place}\n\n"
-            "To reschedule or cancel: {manage_url}"
+            "Your appointment with {practice} has a new time.\n\n"
+            "What: {service} with {practitioner}\nNew time: {when}\nWhere: {place}{call_line}\n\n"
+            f"{_CALENDAR_EN}\n\n"
+            "Reschedule or cancel: {manage_url}"
         ),
     ),
     (APPOINTMENT_RESCHEDULED, "es"): Template(
-        sms="{practice}: su cita se cambió a {when} en {place}. Gestionar: {manage_url}",
-        subject="{practice}: cita reprogramada",
+        sms=(
+            "{practice}: su cita ({service} con {practitioner}) se cambió al {when}. {place}."
+            "{call_sms} Cambiar o cancelar: {manage_url}"
+        ),
+        subject="{practice}: su cita se cambió al {when}",
         text=(
-            "Su cita con {practice} se ha reprogramado.\n\n"
-            "Nueva fecha: {when}\nDónde: {place}\n\n"
-            "Para cambiarla o cancelarla: {manage_url}"
+            "Su cita con {practice} tiene una nueva fecha.\n\n"
+            "Qué: {service} con {practitioner}\nNueva fecha: {when}\nDónde: {place}{call_line}\n\n"
+            f"{_CALENDAR_ES}\n\n"
+            "Cambiar o cancelar la cita: {manage_url}"
         ),
     ),
     (APPOINTMENT_CANCELLED, "en"): Template(
-        sms="{practice}: your appointment ({when}, {place}) is cancelled. Details: {manage_url}",
-        subject="{practice}: appointment cancelled",
+        sms=(
+            "{practice}: your {service} with {practitioner} on {when} is cancelled."
+            "{call_sms} Book another time: {manage_url}"
+        ),
+        subject="{practice}: appointment on {when} cancelled",
         text=(
             "Your appointment with {practice} has been cancelled.\n\n"
-            "When: {when}\nWhere: {place}\n\n"
-            "Details: {manage_url}"
+            "What: {service} with {practitioner}\nWas: {when}\nWhere: {place}{call_line}\n\n"
+            "Book another time: {manage_url}"
         ),
     ),
     (APPOINTMENT_CANCELLED, "es"): Template(
-        sms="{practice}: su cita ({when}, {place}) se canceló. Detalles: {manage_url}",
-        subject="{practice}: cita cancelada",
+        sms=(
+            "{practice}: su cita ({service} con {practitioner}) del {when} se canceló."
+            "{call_sms} Reservar otra hora: {manage_url}"
+        ),
+        subject="{practice}: cita del {when} cancelada",
         text=(
             "Su cita con {practice} se ha cancelado.\n\n"
-            "Cuándo: {when}\nDónde: {place}\n\n"
-            "Detalles: {manage_url}"
+            "Qué: {service} con {practitioner}\nEra: {when}\nDónde: {place}{call_line}\n\n"
+            "Reservar otra hora: {manage_url}"
         ),
     ),
 }
@@ -163,6 +239,8 @@ TEMPLATES[(APPOINTMENT_REMINDER, "es")] = Template(
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
 _LOCALE = re.compile(r"^[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})*$")
+# a template line that is only "Label: {x_url}" becomes a link labelled "Label" in HTML
+_LINK_LINE = re.compile(r"^(?P<label>[^{}:]+): \{(?P<name>\w+_url)\}$")
 
 
 def normalize_locale(locale: str | None) -> str:
@@ -171,6 +249,11 @@ def normalize_locale(locale: str | None) -> str:
         return DEFAULT_LOCALE
     language = re.split(r"[-_]", locale.strip(), maxsplit=1)[0].lower()
     return language if language in LOCALES else DEFAULT_LOCALE
+
+
+def video_place(locale: str | None) -> str:
+    """What 'where' says for a telehealth visit."""
+    return PHRASES[normalize_locale(locale)]["video"]
 
 
 def check_params(purpose: str, params: dict[str, str]) -> dict[str, str]:
@@ -190,50 +273,129 @@ def check_params(purpose: str, params: dict[str, str]) -> dict[str, str]:
         if not 1 <= len(value) <= MAX_PARAM_LENGTH:
             raise ValueError(f"param {name} must be 1 to {MAX_PARAM_LENGTH} characters")
         cleaned[name] = value
-    for name in URL_PARAMS:
-        if name in cleaned and not cleaned[name].startswith(("https://", "http://")):
+    for name in URL_PARAMS & set(cleaned):
+        if not cleaned[name].startswith(("https://", "http://")):
             raise ValueError(f"param {name} must be an http(s) URL")
+    if "phone_uri" in cleaned and not re.fullmatch(r"tel:\+\d{7,15}", cleaned["phone_uri"]):
+        raise ValueError("param phone_uri must be a tel:+digits URI")
     if "code" in cleaned and not cleaned["code"].isalnum():
         raise ValueError("param code must be letters and digits")
+    for name in ("starts_at", "ends_at"):
+        if name in cleaned:
+            _instant(cleaned[name])
     return cleaned
+
+
+def _instant(value: str) -> datetime:
+    at = datetime.fromisoformat(value)
+    if at.utcoffset() is None:
+        raise ValueError("starts_at / ends_at need a UTC offset")
+    return at
+
+
+def _event(purpose: str, values: dict[str, str]) -> CalendarEvent:
+    return CalendarEvent(
+        uid=values["event_uid"],
+        start=_instant(values["starts_at"]),
+        end=_instant(values["ends_at"]),
+        summary=f"{values['service']} — {values['practice']}",
+        location=values["place"],
+        description=" · ".join(
+            v for v in (values["practitioner"], values.get("phone"), values["manage_url"]) if v
+        ),
+        sequence=int(values["sequence"]) if values["sequence"].isdigit() else 0,
+        cancelled=CALENDAR[purpose],
+    )
 
 
 def render_sms(purpose: str, locale: str, params: dict[str, str]) -> str:
     """The SMS text alone (the worker's hot path: no email parts to build for a text)."""
     values = {name: "" for name in OPTIONAL.get(purpose, ())} | check_params(purpose, params)
-    return TEMPLATES[(purpose, normalize_locale(locale))].sms.format(**values)
+    lang = normalize_locale(locale)
+    return TEMPLATES[(purpose, lang)].sms.format(**values, **_phrases(lang, values.get("phone")))
 
 
 def render(purpose: str, locale: str, params: dict[str, str]) -> Rendered:
-    """SMS text, email subject, text and HTML for one message (ValueError on bad input)."""
+    """SMS text, email subject, text, HTML and attachments for one message (ValueError on bad
+    input)."""
     # an absent optional param reads empty (an SMS reminder has no confirm link)
     values = {name: "" for name in OPTIONAL.get(purpose, ())} | check_params(purpose, params)
     lang = normalize_locale(locale)
     template = TEMPLATES[(purpose, lang)]
+    links: dict[str, str] = {}
+    attachments: tuple[Attachment, ...] = ()
+    if purpose in CALENDAR:
+        event = _event(purpose, values)
+        links = {"google_url": google_url(event), "outlook_url": outlook_url(event)}
+        method = "CANCEL" if event.cancelled else "PUBLISH"
+        attachments = (
+            Attachment(
+                filename="appointment.ics",
+                content_type=f"text/calendar; charset=utf-8; method={method}",
+                content=ics(event, now=datetime.fromtimestamp(event.sequence, UTC)),
+            ),
+        )
+    plain = {**values, **links, **_phrases(lang, values.get("phone"))}
+    subject = _CONTROL.sub(" ", template.subject.format(**plain))
     return Rendered(
-        sms=template.sms.format(**values),
-        subject=template.subject.format(**values),
-        text=template.text.format(**values),
-        html=_html(template.text, values, lang),
+        sms=template.sms.format(**plain),
+        subject=subject,
+        text=template.text.format(**plain),
+        html=_html(template.text, {**values, **links}, lang),
+        attachments=attachments,
     )
+
+
+def _phrases(lang: str, phone: str | None) -> dict[str, str]:
+    """The optional phrases, filled (empty without the value they need)."""
+    if not phone:
+        return {"call_sms": "", "call_line": ""}
+    phrases = PHRASES[lang]
+    return {
+        "call_sms": phrases["call_sms"].format(phone=phone),
+        "call_line": phrases["call_line"].format(phone=phone),
+    }
+
+
+def _anchor(url: str, label: str) -> str:
+    return f'<a href="{html.escape(url, quote=True)}">{html.escape(label, quote=False)}</a>'
 
 
 def _html(text_template: str, values: dict[str, str], lang: str) -> str:
     escaped = {name: html.escape(value, quote=True) for name, value in values.items()}
-    for name in URL_PARAMS:
-        if name in escaped:
-            url = escaped[name]
-            escaped[name] = f'<a href="{url}">{url}</a>'
+    for name in URL_PARAMS & set(values):
+        if values[name]:
+            escaped[name] = _anchor(values[name], values[name])
     if "code" in escaped:
         escaped["code"] = (
             f'<strong style="font-size:1.4em;letter-spacing:0.15em">{escaped["code"]}</strong>'
         )
-    body = html.escape(text_template, quote=False).format(**escaped)
+    phone = values.get("phone")
+    if phone:  # tappable on a phone
+        shown = _anchor(values["phone_uri"], phone) if values.get("phone_uri") else escaped["phone"]
+        escaped.update(_phrases(lang, shown))
+    else:
+        escaped.update(_phrases(lang, None))
+    lines = []
+    for line in text_template.split("\n"):
+        link = _LINK_LINE.fullmatch(line)
+        if link and values.get(link["name"]):
+            lines.append(_anchor(values[link["name"]], link["label"]))
+        else:
+            lines.append(html.escape(line, quote=False).format(**escaped))
+    body = "\n".join(lines)
     paragraphs = "".join(
-        "<p>" + "<br>".join(part.split("\n")) + "</p>" for part in body.split("\n\n")
+        "<p>" + "<br>".join(part.split("\n")) + "</p>" for part in body.split("\n\n") if part
     )
     return (
         f'<!doctype html><html lang="{lang}"><head><meta charset="utf-8"></head>'
         '<body style="font-family:Arial,Helvetica,sans-serif;font-size:16px;line-height:1.5">'
         f"{paragraphs}</body></html>"
     )
+
+
+def event_uid(appointment_id: int, public_url: str) -> str:
+    """The calendar UID of an appointment: the same in every message and in the widget's
+    own .ics, so a calendar updates one event instead of adding another."""
+    host = urlsplit(public_url).hostname or "slotproof"
+    return f"appointment-{appointment_id}@{host}"

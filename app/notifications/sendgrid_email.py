@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import http.client
 import logging
 import urllib.error
 
 from python_http_client.exceptions import HTTPError
 from sendgrid import SendGridAPIClient
-from sendgrid.helpers.mail import CustomArg, Header, Mail
+from sendgrid.helpers.mail import (
+    Attachment,
+    CustomArg,
+    Disposition,
+    FileContent,
+    FileName,
+    FileType,
+    Header,
+    Mail,
+)
 
 from app.notifications.base import OutgoingMessage, Retryable, SendResult, for_status
 
@@ -45,6 +55,15 @@ class SendGridEmail:
             html_content=message.html or None,
         )
         mail.custom_arg = CustomArg(NOTIFICATION_ARG, str(message.notification_id))
+        for item in message.attachments:
+            mail.add_attachment(
+                Attachment(
+                    FileContent(base64.b64encode(item.content.encode()).decode()),
+                    FileName(item.filename),
+                    FileType(item.content_type),
+                    Disposition("attachment"),
+                )
+            )
         for name, value in (message.headers or {}).items():
             mail.header = Header(name, value)
         try:

@@ -64,6 +64,7 @@ def build_message(row: Mapping) -> OutgoingMessage:
         subject=rendered.subject,
         html=rendered.html,
         headers=unsubscribe_headers(row["params"].get("unsubscribe_url")),
+        attachments=rendered.attachments,
     )
 
 

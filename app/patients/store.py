@@ -70,3 +70,8 @@ async def fill_missing_contacts(
         email,
         phone,
     )
+
+
+async def set_locale(conn: asyncpg.Connection, patient_id: int, locale: str) -> None:
+    """The language of the patient's latest widget booking: their messages use it."""
+    await conn.execute("UPDATE patients SET locale = $2 WHERE id = $1", patient_id, locale)

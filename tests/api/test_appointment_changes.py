@@ -10,7 +10,7 @@ from app.appointments import changes
 from app.core import clock
 from app.core.errors import Problem
 from tests.builders import build_practice, insert_appointment
-from tests.support import Partner, make_partner, problem_code
+from tests.support import Partner, make_partner, open_manage_link, problem_code
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)  # Monday, 07:00 in New York (EST)
 MONDAY_9 = "2026-03-09T09:00:00-04:00"  # EDT from 2026-03-08
@@ -225,7 +225,7 @@ async def test_get_one_appointment(partner, client, pool):
 # ------------------------------------------------------------------ cancel and status
 
 
-async def test_cancel_frees_the_slot_for_a_new_booking(partner, pool):
+async def test_cancel_frees_the_slot_for_a_new_booking(partner, client, pool):
     practice = await build_practice(partner, method=None)
     booked = await book(partner, practice)
     assert MONDAY_9 not in await open_times(partner, practice)
@@ -250,8 +250,11 @@ async def test_cancel_frees_the_slot_for_a_new_booking(partner, pool):
     assert event["previousStatus"] == "SCHEDULED" and event["changedBy"] == "partner"
     sent = await notices(pool, partner.account_id, "appointment_cancelled")
     assert [(n["channel"], n["recipient"]) for n in sent] == [("EMAIL", "pat@changes.example")]
-    assert sent[0]["params"]["when"] == "2026-03-09 09:00 EDT"
-    assert sent[0]["params"]["manage_url"].endswith("/widget/v1/frame")
+    assert sent[0]["params"]["when"] == "Monday, March 9, 2026 at 9:00 AM EDT"
+    # bug 1: the cancellation's link opens the (cancelled) appointment
+    shown = await open_manage_link(client, sent[0]["params"]["manage_url"])
+    assert shown["appointment"]["id"] == booked["id"]
+    assert shown["appointment"]["status"] == "CANCELLED"
 
     again = await book(partner, practice, email="bea@changes.example")
     assert again["startDateTime"] == MONDAY_9 and again["id"] != booked["id"]
@@ -340,7 +343,7 @@ async def test_status_changes_and_notes(partner, pool):
 # ------------------------------------------------------------------ reschedule
 
 
-async def test_reschedule_to_an_open_slot(partner, pool):
+async def test_reschedule_to_an_open_slot(partner, client, pool):
     practice = await build_practice(partner, method=None)
     booked = await book(partner, practice)
     events_before = await event_types(pool, partner.account_id)
@@ -377,8 +380,11 @@ async def test_reschedule_to_an_open_slot(partner, pool):
     assert data["changedBy"] == "partner"
     sent = await notices(pool, partner.account_id, "appointment_rescheduled")
     assert [(n["channel"], n["recipient"]) for n in sent] == [("EMAIL", "pat@changes.example")]
-    assert sent[0]["params"]["when"] == "2026-03-06 10:30 EST"
-    assert sent[0]["params"]["manage_url"].endswith("/widget/v1/frame")  # no link: staff moved it
+    assert sent[0]["params"]["when"] == "Friday, March 6, 2026 at 10:30 AM EST"
+    # bug 1: the practice moved it; the notice's own link opens it at its new time
+    shown = await open_manage_link(client, sent[0]["params"]["manage_url"])
+    assert shown["appointment"]["startDateTime"] == "2026-03-06T10:30:00-05:00"
+    assert shown["canReschedule"] and shown["canCancel"]
 
     # the old time is open again, the new one is taken
     assert MONDAY_9 in await open_times(partner, practice)

@@ -19,9 +19,10 @@ PHI_FIELDS = {
 }  # fmt: skip
 _BASE = "/partner/v2/account/{account_id:int}"
 # bodies with such a field name that are not a patient's: a location's phone number, a
-# practitioner's name (staff), a proof just created (it has no contact yet)
+# practitioner's name (staff), a proof or widget attempt just created (no contact, no patient)
 NOT_PHI = {
     ("GET", "/widget/v1/config"),
+    ("POST", "/widget/v1/attempt"),
     ("POST", f"{_BASE}/identity-proof"),
     ("GET", f"{_BASE}/practitioner"),
     ("POST", f"{_BASE}/practitioner"),

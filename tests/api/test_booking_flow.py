@@ -122,7 +122,7 @@ async def test_the_whole_partner_flow(partner, pool, settings, outbox_dir):
     ]
     assert len(confirmation) == 1
     assert "#manage=mg_" in confirmation[0]["body"]
-    assert "2026-03-09 09:00 EDT" in confirmation[0]["body"]
+    assert "Monday, March 9, 2026 at 9:00 AM EDT" in confirmation[0]["body"]
 
     again = await partner.post(
         f"{base}/appointment", json=slot_body(practice, "2026-03-09T10:00:00-04:00")

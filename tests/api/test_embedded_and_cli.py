@@ -9,6 +9,8 @@ import tempfile
 from pathlib import Path
 
 import asyncpg
+import httpx
+import jwt
 
 from tests.support import scratch_database, start_serve, wait_ready
 
@@ -120,12 +122,29 @@ async def test_bad_configuration_names_the_variable():
 
 
 async def test_serve_answers_http(admin_database_url):
-    """`slotproof serve` as a real process: migrates and answers /readyz."""
+    """`slotproof serve` as a real process: migrates and answers /readyz; in development its
+    public URL (token issuer, manage links) follows --port (bug 11: it stayed on :8000)."""
     async with scratch_database(admin_database_url) as dsn:
-        proc = await start_serve({**os.environ, "DATABASE_URL": dsn}, port=18731)
+        env = {k: v for k, v in os.environ.items() if k != "SLOTPROOF_PUBLIC_URL"}
+        env["DATABASE_URL"] = dsn
+        proc = await start_serve(env, port=18731)
         try:
             ready = await wait_ready("http://127.0.0.1:18731")
             assert ready.status_code == 200 and ready.json() == {"status": "ready"}
+            code, out, _ = await _cli("seed-demo", env=env)
+            assert code == 0
+            demo = json.loads(out)
+            async with httpx.AsyncClient() as http:
+                token = await http.post(
+                    "http://127.0.0.1:18731/oauth2/token",
+                    data={
+                        "grant_type": "client_credentials",
+                        "client_id": demo["clientId"],
+                        "client_secret": demo["clientSecret"],
+                    },
+                )
+            claims = jwt.decode(token.json()["access_token"], options={"verify_signature": False})
+            assert claims["iss"] == "http://127.0.0.1:18731"
         finally:
             proc.terminate()
             _, err = await proc.communicate()

@@ -160,6 +160,12 @@ async def test_an_ehr_finds_holds_books_searches_and_cancels(partner, client, po
         "SELECT type FROM events WHERE account_id = $1 ORDER BY id", partner.account_id
     )
     assert "appointment.created" in {e["type"] for e in events}
+    # reminders are armed by the same booking path (a reminder already past is skipped)
+    reminders = await pool.fetch(
+        "SELECT channel, status FROM appointment_reminders WHERE appointment_id = $1",
+        int(appointment["id"]),
+    )
+    assert reminders and {r["status"] for r in reminders} <= {"SCHEDULED", "SKIPPED"}
     await fan_out(pool, settings)
     deliveries = await pool.fetchval(
         "SELECT count(*) FROM webhook_deliveries WHERE endpoint_id = $1", hook["id"]
@@ -189,6 +195,11 @@ async def test_an_ehr_finds_holds_books_searches_and_cancels(partner, client, po
         )
     ]
     assert "appointment.cancelled" in types
+    disarmed = await pool.fetch(
+        "SELECT status FROM appointment_reminders WHERE appointment_id = $1",
+        int(appointment["id"]),
+    )
+    assert {r["status"] for r in disarmed} <= {"CANCELLED", "SKIPPED"}
 
 
 async def test_a_conflict_is_409_with_alternatives_that_can_be_booked(partner):

@@ -29,7 +29,7 @@ from tests.fakes.providers import (
     provider_facing_client,
     provider_settings,
 )
-from tests.support import make_account, problem_code
+from tests.support import VISIT_PARAMS, make_account, problem_code
 
 TWILIO_PATH = "/callbacks/twilio/status"
 SENDGRID_PATH = "/callbacks/sendgrid/events"
@@ -42,12 +42,7 @@ SENDGRID_PUBLIC = base64.b64encode(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     )
 ).decode()
-VISIT = {
-    "practice": "Riverside Family Health",
-    "when": "Mon, Mar 9, 9:00 AM EDT",
-    "place": "Brooklyn",
-    "manage_url": "https://slotproof.test/manage/tok",
-}
+VISIT = VISIT_PARAMS
 
 
 @pytest.fixture(scope="module", autouse=True)

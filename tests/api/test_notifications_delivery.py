@@ -34,15 +34,10 @@ from tests.fakes.providers import (
     FakeProviders,
     provider_settings,
 )
-from tests.support import make_account
+from tests.support import VISIT_PARAMS, make_account
 
 CODE_PARAMS = {"practice": "Riverside Family Health", "code": "493817"}
-VISIT = {
-    "practice": "Riverside Family Health",
-    "when": "Mon, Mar 9, 9:00 AM EDT",
-    "place": "Brooklyn",
-    "manage_url": "https://slotproof.test/manage/tok",
-}
+VISIT = VISIT_PARAMS
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -179,6 +174,14 @@ async def test_sendgrid_receives_exactly_the_message(pool, fake):
             {"type": "text/html", "value": rendered.html},
         ],
         "custom_args": {"notification_id": str(notification_id)},
+        "attachments": [
+            {
+                "content": base64.b64encode(rendered.attachments[0].content.encode()).decode(),
+                "filename": "appointment.ics",
+                "type": "text/calendar; charset=utf-8; method=PUBLISH",
+                "disposition": "attachment",
+            }
+        ],
     }
     sent = await row(pool, notification_id)
     assert sent["status"] == "SENT" and sent["locale"] == "es"

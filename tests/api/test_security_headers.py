@@ -4,6 +4,7 @@ metacharacters treated as data."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -125,6 +126,18 @@ async def test_the_openapi_page_may_load_its_ui_but_not_be_framed(client):
     assert page.headers["x-frame-options"] == "DENY"
     document = await client.get("/schema/openapi.json")
     assert document.headers["content-security-policy"] == API_CSP.decode()
+
+
+async def test_the_openapi_page_works_offline(client):
+    """Every file the /schema page loads comes from the app itself, none from a CDN."""
+    page = (await client.get("/schema")).text
+    urls = re.findall(r"""(?:href|src)=["']([^"']+)""", page)
+    assert len(urls) == 4 and "SwaggerUIBundle" in page
+    for url in urls:
+        assert url.startswith("/schema-ui/"), url
+        asset = await client.get(url)
+        assert asset.status_code == 200 and len(asset.content) > 500
+    assert (await client.get("/schema-ui/index.html")).status_code == 404  # listed files only
 
 
 async def test_hsts_in_production_only(client, settings):

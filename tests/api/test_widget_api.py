@@ -6,7 +6,7 @@ import pytest
 
 from app.core import clock
 from tests.builders import build_practice
-from tests.support import last_code, problem_code
+from tests.support import Widget, last_code, problem_code
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 
@@ -14,23 +14,6 @@ NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 @pytest.fixture(autouse=True)
 def frozen_clock(monkeypatch):
     monkeypatch.setattr(clock, "now", lambda: NOW)
-
-
-class Widget:
-    def __init__(self, client, key):
-        self.http, self.key, self.token = client, key, None
-
-    def headers(self):
-        headers = {"X-Widget-Key": self.key}
-        if self.token:
-            headers["Authorization"] = f"Bearer {self.token}"
-        return headers
-
-    async def get(self, path, **kw):
-        return await self.http.get(f"/widget/v1{path}", headers=self.headers(), **kw)
-
-    async def post(self, path, **kw):
-        return await self.http.post(f"/widget/v1{path}", headers=self.headers(), **kw)
 
 
 def month_of_march(practice):
@@ -91,9 +74,9 @@ async def test_widget_booking_flow(partner, client, pool):
         wrong = await widget.post(
             "/attempt/verify-code", json={"code": "111111", "email": "pat@example.com"}
         )
-    assert wrong.json() == {"verified": False, "missingVerifications": ["EMAIL"]}
+    assert wrong.json() == {"verified": False, "missingVerifications": ["EMAIL"], "triesLeft": 4}
     ok = await widget.post("/attempt/verify-code", json={"code": code, "email": "pat@example.com"})
-    assert ok.json() == {"verified": True, "missingVerifications": []}
+    assert ok.json() == {"verified": True, "missingVerifications": [], "triesLeft": None}
 
     patient = await widget.post(
         "/attempt/patient",

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Any
 
 import httpx
+import pytest
 
-from tests.browser.harness import Server
+from tests.browser.harness import ROOT, Server
 
 READY_JS = "() => (window.__slotproofEvents || []).some(e => e.type === 'slotproof:ready')"
 
@@ -33,7 +35,12 @@ def heading_focused(frame: Any, name: str) -> None:
     )
 
 
-def book_via_api(server: Server, email: str, *, day_index: int = 1) -> dict[str, Any]:
+MANNY = {"firstName": "Manny", "lastName": "Ager", "dateOfBirth": "1970-01-02"}
+
+
+def book_via_api(
+    server: Server, email: str, *, day_index: int = 1, patient: dict[str, str] | None = None
+) -> dict[str, Any]:
     """Book the demo practice through the widget API (no browser): the manage tests start here."""
     api = httpx.Client(
         base_url=f"{server.url}/widget/v1", headers={"X-Widget-Key": server.key}, timeout=15
@@ -57,15 +64,6 @@ def book_via_api(server: Server, email: str, *, day_index: int = 1) -> dict[str,
         days = [slots for slots in found.json()["slotsByDate"].values() if slots]
         slot = days[min(day_index, len(days) - 1)][0]
         practitioner, config_id = next(iter(slot["practitionerToConfig"].items()))
-        sent = time.time() - 1
-        api.post("/attempt/send-code", json={"email": email}).raise_for_status()
-        code = server.code_for(email, newer_than=sent)
-        checked = api.post("/attempt/verify-code", json={"code": code, "email": email})
-        assert checked.json()["verified"] is True, checked.text
-        api.post(
-            "/attempt/patient",
-            json={"firstName": "Manny", "lastName": "Ager", "dateOfBirth": "1970-01-02"},
-        ).raise_for_status()
         body = {
             "appointmentTypeId": kind,
             "locationId": location,
@@ -73,7 +71,13 @@ def book_via_api(server: Server, email: str, *, day_index: int = 1) -> dict[str,
             "schedulerConfigId": config_id,
             "startDateTime": slot["startDateTime"],
         }
-        api.post("/attempt/hold", json=body).raise_for_status()
+        sent = time.time() - 1
+        api.post("/attempt/send-code", json={"email": email}).raise_for_status()
+        api.post("/attempt/hold", json=body).raise_for_status()  # held once a code was sent
+        code = server.code_for(email, newer_than=sent)
+        checked = api.post("/attempt/verify-code", json={"code": code, "email": email})
+        assert checked.json()["verified"] is True, checked.text
+        api.post("/attempt/patient", json=patient or MANNY).raise_for_status()
         booked = api.post("/attempt/appointment", json=body)
         assert booked.status_code == 201, booked.text
         return booked.json()
@@ -90,3 +94,27 @@ def to_contact_step(page: Any, server: Server) -> Any:
     frame.locator(".sp-time").first.click()
     frame.get_by_role("heading", name="Confirm your email").wait_for()
     return frame
+
+
+AXE = ROOT / "widget" / "node_modules" / "axe-core" / "axe.min.js"
+
+
+def axe_violations(frame: Any) -> list[dict[str, Any]]:
+    """axe-core (widget/package.json, installed by `make browser-deps`) run in a page or frame:
+    WCAG 2.1 A/AA and best-practice rules. Evaluated through DevTools, so the frame's strict
+    CSP (no inline script) does not stop it."""
+    if not AXE.exists():
+        message = "axe-core is not installed: run `make browser-deps` (npm ci in widget/)"
+        if os.environ.get("SLOTPROOF_REQUIRE_BROWSER") == "1":
+            raise AssertionError(message)
+        pytest.skip(message)
+    if not frame.evaluate("() => typeof window.axe === 'object'"):
+        frame.evaluate(AXE.read_text())
+    found = frame.evaluate(
+        """async () => (await axe.run(document, {resultTypes: ['violations'],
+            runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa',
+                                            'best-practice']}})).violations
+            .map(v => ({id: v.id, impact: v.impact,
+                        nodes: v.nodes.map(n => n.target.join(' ')).slice(0, 5)}))"""
+    )
+    return found

@@ -152,6 +152,7 @@ def start_server(admin_dsn: str, workdir: Path) -> tuple[Server, subprocess.Pope
         # every test browses from 127.0.0.1 with the one demo key: not what limits are about
         "SLOTPROOF_RATE_LIMIT_IP": "100000",
         "SLOTPROOF_RATE_LIMIT_WIDGET_KEY": "100000",
+        "SLOTPROOF_HOLDS_PER_IP": "10000",
     }
     seeded = subprocess.run(
         [sys.executable, "-m", "app.cli", "seed-demo"],

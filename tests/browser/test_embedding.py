@@ -108,7 +108,7 @@ def test_floating_button_opens_an_accessible_modal(
         raise AssertionError("the launcher is not reachable by Tab")
     assert launcher.get_attribute("aria-expanded") == "false"
     page.keyboard.press("Enter")
-    dialog = page.get_by_role("dialog", name="Book an appointment")
+    dialog = page.get_by_role("dialog", name="Book online")
     dialog.wait_for()
     assert dialog.get_attribute("aria-modal") == "true"
     assert launcher.get_attribute("aria-expanded") == "true"
@@ -156,7 +156,7 @@ def test_floating_button_opens_an_accessible_modal(
 
 def test_spanish_from_the_host_page_language(server: Server, page: Any, shots: Shots) -> None:
     page.goto(f"{server.url}/demo?lang=es")
-    assert page.locator("iframe").get_attribute("title") == "Reservar una cita"
+    assert page.locator("iframe").get_attribute("title") == "Reservar cita"
     frame = widget_frame(page)
     frame.get_by_role("heading", name="¿Qué necesita?").wait_for()
     frame.get_by_label("New patient visit").check()
@@ -213,7 +213,7 @@ def test_code_messages_rate_limit_expiry_and_lockout(
     frame.get_by_role("button", name="Verify").click()
     frame.get_by_text("That code has expired. Request a new code.").wait_for()
     frame.get_by_role("button", name="Resend code").click()  # the server says: too soon
-    frame.get_by_text("A code was sent recently").wait_for()
+    frame.get_by_text("We sent you a code a moment ago").wait_for()
     shots(page, "expired and rate limited")
 
     for _ in range(8):

@@ -6,7 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from app.config import DEV_SECRET_KEY, PROJECT_ROOT, ConfigError, Settings, load_settings
+from app.config import (
+    DEV_SECRET_KEY,
+    PROJECT_ROOT,
+    ConfigError,
+    Settings,
+    development_public_url,
+    load_settings,
+)
 
 SECRET = "s" * 40
 PROVIDERS = {
@@ -171,3 +178,16 @@ def test_reads_os_environ_by_default(monkeypatch: pytest.MonkeyPatch):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("SLOTPROOF_TOKEN_RATE_LIMIT", "11")
     assert load_settings().token_rate_limit_per_minute == 11
+
+
+@pytest.mark.parametrize(
+    ("host", "port", "url"),
+    [
+        ("127.0.0.1", 8100, "http://127.0.0.1:8100"),
+        ("0.0.0.0", 9000, "http://127.0.0.1:9000"),  # noqa: S104
+        ("localhost", 8000, "http://localhost:8000"),
+        ("::1", 8001, "http://[::1]:8001"),
+    ],
+)
+def test_development_public_url_follows_host_and_port(host, port, url):
+    assert development_public_url(host, port) == url
