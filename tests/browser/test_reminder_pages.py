@@ -48,9 +48,7 @@ def sent_email_reminder(server, lang: str) -> tuple[int, int]:
 
 
 @pytest.mark.parametrize("lang", ["en", "es"])
-def test_the_confirm_page_is_accessible_and_only_its_button_confirms(
-    server, page, problems, lang
-):
+def test_the_confirm_page_is_accessible_and_only_its_button_confirms(server, page, problems, lang):
     appointment_id, reminder_id = sent_email_reminder(server, lang)
     token = links.token(SECRET_KEY, links.CONFIRM, reminder_id)
     response = page.goto(f"{server.url}/widget/v1/confirm/{token}")

@@ -20,10 +20,6 @@ CODE = {"practice": "Riverside Family Health", "code": "123456"}
 
 
 def _params(purpose: str) -> dict[str, str]:
-    if purpose == "appointment_reminder":  # the reminders' own, smaller set (app/reminders)
-        return {k: APPOINTMENT[k] for k in ("practice", "when", "place", "manage_url")} | {
-            "practitioner": "Ana Ruiz MD"
-        }
     return CODE if purpose == "verification_code" else APPOINTMENT
 
 
