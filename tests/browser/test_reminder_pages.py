@@ -4,6 +4,7 @@ confirms (loading the page does not)."""
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -12,11 +13,14 @@ from app.reminders import links
 from tests.browser.flows import axe_violations
 from tests.browser.harness import SECRET_KEY
 
+_DAYS = itertools.count()
+
 
 def sent_email_reminder(server, lang: str) -> tuple[int, int]:
     """(appointment id, reminder id) of a reminder email already sent for a demo visit."""
     demo = server.demo
-    start = datetime.now(UTC).replace(microsecond=0) + timedelta(days=20, minutes=17)
+    # far from the other browser tests' bookings, one day apart from each other
+    start = datetime.now(UTC).replace(microsecond=0) + timedelta(days=300 + next(_DAYS))
     (row,) = server.db(
         """
         WITH p AS (
@@ -25,8 +29,8 @@ def sent_email_reminder(server, lang: str) -> tuple[int, int]:
         ), a AS (
             INSERT INTO appointments (account_id, location_id, practitioner_id, patient_id,
                 appointment_type_id, start_at, end_at, blocked_from, blocked_until)
-            SELECT $1, $2, $3, p.id, $4, $5, $5 + interval '30 minutes', $5,
-                   $5 + interval '30 minutes' FROM p RETURNING id
+            SELECT $1, $2, $3, p.id, $4, $5::timestamptz, $5::timestamptz + interval '30 minutes', $5,
+                   $5::timestamptz + interval '30 minutes' FROM p RETURNING id
         ), n AS (
             INSERT INTO notifications (account_id, channel, recipient, purpose, locale, status)
             VALUES ($1, 'EMAIL', 'rosa@example.com', 'appointment_reminder', $6, 'SENT')
@@ -34,7 +38,7 @@ def sent_email_reminder(server, lang: str) -> tuple[int, int]:
         )
         INSERT INTO appointment_reminders (account_id, appointment_id, offset_minutes, channel,
             start_at, due_at, status, notification_id, sent_at)
-        SELECT $1, a.id, 4320, 'EMAIL', $5, $5 - interval '3 days', 'QUEUED', n.id, now()
+        SELECT $1, a.id, 4320, 'EMAIL', $5::timestamptz, $5::timestamptz - interval '3 days', 'QUEUED', n.id, now()
           FROM a, n RETURNING appointment_id, id
         """,
         demo["accountId"],
