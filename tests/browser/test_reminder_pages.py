@@ -29,7 +29,8 @@ def sent_email_reminder(server, lang: str) -> tuple[int, int]:
         ), a AS (
             INSERT INTO appointments (account_id, location_id, practitioner_id, patient_id,
                 appointment_type_id, start_at, end_at, blocked_from, blocked_until)
-            SELECT $1, $2, $3, p.id, $4, $5::timestamptz, $5::timestamptz + interval '30 minutes', $5,
+            SELECT $1, $2, $3, p.id, $4, $5::timestamptz,
+                   $5::timestamptz + interval '30 minutes', $5,
                    $5::timestamptz + interval '30 minutes' FROM p RETURNING id
         ), n AS (
             INSERT INTO notifications (account_id, channel, recipient, purpose, locale, status)
@@ -38,7 +39,8 @@ def sent_email_reminder(server, lang: str) -> tuple[int, int]:
         )
         INSERT INTO appointment_reminders (account_id, appointment_id, offset_minutes, channel,
             start_at, due_at, status, notification_id, sent_at)
-        SELECT $1, a.id, 4320, 'EMAIL', $5::timestamptz, $5::timestamptz - interval '3 days', 'QUEUED', n.id, now()
+        SELECT $1, a.id, 4320, 'EMAIL', $5::timestamptz, $5::timestamptz - interval '3 days',
+               'QUEUED', n.id, now()
           FROM a, n RETURNING appointment_id, id
         """,
         demo["accountId"],
