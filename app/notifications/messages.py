@@ -308,8 +308,12 @@ def _event(purpose: str, values: dict[str, str]) -> CalendarEvent:
 
 
 def render_sms(purpose: str, locale: str, params: dict[str, str]) -> str:
-    """The SMS text alone (the worker's hot path: no email parts to build for a text)."""
-    values = {name: "" for name in OPTIONAL.get(purpose, ())} | check_params(purpose, params)
+    """The SMS text alone: the worker's hot path, so no email parts, and no second full check
+    of params `enqueue` already checked and cleaned (only that the required ones are there)."""
+    expected = PURPOSES.get(purpose)
+    if expected is None or any(not isinstance(params.get(name), str) for name in expected):
+        raise ValueError(f"{purpose} lacks its params")
+    values = {name: "" for name in OPTIONAL.get(purpose, ())} | params
     lang = normalize_locale(locale)
     return TEMPLATES[(purpose, lang)].sms.format(**values, **_phrases(lang, values.get("phone")))
 
