@@ -58,7 +58,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # production and only the token endpoint's in development; "on" everywhere; "off" none
     rate_limits: RateLimits = "auto"
     rate_limit_ip_per_minute: int = 300
-    rate_limit_widget_key_per_minute: int = 600
+    # per (X-Widget-Key, client IP), every widget call; the key-wide budget covers only the
+    # costly calls (starting an attempt, sending a code), far above what one IP may do
+    rate_limit_widget_key_per_minute: int = 150
+    rate_limit_widget_key_costly_per_minute: int = 1500
     rate_limit_partner_client_per_minute: int = 1200
     trusted_proxies: tuple[str, ...] = ()  # IPs/CIDRs whose X-Forwarded-For is believed
     rate_limit_redis_prefix: str = "slotproof:ratelimit:"
@@ -224,6 +227,12 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         ("SLOTPROOF_TOKEN_RATE_LIMIT", "token_rate_limit_per_minute", 1, 100_000),
         ("SLOTPROOF_RATE_LIMIT_IP", "rate_limit_ip_per_minute", 1, 1_000_000),
         ("SLOTPROOF_RATE_LIMIT_WIDGET_KEY", "rate_limit_widget_key_per_minute", 1, 1_000_000),
+        (
+            "SLOTPROOF_RATE_LIMIT_WIDGET_KEY_COSTLY",
+            "rate_limit_widget_key_costly_per_minute",
+            1,
+            1_000_000,
+        ),
         (
             "SLOTPROOF_RATE_LIMIT_PARTNER_CLIENT",
             "rate_limit_partner_client_per_minute",

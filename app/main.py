@@ -16,10 +16,12 @@ from app.appointments.api import AppointmentController
 from app.attempts.api import AttemptController
 from app.audit.api import AuditLogController
 from app.audit.middleware import audit_middleware
+from app.authentication import authentication_middleware
 from app.availability.api import get_availability
 from app.availability.cache import AnswerCache
 from app.config import Settings, load_settings
 from app.core import openapi_ui
+from app.core.claims import ClaimLocks
 from app.core.db import create_pool
 from app.core.errors import EXCEPTION_HANDLERS
 from app.core.health import healthz, readyz
@@ -73,6 +75,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             connect_timeout=settings.db_connect_timeout_seconds,
             acquire_timeout=settings.db_acquire_timeout_seconds,
         )
+        app.state.claim_locks = ClaimLocks(dsn, settings.db_connect_timeout_seconds)
         background = {}
         if settings.in_process_worker:
             from app.background import loops
@@ -86,6 +89,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         finally:
             for loop in background.values():
                 await loop.stop()
+            await app.state.claim_locks.aclose()
             await app.state.pool.close()
             if app.state.rate_limits is not None:
                 await app.state.rate_limits.aclose()
@@ -147,10 +151,12 @@ def create_app(settings: Settings | None = None) -> Litestar:
         before_request=strict_json_body,
         exception_handlers=EXCEPTION_HANDLERS,
         # order matters: request ids outermost, so rate-limit and idempotency problems carry
-        # one; rate limits before idempotency, so a refused request claims no key
+        # one; the principal is resolved once, before everything that reads it; rate limits
+        # before idempotency, so a refused request claims no key
         middleware=[
             request_id_middleware,
             access_log_middleware,
+            authentication_middleware,
             rate_limit_middleware,
             audit_middleware,  # outside idempotency: replays of PHI responses are audited too
             idempotency_middleware,

@@ -3,9 +3,13 @@
 1. Throughput: N concurrent clients each book a distinct open slot (POST .../appointment on a
    prepared attempt whose patient is set) -> bookings/s, p50/p95.
 2. Contention: many clients, few slots -> conflicts/s, and the count of double bookings (0).
-3. Ceiling: the raw asyncpg rate of a comparable insert transaction (lock the attempt, take the
-   practitioner lock, insert the appointment, update the attempt, insert the step), and the
-   ratio of (1) to it.
+3. Ceiling: the same bookings without HTTP: the booking's own service function
+   (`app.attempts.service.book`, so exactly the statements a booking runs, in its one
+   transaction: attempt lock, setting and configs, practitioner lock, busy re-check, insert,
+   hold release, step, outbox and event rows) plus the audit row the HTTP layer writes, called
+   on a plain asyncpg pool with the same concurrency; and the ratio of (1) to it.
+
+Double bookings are counted over every live status (`bench.common.double_bookings`).
 
 Run: `make bench` or `.venv/bin/python -m bench.booking [--bookings N] [--concurrency C]`.
 """
@@ -19,11 +23,16 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import httpx
+import msgspec
 
+from app.appointments.schemas import SlotRequest
+from app.attempts import service as attempts_service
+from app.audit import store as audit_store
+from app.config import load_settings
 from app.core.db import create_pool
 from app.partners.scopes import ALL_SCOPES
 from app.partners.store import create_client
-from bench.common import bench_database, percentile, served
+from bench.common import bench_database, double_bookings, partner_token, percentile, served
 
 RULES = [{"weekday": d, "start": "08:00", "end": "18:00"} for d in range(7)]
 
@@ -125,44 +134,29 @@ async def run_bookings(base, ids, token, jobs, concurrency):
         return latencies, statuses, time.perf_counter() - t0
 
 
-async def raw_ceiling(
-    pool: asyncpg.Pool, ids: dict, attempts: list[int], start: datetime, concurrency: int
-):
-    doctor = next(iter(ids["configs"]))
-    queue = list(enumerate(attempts))
+async def raw_ceiling(pool: asyncpg.Pool, ids: dict, jobs: list, concurrency: int) -> float:
+    """Bookings/s of the booking service itself on a plain pool (no HTTP, no framework)."""
+    settings = load_settings(
+        {"DATABASE_URL": "postgresql://unused", "SLOTPROOF_SECRET_KEY": "b" * 40}
+    )
+    queue = list(jobs)
 
     async def worker():
         while queue:
-            i, attempt = queue.pop()
-            at = start + timedelta(hours=i)  # distinct, far apart
-            async with pool.acquire() as conn, conn.transaction():
-                await conn.fetchrow(
-                    "SELECT * FROM self_scheduling_attempts WHERE id = $1 FOR UPDATE", attempt
-                )
-                await conn.execute(
-                    "SELECT pg_advisory_xact_lock(hashtextextended('p:' || $1::bigint::text, 0))",
-                    doctor,
-                )
-                appointment = await conn.fetchval(
-                    "INSERT INTO appointments (account_id, location_id, practitioner_id,"
-                    " patient_id, appointment_type_id, start_at, end_at, blocked_from,"
-                    " blocked_until) SELECT account_id, $2, $3, patient_id, $4, $5, $6, $5, $6"
-                    " FROM self_scheduling_attempts WHERE id = $1 RETURNING id",
-                    attempt, ids["location"], doctor, ids["kind"], at, at + timedelta(minutes=30),
-                )  # fmt: skip
-                await conn.execute(
-                    "UPDATE self_scheduling_attempts SET status = 'BOOKED', appointment_id = $2"
-                    " WHERE id = $1",
-                    attempt, appointment,
-                )  # fmt: skip
-                await conn.execute(
-                    "INSERT INTO attempt_steps (attempt_id, account_id, step) VALUES ($1, $2, 'BOOKED')",
-                    attempt, ids["account"],
-                )  # fmt: skip
+            attempt, body = queue.pop()
+            req = msgspec.convert(body, SlotRequest)
+            now = datetime.now(UTC)
+            booked = await attempts_service.book(pool, settings, ids["account"], attempt, req, now)
+            entry = audit_store.Entry(
+                actor=ids["client_id"], action="create", resource_type="appointment",
+                resource_id=str(booked.appointment["id"]), account_id=ids["account"],
+                request_id=None, client_request_id=None, outcome="success",
+            )  # fmt: skip
+            await audit_store.insert(pool, entry, now)
 
     t0 = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return len(attempts) / (time.perf_counter() - t0)
+    return len(jobs) / (time.perf_counter() - t0)
 
 
 async def main(bookings: int, concurrency: int, contention_clients: int) -> None:
@@ -175,13 +169,7 @@ async def main(bookings: int, concurrency: int, contention_clients: int) -> None
         contenders = await prepare_attempts(pool, ids, contention_clients)
         for_ceiling = await prepare_attempts(pool, ids, bookings)
         async with served(dsn) as base:
-            async with httpx.AsyncClient() as http:
-                token = (
-                    await http.post(f"{base}/oauth2/token", data={
-                        "grant_type": "client_credentials", "client_id": ids["client_id"],
-                        "client_secret": ids["secret"],
-                    })
-                ).json()["access_token"]  # fmt: skip
+            token = await partner_token(base, ids["client_id"], ids["secret"])
             jobs = list(zip(distinct, slots(ids, start, bookings), strict=True))
             lat, statuses, secs = await run_bookings(base, ids, token, jobs, concurrency)
             ok = statuses.count(201)
@@ -199,17 +187,17 @@ async def main(bookings: int, concurrency: int, contention_clients: int) -> None
                 f"booked, {conflicts} conflicts ({conflicts / secs2:.0f} conflicts/s), "
                 f"5xx={sum(s >= 500 for s in statuses2)}, p50={percentile(lat2, 50):.1f} ms"
             )
-        doubles = await pool.fetchval(
-            "SELECT count(*) FROM appointments a JOIN appointments b ON a.id < b.id"
-            " AND a.practitioner_id = b.practitioner_id"
-            " AND tstzrange(a.blocked_from, a.blocked_until) && tstzrange(b.blocked_from, b.blocked_until)"
-            " WHERE a.status = 'SCHEDULED' AND b.status = 'SCHEDULED'"
+        ceiling_jobs = list(
+            zip(for_ceiling, slots(ids, start + timedelta(days=20), bookings), strict=True)
         )
-        print(f"double bookings in the database: {doubles}")
-        ceiling = await raw_ceiling(
-            pool, ids, for_ceiling, start + timedelta(days=400), concurrency
+        ceiling = await raw_ceiling(pool, ids, ceiling_jobs, concurrency)
+        async with pool.acquire() as conn:
+            doubles = await double_bookings(conn)
+        print(f"double bookings in the database (every live status): {doubles}")
+        print(
+            f"ceiling: the booking service on a plain asyncpg pool, no HTTP (c={concurrency}):"
+            f" {ceiling:.0f} bookings/s"
         )
-        print(f"raw asyncpg ceiling (comparable transaction, c={concurrency}): {ceiling:.0f} tx/s")
         print(f"booking endpoint / ceiling = {(ok / secs) / ceiling:.0%}")
         await pool.close()
 

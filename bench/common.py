@@ -37,15 +37,23 @@ def free_port() -> int:
 
 
 @asynccontextmanager
-async def served(dsn: str, *, workers: int = 1, env: dict[str, str] | None = None):
-    """`slotproof serve` in a subprocess; yields its base URL."""
+async def served(
+    dsn: str,
+    *,
+    workers: int = 1,
+    env: dict[str, str] | None = None,
+    log: Path | None = None,
+):
+    """`slotproof serve` in a subprocess; yields its base URL. `log`: where its stderr (the
+    JSON log, access lines included) goes; by default nowhere."""
     port = free_port()
+    log_file = open(log, "wb") if log is not None else subprocess.DEVNULL  # noqa: ASYNC230, SIM115
     proc = subprocess.Popen(
         [sys.executable, "-m", "app.cli", "serve", "--port", str(port), "--workers", str(workers),
          "--no-worker"],
         env={**os.environ, "DATABASE_URL": dsn, "SLOTPROOF_SECRET_KEY": "b" * 40, **(env or {})},
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=log_file,
         cwd=ROOT,
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
@@ -64,6 +72,22 @@ async def served(dsn: str, *, workers: int = 1, env: dict[str, str] | None = Non
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+        if log is not None:
+            log_file.close()  # type: ignore[union-attr]
+
+
+async def partner_token(base: str, client_id: str, secret: str) -> str:
+    """An access token of a partner client from the served app."""
+    async with httpx.AsyncClient() as http:
+        response = await http.post(
+            f"{base}/oauth2/token",
+            data={
+                "grant_type": "client_credentials",
+                "client_id": client_id,
+                "client_secret": secret,
+            },
+        )
+    return response.json()["access_token"]
 
 
 def percentile(values: list[float], p: float) -> float:

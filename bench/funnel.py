@@ -4,8 +4,13 @@ Generates `--attempts` self-scheduling attempts (default 1,000,000) with their s
 database using generate_series, spread evenly over the `--days` days (default 365) before now,
 all in one account (the worst case: one very large practice), then times the funnel query of
 the analytics API (app.analytics.store.funnel plus shaping, i.e. everything but HTTP) for the
-last `--window` days (30) grouped by day in the account's zone, and prints p50/p95 and the
-machine's load average (the numbers mean little on a busy machine).
+last `--window` days (30) grouped by day in the account's zone, twice, and prints p50/p95 of
+each with the machine's load average (the numbers mean little on a busy machine):
+
+* unclustered: `attempt_funnel` as the bulk load left it (its one big UPDATE scattered the rows
+  over the table);
+* clustered: after `CLUSTER attempt_funnel USING attempt_funnel_account_created_idx`, rows in
+  creation order, as a live system writes them (inserted in order, updated in place: HOT).
 
 Histories (deterministic per attempt id): 25 % book; the rest stop after STARTED,
 AVAILABILITY_VIEWED, SLOT_SELECTED, CODE_SENT, VERIFIED or PATIENT_SET and are ABANDONED 30
@@ -24,6 +29,8 @@ import asyncio
 import os
 import statistics
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -119,10 +126,6 @@ async def main() -> None:
             loaded = time.perf_counter() - t0
             await conn.execute("VACUUM ANALYZE self_scheduling_attempts")
             await conn.execute("VACUUM ANALYZE attempt_steps")
-            # A live system writes attempt_funnel rows in creation order and updates each in
-            # place a few times (fillfactor 80: HOT updates on the same page); this bulk load's
-            # single UPDATE of a million rows scatters them instead, so put them back in order.
-            await conn.execute("CLUSTER attempt_funnel USING attempt_funnel_account_created_idx")
             await conn.execute("VACUUM ANALYZE attempt_funnel")
         finally:
             await conn.close()
@@ -131,49 +134,74 @@ async def main() -> None:
             f" in {loaded:.1f} s (+ VACUUM ANALYZE)"
         )
 
-        pool = await create_pool(dsn, min_size=1, max_size=2)
-        try:
-            zone = ZoneInfo(await store.account_zone(pool, account))
-            end = now
-            start = end - timedelta(days=args.window)
-            days = shaping.local_days(start, end, zone)
-            midnights = shaping.day_starts(days, zone)
-
-            async def once() -> tuple[float, int]:
-                t = time.perf_counter()
-                aggregates = await store.funnel(
-                    pool, account, start, end, group_by="day", days=days, midnights=midnights
-                )
-                groups = shaping.shape(aggregates, "day", days)
-                return (time.perf_counter() - t) * 1000, sum(g.attempts for g in groups)
-
-            for _ in range(3):  # warm-up
-                await once()
-            timings = []
-            counted = 0
-            for _ in range(args.runs):
-                ms, counted = await once()
-                timings.append(ms)
-            async with pool.acquire() as c, c.transaction():
-                await c.execute(f"SET LOCAL work_mem = '{store.FUNNEL_WORK_MEM}'")
-                plan = await c.fetch(
-                    "EXPLAIN (ANALYZE, BUFFERS) " + store._FUNNEL_SQL["day"],
-                    account,
-                    start,
-                    end,
-                    None,
-                    midnights,
-                )
-        finally:
-            await pool.close()
+        unclustered, counted, groups, _ = await measure(dsn, account, now, args)
+        async with connect(dsn) as conn:
+            # A live system writes attempt_funnel rows in creation order and updates each in
+            # place a few times (fillfactor 80: HOT updates on the same page); this bulk load's
+            # single UPDATE of a million rows scattered them instead: put them back in order.
+            await conn.execute("CLUSTER attempt_funnel USING attempt_funnel_account_created_idx")
+            await conn.execute("VACUUM ANALYZE attempt_funnel")
+        clustered, counted, groups, plan = await measure(dsn, account, now, args)
         load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-        print(
-            f"funnel, last {args.window} days grouped by day ({counted:,} attempts,"
-            f" {len(days)} groups): n={len(timings)} p50={statistics.median(timings):.1f} ms"
-            f" p95={percentile(timings, 95):.1f} ms (load average {load}, {os.cpu_count()} CPUs)"
-        )
+        for label, timings in (("unclustered", unclustered), ("clustered", clustered)):
+            print(
+                f"funnel, last {args.window} days grouped by day ({counted:,} attempts,"
+                f" {groups} groups), attempt_funnel {label}: n={len(timings)}"
+                f" p50={statistics.median(timings):.1f} ms p95={percentile(timings, 95):.1f} ms"
+            )
+        print(f"(load average {load}, {os.cpu_count()} CPUs)")
         if args.plan:
+            print("EXPLAIN ANALYZE, clustered:")
             print("\n".join(r[0] for r in plan))
+
+
+@asynccontextmanager
+async def connect(dsn: str) -> AsyncIterator[asyncpg.Connection]:
+    conn = await asyncpg.connect(dsn)
+    try:
+        yield conn
+    finally:
+        await conn.close()
+
+
+async def measure(dsn: str, account: int, now: datetime, args: argparse.Namespace):
+    """(timings ms, attempts counted, groups, EXPLAIN ANALYZE lines) of the funnel query."""
+    pool = await create_pool(dsn, min_size=1, max_size=2)
+    try:
+        zone = ZoneInfo(await store.account_zone(pool, account))
+        end = now
+        start = end - timedelta(days=args.window)
+        days = shaping.local_days(start, end, zone)
+        midnights = shaping.day_starts(days, zone)
+
+        async def once() -> tuple[float, int]:
+            t = time.perf_counter()
+            aggregates = await store.funnel(
+                pool, account, start, end, group_by="day", days=days, midnights=midnights
+            )
+            groups = shaping.shape(aggregates, "day", days)
+            return (time.perf_counter() - t) * 1000, sum(g.attempts for g in groups)
+
+        for _ in range(3):  # warm-up
+            await once()
+        timings = []
+        counted = 0
+        for _ in range(args.runs):
+            ms, counted = await once()
+            timings.append(ms)
+        async with pool.acquire() as c, c.transaction():
+            await c.execute(f"SET LOCAL work_mem = '{store.FUNNEL_WORK_MEM}'")
+            plan = await c.fetch(
+                "EXPLAIN (ANALYZE, BUFFERS) " + store._FUNNEL_SQL["day"],
+                account,
+                start,
+                end,
+                None,
+                midnights,
+            )
+    finally:
+        await pool.close()
+    return timings, counted, len(days), plan
 
 
 if __name__ == "__main__":

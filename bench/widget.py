@@ -4,9 +4,16 @@ load on a host page to the first open times visible in the frame, in headless Ch
 `slotproof serve` on localhost (target: 1 s).
 
 The timing runs on a practice whose setting fixes the visit type and the location (nothing to
-choose first, so the calendar opens at once), each run in a fresh browser context (cold cache)
-and then warm. Measured in the browser: t0 = the loader's resource-timing start on the host page,
-t1 = when the first time button is in the frame's DOM, on one clock (timeOrigin + now()).
+choose first, so the calendar opens at once). Each run loads the page three times:
+
+* browser-cold / server-cold: a fresh browser context (no HTTP cache) right after a write to
+  the setting, which makes the server's availability cache drop everything of that account
+  (the answer is searched afresh, as for the first patient after any change);
+* browser-cold / server-warm: another fresh context; the server answers from its cache;
+* browser-warm / server-warm: the same page loaded again in that context.
+
+Measured in the browser: t0 = the loader's resource-timing start on the host page, t1 = when
+the first time button is in the frame's DOM, on one clock (timeOrigin + now()).
 
 Run: `make bench` or `.venv/bin/python -m bench.widget [--runs N]`. Exits 1 when a size is over
 budget; prints whether the timing met its target.
@@ -19,6 +26,7 @@ import asyncio
 import gzip
 import statistics
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -130,34 +138,47 @@ async def fixed_practice(dsn: str) -> str:
         await pool.close()
 
 
-def time_to_first_slots(base: str, runs: int) -> tuple[list[float], list[float]]:
+KINDS = ("browser-cold/server-cold", "browser-cold/server-warm", "browser-warm/server-warm")
+
+
+def time_to_first_slots(base: str, runs: int, forget: Callable[[], None]) -> dict[str, list[float]]:
+    """`forget()` makes the server's availability cache cold (a write to the setting)."""
     from playwright.sync_api import sync_playwright
 
-    cold: list[float] = []
-    warm: list[float] = []
+    found: dict[str, list[float]] = {kind: [] for kind in KINDS}
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS)
+
+        def first_slots(page) -> float:
+            page.goto(f"{base}/demo")  # the bench practice is the only active setting
+            frame = page.wait_for_selector("iframe", state="attached").content_frame()
+            frame.wait_for_function("() => window.__firstSlot", timeout=30_000)
+            t1 = frame.evaluate("window.__firstSlot")
+            t0 = page.evaluate(
+                "() => { const e = performance.getEntriesByType('resource')"
+                ".find(r => r.name.includes('/widget/v1/loader.js'));"
+                " return performance.timeOrigin + e.startTime; }"
+            )
+            return t1 - t0
+
         try:
             for run in range(runs + 1):
-                context = browser.new_context()
-                context.add_init_script(FIRST_SLOT_PROBE)
-                page = context.new_page()
-                for bucket in (cold, warm):
-                    page.goto(f"{base}/demo")  # the bench practice is the only active setting
-                    frame = page.wait_for_selector("iframe", state="attached").content_frame()
-                    frame.wait_for_function("() => window.__firstSlot", timeout=30_000)
-                    t1 = frame.evaluate("window.__firstSlot")
-                    t0 = page.evaluate(
-                        "() => { const e = performance.getEntriesByType('resource')"
-                        ".find(r => r.name.includes('/widget/v1/loader.js'));"
-                        " return performance.timeOrigin + e.startTime; }"
-                    )
-                    if run > 0:  # the first run warms up the server and Chromium
-                        bucket.append(t1 - t0)
-                context.close()
+                forget()
+                for kind in KINDS[:2]:
+                    context = browser.new_context()
+                    context.add_init_script(FIRST_SLOT_PROBE)
+                    page = context.new_page()
+                    ms = first_slots(page)
+                    if kind == KINDS[1]:
+                        again = first_slots(page)
+                        if run > 0:
+                            found[KINDS[2]].append(again)
+                    if run > 0:  # the first run warms up the server process and Chromium
+                        found[kind].append(ms)
+                    context.close()
         finally:
             browser.close()
-    return cold, warm
+    return found
 
 
 async def main() -> int:
@@ -171,15 +192,26 @@ async def main() -> int:
         return 0 if within_budget else 1
     async with bench_database() as dsn:
         await fixed_practice(dsn)
-        async with served(dsn) as base:
-            cold, warm = await asyncio.to_thread(time_to_first_slots, base, args.runs)
-    for label, values in (("cold cache", cold), ("warm cache", warm)):
+        pool = await create_pool(dsn, min_size=1, max_size=2)
+        loop = asyncio.get_running_loop()
+
+        def forget() -> None:
+            touch = pool.execute("UPDATE self_scheduling_settings SET updated_at = now()")
+            asyncio.run_coroutine_threadsafe(touch, loop).result(timeout=30)
+
+        try:
+            async with served(dsn) as base:
+                found = await asyncio.to_thread(time_to_first_slots, base, args.runs, forget)
+        finally:
+            await pool.close()
+    for label, values in found.items():
         print(
             f"time from loader start to first slots visible ({label}): n={len(values)}"
             f" median={statistics.median(values):.0f} ms max={max(values):.0f} ms"
         )
-    verdict = "met" if max(cold) <= TARGET_MS else "MISSED"
-    print(f"target {TARGET_MS:.0f} ms (worst cold run): {verdict}")
+    worst = max(found[KINDS[0]])
+    verdict = "met" if worst <= TARGET_MS else "MISSED"
+    print(f"target {TARGET_MS:.0f} ms (worst browser-cold/server-cold run): {verdict}")
     return 0 if within_budget else 1
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
+import socket
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -166,12 +167,20 @@ def with_database(dsn: str, name: str) -> str:
     return f"{scheme}://{host_part}/{name}" + (f"?{query}" if query else "")
 
 
-async def start_serve(env: dict[str, str], port: int) -> asyncio.subprocess.Process:
-    """`slotproof serve` as a real process (stderr piped: its JSON log lines)."""
+async def start_serve(
+    env: dict[str, str], port: int, *args: str, stderr: Any = asyncio.subprocess.PIPE
+) -> asyncio.subprocess.Process:
+    """`slotproof serve` as a real process (stderr piped by default: its JSON log lines)."""
     return await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "app.cli", "serve", "--port", str(port),
-        env=env, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+        sys.executable, "-m", "app.cli", "serve", "--port", str(port), *args,
+        env=env, stdout=asyncio.subprocess.DEVNULL, stderr=stderr,
     )  # fmt: skip
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 async def wait_ready(base_url: str, tries: int = 300) -> httpx.Response:

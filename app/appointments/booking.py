@@ -22,7 +22,6 @@ from app.core.crud import Row
 from app.core.errors import Problem, invalid
 from app.core.instants import check_instant
 from app.reminders import service as reminders
-from app.selfscheduling import store as settings_store
 
 ALTERNATIVES_WINDOW = timedelta(days=7)
 
@@ -31,9 +30,8 @@ class Target(msgspec.Struct, frozen=True, kw_only=True):
     """A validated slot request with the rows it refers to."""
 
     request: s.SlotRequest
-    config: Row
-    configs: list[Row]  # every config of the setting, read once per transaction
-    kind: Row
+    config: availability_store.ConfigRow
+    inputs: availability_store.Inputs  # setting, type and configs, read once per transaction
     minutes: int
     telehealth: bool
     form_count: int
@@ -51,30 +49,31 @@ async def check_request(
     if req.start_date_time.utcoffset() is None:
         raise invalid(field, "must include a UTC offset, e.g. 2026-03-09T09:00:00-04:00")
     check_instant(req.start_date_time, field)
-    configs = await settings_store.configs_for_setting(conn, account_id, setting["id"])
-    config = next((c for c in configs if c["id"] == req.scheduler_config_id), None)
+    inputs = await availability_store.load_inputs(
+        conn, account_id, setting["id"], req.appointment_type_id, req.location_id
+    )
+    config = next((c for c in inputs.configs if c.id == req.scheduler_config_id), None)
     if config is None:
         raise invalid("schedulerConfigId", "is not a scheduler config of this setting")
-    if config["practitioner_id"] != req.practitioner_id:
+    if config.practitioner_id != req.practitioner_id:
         raise invalid("practitionerId", "does not match the scheduler config")
-    if config["location_id"] != req.location_id:
+    if config.location_id != req.location_id:
         raise invalid("locationId", "does not match the scheduler config")
     if (
-        req.appointment_type_id not in config["appointment_type_ids"]
+        req.appointment_type_id not in config.appointment_type_ids
         or req.appointment_type_id not in setting["appointment_type_ids"]
     ):
         raise invalid("appointmentTypeId", "is not offered by the scheduler config")
-    kind = await availability_store.appointment_type(conn, account_id, req.appointment_type_id)
+    kind = inputs.kind
     if kind is None:
         raise invalid("appointmentTypeId", "is not an appointment type of this account")
     return Target(
         request=req,
         config=config,
-        configs=configs,
-        kind=kind,
-        minutes=kind["duration_minutes"],
-        telehealth=kind["telehealth"],
-        form_count=kind["form_count"],
+        inputs=inputs,
+        minutes=kind.duration_minutes,
+        telehealth=kind.telehealth,
+        form_count=kind.form_count,
     )
 
 
@@ -89,7 +88,7 @@ async def offered_slot(
     except_appointment_id: int | None = None,
 ) -> e.Slot | None:
     req = target.request
-    result = await search(
+    found = await search(
         conn,
         account_id,
         SlotSearch(
@@ -104,12 +103,11 @@ async def offered_slot(
             except_appointment_id=except_appointment_id,
         ),
         now,
-        setting=setting,
-        configs=target.configs,
-        kind=target.kind,
+        inputs=target.inputs,
+        require_active=False,
     )
     wanted = e.to_unix_ms(req.start_date_time)
-    return next((slot for slot in result.slots if e.to_unix_ms(slot.start) == wanted), None)
+    return next((slot for slot in found.slots if e.to_unix_ms(slot.start) == wanted), None)
 
 
 async def alternatives(
@@ -126,7 +124,7 @@ async def alternatives(
     requested practitioner's nearest first, then — only to fill up — other practitioners'
     nearest, each named, so a patient never moves to someone else unawares."""
     start = max(req.start_date_time - ALTERNATIVES_WINDOW, now)
-    result = await search(
+    found = await search(
         conn,
         account_id,
         SlotSearch(
@@ -139,14 +137,14 @@ async def alternatives(
             except_appointment_id=except_appointment_id,
         ),
         now,
-        setting=setting,
+        require_active=False,
     )
     chosen = req.practitioner_id
     picked = e.nearest_slots(
-        [x for x in result.slots if x.practitioner_id == chosen], req.start_date_time, 3
+        [x for x in found.slots if x.practitioner_id == chosen], req.start_date_time, 3
     )
     if len(picked) < 3:
-        others = [x for x in result.slots if x.practitioner_id != chosen]
+        others = [x for x in found.slots if x.practitioner_id != chosen]
         picked += e.nearest_slots(others, req.start_date_time, 3 - len(picked))
     names = await availability_store.display_names(
         conn, account_id, list({x.practitioner_id for x in picked})
@@ -234,8 +232,8 @@ async def insert_appointment(
                 scheduler_config_id=target.request.scheduler_config_id,
                 start=slot.start,
                 minutes=target.minutes,
-                buffer_before=target.config["buffer_before_minutes"],
-                buffer_after=target.config["buffer_after_minutes"],
+                buffer_before=target.config.buffer_before_minutes,
+                buffer_after=target.config.buffer_after_minutes,
                 telehealth=target.telehealth,
                 form_count=target.form_count,
                 generated_from=slot.generated_from,

@@ -405,8 +405,8 @@ async def _reschedule(
                 scheduler_config_id=config_id,
                 start=slot.start,
                 minutes=target.minutes,
-                buffer_before=target.config["buffer_before_minutes"],
-                buffer_after=target.config["buffer_after_minutes"],
+                buffer_before=target.config.buffer_before_minutes,
+                buffer_after=target.config.buffer_after_minutes,
                 generated_from=slot.generated_from,
             )
     except asyncpg.ExclusionViolationError:

@@ -33,6 +33,7 @@ class AuditEntry(Schema):
     resource_id: str | None
     account_id: int | None
     request_id: str | None
+    client_request_id: str | None  # the caller's own X-Request-Id, when it sent one
     outcome: str
 
 

@@ -19,13 +19,14 @@ class Entry(msgspec.Struct, frozen=True, kw_only=True):
     resource_id: str | None
     account_id: int | None
     request_id: str | None
+    client_request_id: str | None
     outcome: str
 
 
 async def insert(conn: Conn, entry: Entry, at: datetime) -> None:
     await conn.execute(
         "INSERT INTO audit_log (at, actor, action, resource_type, resource_id, account_id,"
-        " request_id, outcome) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        " request_id, client_request_id, outcome) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         at,
         entry.actor,
         entry.action,
@@ -33,6 +34,7 @@ async def insert(conn: Conn, entry: Entry, at: datetime) -> None:
         entry.resource_id,
         entry.account_id,
         entry.request_id,
+        entry.client_request_id,
         entry.outcome,
     )
 
@@ -65,27 +67,4 @@ async def list_page(
     return await conn.fetch(
         f"SELECT * FROM audit_log WHERE {' AND '.join(where)} ORDER BY id LIMIT ${len(args)}",  # noqa: S608
         *args,
-    )
-
-
-async def widget_attempt(conn: Conn, token_hash: str) -> asyncpg.Record | None:
-    return await conn.fetchrow(
-        "SELECT id, account_id, identity_proof_id FROM self_scheduling_attempts"
-        " WHERE token_hash = $1",
-        token_hash,
-    )
-
-
-async def widget_account(conn: Conn, publishable_key: str) -> int | None:
-    return await conn.fetchval(
-        "SELECT account_id FROM self_scheduling_settings WHERE publishable_key = $1",
-        publishable_key,
-    )
-
-
-async def managed_appointment(conn: Conn, manage_hash: str) -> asyncpg.Record | None:
-    return await conn.fetchrow(
-        "SELECT id, account_id FROM appointments WHERE manage_token_hash = $1"
-        " OR id = (SELECT appointment_id FROM manage_links WHERE token_hash = $1)",
-        manage_hash,
     )

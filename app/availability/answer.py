@@ -1,25 +1,49 @@
 """The availability call's answer as JSON bytes, through the per-process cache (cache.py).
 
-One path for the partner and the widget handlers. A miss takes the snapshot first and reads
-the setting itself afterwards, so nothing the answer depends on predates the snapshot. The
-widget asks with its attempt (whose own hold must not block it); until the attempt holds a
-slot, that is the anonymous question, and it shares the anonymous answer.
+One path for the partner and the widget handlers. At most three statements (a widget call
+with an attempt first asks whether that attempt holds a slot):
+
+* an exact repeat: the freshness check of the stored answer's reads, nothing else (and that
+  check is shared by concurrent requests: app/core/coalesce.py);
+* otherwise the scope's head and the requested days still in the cache are checked in one
+  statement; what is missing is computed from one read of the setting and its configs (only
+  when the head is missing or stale) and one read of busy times over the missing days.
+
+Reads are labelled with a snapshot taken no later than the reads themselves (the statement's
+own, or the freshness check's when the head's inputs are reused), so nothing they depend on
+can have changed unnoticed. The widget asks with its attempt (whose own hold must not block
+it); until the attempt holds a slot, that is the anonymous question, and it shares the
+anonymous answer.
 """
 
 from __future__ import annotations
 
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import asyncpg
 import msgspec
 
+from app.availability import engine as e
 from app.availability import store
-from app.availability.cache import NEVER, Answer, AnswerCache
-from app.availability.service import SlotSearch, search
-from app.availability.shape import availability_response
+from app.availability.cache import NO_BUSY, Answer, AnswerCache, Day, Head, Read
+from app.availability.plan import SlotSearch, check_range, plan, scope_of
+from app.availability.service import load_busy, load_inputs, search
+from app.availability.shape import assemble, days_of, encode, midnight, span
+from app.core.coalesce import Coalescer
 
-_encode = msgspec.json.Encoder().encode
+# a day's slots are computed from this far around its local midnights: every start of that
+# local date lies inside (offsets change by at most a few hours)
+_SLACK = timedelta(hours=3)
+
+
+class Outcome:
+    """How the cache answered (the access log's `cache` field)."""
+
+    ANSWER = "answer"  # the stored bytes of the same query
+    DAYS = "days"  # assembled, every day from the cache
+    COMPUTED = "computed"  # assembled, some days computed
+    OFF = "off"  # no cache
 
 
 async def availability_json(
@@ -28,40 +52,156 @@ async def availability_json(
     account_id: int,
     query: SlotSearch,
     now: datetime,
-) -> bytes:
+) -> tuple[bytes, str]:
+    check_range(query.range_start, query.range_end)
+    if cache is None:
+        async with pool.acquire() as conn:
+            return encode(await search(conn, account_id, query, now)), Outcome.OFF
+    if query.except_attempt_id is not None and not await store.attempt_holds(
+        pool, query.except_attempt_id
+    ):
+        # an attempt holding nothing sees what everyone sees: share their answer
+        query = msgspec.structs.replace(query, except_attempt_id=None)
+    checks = _checks(cache, pool)
+    key = (account_id, query)
+    cached = cache.get(key, now)
+    if isinstance(cached, Answer):
+        _, stale = await _stale(checks, account_id, cached.practitioner_ids, cached.reads)
+        if not any(stale):
+            cache.hits += 1
+            return cached.body, Outcome.ANSWER
+        cache.drop(key)
+    cache.misses += 1
+    return await _assemble(pool, checks, cache, account_id, query, now)
+
+
+async def _assemble(
+    pool: asyncpg.Pool,
+    checks: Coalescer,
+    cache: AnswerCache,
+    account_id: int,
+    query: SlotSearch,
+    now: datetime,
+) -> tuple[bytes, str]:
+    born = time.monotonic()
+    scope_key = (account_id, query.scope_key())
+    head = cache.get(scope_key, now)
+    days: dict[int, Day] = {}
+    snapshot = ""
+    if isinstance(head, Head):
+        for ordinal in _ordinals(head.scope.time_zone, query):
+            day = cache.get((scope_key, ordinal), now)
+            if isinstance(day, Day):
+                days[ordinal] = day
+        reads = [head.read, *(d.read for d in days.values())]
+        snapshot, stale = await _stale(checks, account_id, head.scope.practitioner_ids, reads)
+        if stale[0]:  # the setting or its configs changed: start over
+            cache.drop(scope_key)
+            head, days = None, {}
+        else:
+            for (ordinal, _), gone in zip(list(days.items()), stale[1:], strict=True):
+                if gone:
+                    cache.drop((scope_key, ordinal))
+                    del days[ordinal]
     async with pool.acquire() as conn:
-        if cache is not None:
-            if query.except_attempt_id is not None and not await store.attempt_holds(
-                conn, query.except_attempt_id
-            ):
-                # an attempt holding nothing sees what everyone sees: share their answer
-                query = msgspec.structs.replace(query, except_attempt_id=None)
-            key = (account_id, query)
-            cached = cache.get(key, now)
-            if cached is not None:
-                if not await store.changed_since(
-                    conn, account_id, cached.snapshot, cached.practitioner_ids, cached.window
-                ):
-                    cache.hits += 1
-                    return cached.body
-                cache.drop(key)
-            cache.misses += 1
-            born = time.monotonic()
-            snapshot = await store.snapshot(conn)
-        result = await search(conn, account_id, query, now)
-        names = await store.display_names(conn, account_id, result.practitioner_ids)
-    body = _encode(availability_response(result, names))
-    if cache is not None:
-        cache.put(
-            key,
-            Answer(
-                body=body,
-                snapshot=snapshot,
-                practitioner_ids=result.practitioner_ids,
-                window=result.busy_window,
-                computed_at=now,
-                stable_until=result.stable_until or NEVER,
-                born=born,
-            ),
+        if not isinstance(head, Head):
+            inputs = await load_inputs(conn, account_id, query)
+            snapshot = inputs.snapshot
+            head = Head(scope_of(inputs, query), Read(snapshot, NO_BUSY), now, born)
+            cache.put(scope_key, head)
+        scope = head.scope
+        wanted = _ordinals(scope.time_zone, query)
+        missing = [o for o in wanted if o not in days]
+        cache.day_hits += len(wanted) - len(missing)
+        cache.day_misses += len(missing)
+        if missing:
+            start = _utc(midnight(scope.time_zone, missing[0])) - _SLACK
+            end = _utc(midnight(scope.time_zone, missing[-1] + 1)) + _SLACK
+            busy = await load_busy(conn, account_id, scope, start, end, now)
+            for piece in days_of(plan(scope, busy, now, start, end), missing):
+                day = days[piece.ordinal] = Day(piece, Read(snapshot, piece.window), now, born)
+                cache.put((scope_key, piece.ordinal), day)
+    parts = [days[o] for o in wanted]
+    body = assemble(scope, [d.piece for d in parts], *span(query.range_start, query.range_end))
+    cache.put(
+        (account_id, query),
+        Answer(
+            body=body,
+            reads=(head.read, *(d.read for d in parts)),
+            practitioner_ids=scope.practitioner_ids,
+            computed_at=max([head.computed_at, *(d.computed_at for d in parts)]),
+            stable_until=min([head.stable_until, *(d.stable_until for d in parts)]),
+            born=min([head.born, *(d.born for d in parts)]),
+        ),
+    )
+    return body, Outcome.COMPUTED if missing else Outcome.DAYS
+
+
+def _ordinals(time_zone: str, query: SlotSearch) -> list[int]:
+    """The local dates (ordinals) of the location that the query's range touches."""
+    first, last = span(query.range_start, query.range_end)
+    return list(
+        range(
+            e.local_datetime(time_zone, first).toordinal(),
+            e.local_datetime(time_zone, last).toordinal() + 1,
         )
-    return body
+    )
+
+
+def _utc(seconds: int) -> datetime:
+    return e.utc_datetime(seconds)
+
+
+_Checked = tuple[str, list[list[tuple[int, int]]]]
+
+
+def _checks(cache: AnswerCache, pool: asyncpg.Pool) -> Coalescer[list[store.Probe], _Checked]:
+    """The cache's freshness checks, coalesced across concurrent requests: under load one
+    statement answers several of them (each still issued after its request asked)."""
+    if cache.checks is None:
+
+        async def run(batches: list[list[store.Probe]]) -> list[_Checked]:
+            async with pool.acquire() as conn:
+                now_snapshot, found = await store.unseen_changes(
+                    conn, [p for probes in batches for p in probes]
+                )
+            out, k = [], 0
+            for probes in batches:
+                out.append((now_snapshot, found[k : k + len(probes)]))
+                k += len(probes)
+            return out
+
+        cache.checks = Coalescer(run)
+    return cache.checks
+
+
+async def _stale(
+    checks: Coalescer[list[store.Probe], _Checked],
+    account_id: int,
+    practitioner_ids: list[int],
+    reads: tuple[Read, ...] | list[Read],
+) -> tuple[str, list[bool]]:
+    """Which reads a change they did not see has touched, and the snapshot of the statement
+    that asked (what a read made after it may be labelled with)."""
+    windows: dict[str, tuple[int, int]] = {}
+    for r in reads:
+        lo, hi = windows.get(r.snapshot, (2**62, -(2**62)))
+        if r.window != NO_BUSY:
+            lo, hi = min(lo, r.window[0]), max(hi, r.window[1])
+        windows[r.snapshot] = (lo, hi)
+    pids = tuple(practitioner_ids)
+    probes = [
+        store.Probe(
+            account_id,
+            snap,
+            pids,
+            (_utc(lo), _utc(hi)) if lo <= hi else (_utc(0), _utc(0)),
+        )
+        for snap, (lo, hi) in windows.items()
+    ]
+    now_snapshot, found = await checks.ask(probes)
+    unseen = dict(zip(windows, found, strict=True))
+    return now_snapshot, [
+        any(start <= r.window[1] and end >= r.window[0] for start, end in unseen[r.snapshot])
+        for r in reads
+    ]

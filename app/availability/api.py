@@ -75,5 +75,7 @@ async def get_availability(
         practitioner_ids=parse_ids(practitioner_ids, "practitionerIds"),
     )
     cache = request.app.state.availability_cache
-    body = await availability_json(pool, cache, account_id, query, clock.now())
+    body, request.state.availability_cache = await availability_json(
+        pool, cache, account_id, query, clock.now()
+    )
     return Response(body, media_type=MediaType.JSON)

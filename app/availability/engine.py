@@ -35,6 +35,7 @@ __all__ = [
     "Block",
     "Busy",
     "BusySpan",
+    "ConfigStarts",
     "Override",
     "Rule",
     "SchedulerConfig",
@@ -42,12 +43,17 @@ __all__ = [
     "SlotGroup",
     "Window",
     "assign_unselectable",
+    "ceil_seconds",
     "compute_slots",
+    "compute_starts",
     "first_available",
     "group_selectable",
     "lobbie_date_key",
+    "local_datetime",
     "nearest_slots",
+    "to_slots",
     "to_unix_ms",
+    "utc_datetime",
     "zone",
 ]
 
@@ -212,6 +218,20 @@ def _ceil_s(dt: datetime) -> int:
     return -((_EPOCH - dt) // _SECOND)
 
 
+def ceil_seconds(dt: datetime) -> int:
+    """Epoch seconds of an aware datetime, rounded up."""
+    return _ceil_s(dt)
+
+
+def utc_datetime(ts: int) -> datetime:
+    return datetime.fromtimestamp(ts, UTC)
+
+
+def local_datetime(time_zone: str, ts: int) -> datetime:
+    """The aware datetime of epoch second ``ts`` in ``time_zone`` (memoised, shared)."""
+    return _zone_memo(time_zone).dt(ts)
+
+
 def to_unix_ms(dt: datetime) -> int:
     """Milliseconds since the Unix epoch of an aware datetime (the API's ``…Unix`` fields)."""
     hit = _STAMPS.get(id(dt))
@@ -337,7 +357,22 @@ def _merge(intervals: list[tuple[int, int]]) -> tuple[list[int], list[int]]:
 _Windows = tuple[tuple[int, int], ...]
 
 
+# id(config) -> (config, its _day_windows): configs are immutable and usually reused across
+# calls (the availability cache keeps them), so their rules are turned into windows once
+_WINDOWS: dict[int, tuple[SchedulerConfig, tuple[dict[int, _Windows], dict[int, _Windows]]]] = {}
+
+
 def _day_windows(config: SchedulerConfig) -> tuple[dict[int, _Windows], dict[int, _Windows]]:
+    hit = _WINDOWS.get(id(config))
+    if hit is not None and hit[0] is config:
+        return hit[1]
+    if len(_WINDOWS) > 10_000:
+        _WINDOWS.clear()
+    windows = _WINDOWS[id(config)] = (config, _windows_of(config))
+    return windows[1]
+
+
+def _windows_of(config: SchedulerConfig) -> tuple[dict[int, _Windows], dict[int, _Windows]]:
     """(weekday -> windows, local ordinal -> override windows), as sorted wall-second pairs.
     A closed date maps to ``()``."""
     by_weekday: dict[int, set[tuple[int, int]]] = {}
@@ -362,7 +397,16 @@ def _day_windows(config: SchedulerConfig) -> tuple[dict[int, _Windows], dict[int
     return {k: tuple(sorted(v)) for k, v in by_weekday.items()}, overrides
 
 
-def compute_slots(
+class ConfigStarts(msgspec.Struct, frozen=True, gc=False):
+    """One config's bookable starts, in epoch seconds and ascending order. ``runs`` says where
+    the source changes: ``(source, end index)`` pairs covering ``starts`` in order."""
+
+    config: SchedulerConfig
+    starts: list[int]
+    runs: list[tuple[str, int]]
+
+
+def compute_starts(
     configs: Iterable[SchedulerConfig],
     *,
     duration_minutes: int,
@@ -373,14 +417,11 @@ def compute_slots(
     range_start: datetime,
     range_end: datetime,
     appointment_type_id: int | None = None,
-) -> list[Slot]:
-    """Every bookable slot of ``configs`` whose start is in ``[range_start, range_end)``.
-
-    Sorted by (start instant, practitioner_id, scheduler_config_id), without duplicates (a
-    config id given twice is used once; overlapping windows yield each start once). ``busy``
-    may hold items of any practitioner; only those of the configs' practitioners are used.
-    Raises ``ValueError`` for naive datetimes or a non-positive duration/interval.
-    """
+) -> list[ConfigStarts]:
+    """The bookable starts of ``configs`` in ``[range_start, range_end)`` as plain integers, one
+    ``ConfigStarts`` per config used (in (practitioner_id, id) order; a config id given twice is
+    used once). No per-slot objects: ``compute_slots`` and the response shaping build what they
+    need from these. Same rules and errors as ``compute_slots``."""
     if duration_minutes <= 0:
         raise ValueError("duration_minutes must be positive")
     for name, value in (("now", now), ("range_start", range_start), ("range_end", range_end)):
@@ -418,20 +459,53 @@ def compute_slots(
             ranges.append((b.start, b.end))
         if b.counted_at is not None and b.scheduler_config_id in counted:
             counted[b.scheduler_config_id].append(b.counted_at)
-
-    # Configs are processed in (practitioner_id, id) order and each appends its slots in start
-    # order, with `rel` (start - lo) alongside. A stable sort of the positions by `rel` then
-    # yields (start, practitioner_id, scheduler_config_id) order without comparing datetimes.
-    out: list[Slot] = []
-    rel: list[int] = []
+    found = []
     for c in chosen:
-        _config_slots(
+        found.append(_config_slots(
             c, _zone_memo(c.time_zone), dur, lo, hi,
-            busy_by_pid[c.practitioner_id], counted.get(c.id, ()), out, rel,
-        )  # fmt: skip
-    if len(chosen) == 1:
+            busy_by_pid[c.practitioner_id], counted.get(c.id, ()),
+        ))  # fmt: skip
+    return found
+
+
+def compute_slots(
+    configs: Iterable[SchedulerConfig],
+    *,
+    duration_minutes: int,
+    busy: Iterable[Busy | BusySpan],
+    now: datetime,
+    min_notice: timedelta,
+    max_ahead: timedelta | None,
+    range_start: datetime,
+    range_end: datetime,
+    appointment_type_id: int | None = None,
+) -> list[Slot]:
+    """Every bookable slot of ``configs`` whose start is in ``[range_start, range_end)``.
+
+    Sorted by (start instant, practitioner_id, scheduler_config_id), without duplicates (a
+    config id given twice is used once; overlapping windows yield each start once). ``busy``
+    may hold items of any practitioner; only those of the configs' practitioners are used.
+    Raises ``ValueError`` for naive datetimes or a non-positive duration/interval.
+    """
+    per_config = compute_starts(
+        configs, duration_minutes=duration_minutes, busy=busy, now=now, min_notice=min_notice,
+        max_ahead=max_ahead, range_start=range_start, range_end=range_end,
+        appointment_type_id=appointment_type_id,
+    )  # fmt: skip
+    return to_slots(per_config, duration_minutes)
+
+
+def to_slots(per_config: list[ConfigStarts], duration_minutes: int) -> list[Slot]:
+    """``compute_starts`` output as ``Slot``s in (start, practitioner_id, config id) order."""
+    dur = duration_minutes * 60
+    out: list[Slot] = []
+    for found in per_config:
+        _emit(found, _zone_memo(found.config.time_zone), dur, out)
+    if len(per_config) <= 1:
         return out  # one config's slots are already in start order
-    order = sorted(range(len(out)), key=rel.__getitem__)
+    # configs come in (practitioner_id, id) order, so a stable sort by start instant gives
+    # (start, practitioner_id, scheduler_config_id) order without comparing datetimes
+    order = sorted(range(len(out)), key=[s for f in per_config for s in f.starts].__getitem__)
     return [out[i] for i in order]
 
 
@@ -443,12 +517,12 @@ def _config_slots(
     hi: int,
     busy: list[tuple[int, int]],
     counted: Iterable[int],
-    out: list[Slot],
-    rel: list[int],
-) -> None:
-    """Append one config's slots to ``out`` in start order, and ``start - lo`` to ``rel``."""
+) -> ConfigStarts:
+    """One config's starts in ``[lo, hi]``, in order."""
+    pending: list[int] = []
+    runs: list[tuple[str, int]] = []
     if c.max_per_day is not None and c.max_per_day <= 0:
-        return
+        return ConfigStarts(c, pending, runs)
     step = c.slot_interval_minutes * 60
     bb = c.buffer_before_minutes * 60
     ba = c.buffer_after_minutes * 60
@@ -481,9 +555,8 @@ def _config_slots(
         wins: all(wins[j][1] - dur < wins[j + 1][0] for j in range(len(wins) - 1))
         for wins in (*by_weekday.values(), *overrides.values())
     }
-    pending: list[int] = []  # starts of consecutive days sharing `pending_source`
-    pending_source = RULE
-    push, push_rel = pending.extend, rel.extend
+    source = RULE
+    push = pending.extend
     get_override, get_rule, get_day = overrides.get, by_weekday.get, z.days.get
     i = 0  # forbidden-interval cursor; grid walks only move forward in time
 
@@ -495,16 +568,15 @@ def _config_slots(
         wins = get_override(ordinal)
         if wins is None:
             wins = get_rule((ordinal - 1) % 7)  # date(1, 1, 1) (ordinal 1) is a Monday
-            source = RULE
+            day_source = RULE
         else:
-            source = OVERRIDE
+            day_source = OVERRIDE
         if not wins:
             continue
-        if source is not pending_source:
-            _emit(c, z, dur, pending, pending_source, out)
-            pending = []
-            push = pending.extend
-            pending_source = source
+        if day_source is not source:
+            if pending:
+                runs.append((source, len(pending)))
+            source = day_source
         naive_midnight, off = get_day(ordinal) or z.day(ordinal)
 
         if off is not None and simple[wins]:  # one UTC offset all day: plain arithmetic
@@ -526,7 +598,6 @@ def _config_slots(
                     stop = last if i == n_forbidden or f_starts[i] > last else f_starts[i] - 1
                     end = s + ((stop - s) // step + 1) * step
                     push(range(s, end, step))
-                    push_rel(range(s - lo, end - lo, step))
                     s = end
             continue
 
@@ -556,19 +627,23 @@ def _config_slots(
             j = bisect_right(f_starts, s) - 1
             if j < 0 or s > f_ends[j]:
                 pending.append(s)
-                rel.append(s - lo)
-    _emit(c, z, dur, pending, pending_source, out)
+    if pending and (not runs or runs[-1][1] < len(pending)):
+        runs.append((source, len(pending)))
+    return ConfigStarts(c, pending, runs)
 
 
-def _emit(
-    c: SchedulerConfig, z: _Zone, dur: int, starts: list[int], source: str, out: list[Slot]
-) -> None:
-    pid, cid, loc, dts = c.practitioner_id, c.id, c.location_id, z.dts
-    try:
-        out.extend([Slot(dts[s], dts[s + dur], pid, cid, loc, source) for s in starts])
-    except KeyError:  # some datetimes are not memoised yet
-        dt = z.dt
-        out.extend([Slot(dt(s), dt(s + dur), pid, cid, loc, source) for s in starts])
+def _emit(found: ConfigStarts, z: _Zone, dur: int, out: list[Slot]) -> None:
+    c = found.config
+    pid, cid, loc, dts, starts = c.practitioner_id, c.id, c.location_id, z.dts, found.starts
+    begin = 0
+    for source, end in found.runs:
+        run = starts[begin:end]
+        begin = end
+        try:
+            out.extend([Slot(dts[s], dts[s + dur], pid, cid, loc, source) for s in run])
+        except KeyError:  # some datetimes are not memoised yet
+            dt = z.dt
+            out.extend([Slot(dt(s), dt(s + dur), pid, cid, loc, source) for s in run])
 
 
 # --------------------------------------------------------------------------------------------

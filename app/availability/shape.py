@@ -1,94 +1,270 @@
-"""Search result -> the Lobbie availability response (shared by partner and widget APIs).
+"""A plan -> the Lobbie availability response as JSON bytes, assembled from encoded pieces.
 
-The engine returns slots sorted by (start instant, practitioner, config) and hands out one
-datetime object per instant and zone (memoised across calls), so grouping is a single pass and
-each instant's `startUnix`, ISO text and date key are computed once per process, not per
-request: `_instant` memoises them by object identity.
+No per-slot Python objects: the engine's integer starts are grouped per start instant and each
+slot object is written straight to bytes. The part that only depends on the instant (`startUnix`,
+`startDateTime`, `endDateTime` and its local date) is encoded once per process and instant
+(`_heads`), the practitioner -> config pairs once per pair. The slots of one local date form a
+`DayPiece`; the response is the pieces of the requested days, cut to the requested range at
+the two ends, plus a header. The answer cache (answer.py) keeps pieces per location-day.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from bisect import bisect_left, bisect_right
+from collections import Counter
+from dataclasses import dataclass
+from datetime import date, datetime, time
+
+import msgspec
 
 from app.availability import engine as e
 from app.availability import schemas as s
-from app.availability.service import SearchResult, day_load
+from app.availability.limits import before_limit
+from app.availability.plan import MARGIN_SECONDS, NEVER, Plan, Scope
 
-_Instant = tuple[datetime, int, str, str]  # (the object, unix ms, ISO text, M/d/yyyy key)
-_MEMO: dict[int, _Instant] = {}
-_MEMO_LIMIT = 100_000
-
-
-def _instant(dt: datetime) -> _Instant:
-    # the memo keeps `dt` alive, so its id cannot be reused while the entry exists
-    hit = _MEMO.get(id(dt))
-    if hit is None or hit[0] is not dt:
-        if len(_MEMO) >= _MEMO_LIMIT:
-            _MEMO.clear()
-        hit = _MEMO[id(dt)] = (dt, e.to_unix_ms(dt), dt.isoformat(), e.lobbie_date_key(dt.date()))
-    return hit
+_encode = msgspec.json.Encoder().encode
+_MEMO_LIMIT = 200_000
+# (zone, duration s) -> start -> (local ordinal, b'{"startUnix":..,"endDateTime":".."')
+_heads: dict[tuple[str, int], dict[int, tuple[int, bytes]]] = {}
+_date_keys: dict[int, bytes] = {}
+_midnights: dict[tuple[str, int], int] = {}
 
 
-def availability_response(result: SearchResult, names: dict[int, str]) -> s.Availability:
-    first: dict[int, int] = {}
-    by_date: dict[str, list[s.AvailableSlot]] = {}
-    if result.selectable:
-        day_key, day_list = "", []
-        mapping: dict[str, int] = {}
-        start_object = end_object = None
-        current: s.AvailableSlot | None = None
-        pid_text = {pid: str(pid) for pid in result.practitioner_ids}
-        for slot in result.slots:
-            if slot.start is not start_object or slot.end is not end_object:
-                start_object, end_object = slot.start, slot.end
-                _, start_ms, start_iso, key = _instant(start_object)
-                end_iso = _instant(end_object)[2]
-                if (
-                    current is None
-                    or start_ms != current.start_unix
-                    or end_iso != current.end_date_time
-                ):
-                    if key != day_key:
-                        day_key, day_list = key, by_date.setdefault(key, [])
-                    mapping = {}
-                    current = s.AvailableSlot(
-                        start_unix=start_ms,
-                        start_date_time=start_iso,
-                        end_date_time=end_iso,
-                        practitioner_to_config=mapping,
-                    )
-                    day_list.append(current)
-            pid = slot.practitioner_id
-            if pid not in first:
-                first[pid] = current.start_unix  # type: ignore[union-attr]
-            mapping.setdefault(pid_text[pid], slot.scheduler_config_id)
+@dataclass(slots=True, eq=False)
+class DayPiece:
+    """The slots of one local date (the location's zone) of one query scope."""
+
+    ordinal: int  # date.toordinal() of the local date
+    starts: list[int]  # epoch seconds of its times, ascending
+    chunks: list[bytes]  # the encoded slot object of each time
+    masks: list[int]  # which configs offer each time: bit i = `pids[i]`'s config
+    pids: tuple[int, ...]  # the practitioner of each config bit
+    body: bytes = b""  # b'"M/d/yyyy":[...]' for the whole day; b"" when it has no slot
+    stable_until: datetime = NEVER  # time cannot change the day before this instant
+    window: tuple[int, int] = (0, 0)  # epoch seconds of the busy time the day depends on
+
+    @property
+    def size(self) -> int:
+        return 2 * len(self.body) + 64 * len(self.starts) + 200
+
+
+def _heads_of(time_zone: str, dur: int) -> dict[int, tuple[int, bytes]]:
+    heads = _heads.get((time_zone, dur))
+    if heads is None or len(heads) > _MEMO_LIMIT:
+        heads = _heads[time_zone, dur] = {}
+    return heads
+
+
+def _head(heads: dict[int, tuple[int, bytes]], time_zone: str, start: int, dur: int):
+    got = heads.get(start)
+    if got is None:
+        begin = e.local_datetime(time_zone, start)
+        end = e.local_datetime(time_zone, start + dur)
+        got = heads[start] = (
+            begin.toordinal(),
+            b'{"startUnix":%d,"startDateTime":"%s","endDateTime":"%s"'
+            % (start * 1000, begin.isoformat().encode(), end.isoformat().encode()),
+        )
+    return got
+
+
+def date_key(ordinal: int) -> bytes:
+    got = _date_keys.get(ordinal)
+    if got is None:
+        if len(_date_keys) > _MEMO_LIMIT:
+            _date_keys.clear()
+        got = _date_keys[ordinal] = b'"%s"' % e.lobbie_date_key(date.fromordinal(ordinal)).encode()
+    return got
+
+
+def midnight(time_zone: str, ordinal: int) -> int:
+    """Epoch seconds of the first instant of a local date."""
+    key = (time_zone, ordinal)
+    got = _midnights.get(key)
+    if got is None:
+        if len(_midnights) > _MEMO_LIMIT:
+            _midnights.clear()
+        got = _midnights[key] = int(
+            datetime.combine(
+                date.fromordinal(ordinal), time(0), tzinfo=e.zone(time_zone)
+            ).timestamp()
+        )  # fold=0: the first occurrence; inside a gap, the instant of the jump
+    return got
+
+
+def _masks(found: Plan) -> tuple[list[int], dict[int, int]]:
+    """Every start of the plan, ascending, and which configs offer it (bit i: per_config[i])."""
+    by_start: dict[int, int] = {}
+    for i, part in enumerate(found.per_config):
+        bit, get = 1 << i, by_start.get
+        if not by_start:
+            by_start = dict.fromkeys(part.starts, bit)
+            continue
+        for start in part.starts:
+            by_start[start] = get(start, 0) | bit
+    return sorted(by_start), by_start
+
+
+def days_of(found: Plan, ordinals: list[int] | None = None) -> list[DayPiece]:
+    """The plan's slots per local date, in date order: the dates `ordinals` (each one, with or
+    without slots; slots of other dates are left out) or, when None, every date with a slot."""
+    scope = found.scope
+    keep_empty = ordinals is not None
+    zone, dur = scope.time_zone, scope.duration_minutes * 60
+    starts, by_start = _masks(found)
+    configs = [part.config for part in found.per_config]
+    pids = tuple(c.practitioner_id for c in configs)
+    heads = _heads_of(zone, dur)
+    masks = [by_start[s] for s in starts]
+    if scope.selectable:
+        offers: dict[int, bytes] = {}
+        chunks = []
+        get_head = heads.get
+        for start, mask in zip(starts, masks, strict=True):
+            offer = offers.get(mask)
+            if offer is None:
+                offer = offers[mask] = _selectable_offer(configs, mask)
+            head = get_head(start) or _head(heads, zone, start, dur)
+            chunks.append(head[1] + offer)
     else:
-        for slot in result.slots:
-            if slot.practitioner_id not in first:
-                first[slot.practitioner_id] = _instant(slot.start)[1]
-        load = day_load(result.busy, result.time_zone)
-        for slot in e.assign_unselectable(result.slots, load):
-            _, start_ms, start_iso, key = _instant(slot.start)
-            by_date.setdefault(key, []).append(
-                s.AvailableSlot(
-                    start_unix=start_ms,
-                    start_date_time=start_iso,
-                    end_date_time=_instant(slot.end)[2],
-                    practitioner_id=slot.practitioner_id,
-                    scheduler_config_id=slot.scheduler_config_id,
-                )
-            )
+        chunks = _assigned(found, configs, heads, starts, masks)
+    if ordinals is None:
+        if not starts:
+            return []
+        first, last = _head(heads, zone, starts[0], dur)[0], _head(heads, zone, starts[-1], dur)[0]
+        ordinals = list(range(first, last + 1))
+    beyond: dict[int, int] = {}  # local ordinal -> its first start the forward limit cut off
+    for start in found.beyond:
+        beyond.setdefault(e.local_datetime(zone, start).toordinal(), start)
+    holds = [b for b in found.busy if b.expires_at is not None]
+    days = []
+    for ordinal in ordinals:
+        i = bisect_left(starts, midnight(zone, ordinal))
+        j = bisect_left(starts, midnight(zone, ordinal + 1))
+        if i == j and not keep_empty:
+            continue
+        day = DayPiece(ordinal, starts[i:j], chunks[i:j], masks[i:j], pids)
+        _finish(found, day, beyond.get(ordinal), holds)
+        days.append(day)
+    return days
+
+
+def _selectable_offer(configs: list[e.SchedulerConfig], mask: int) -> bytes:
+    """b',"practitionerToConfig":{..}}': each practitioner with its lowest config (configs
+    are in (practitioner, id) order)."""
+    pairs, seen = [], set()
+    for i, c in enumerate(configs):
+        if mask >> i & 1 and c.practitioner_id not in seen:
+            seen.add(c.practitioner_id)
+            pairs.append(b'"%d":%d' % (c.practitioner_id, c.id))
+    return b',"practitionerToConfig":{%s}}' % b",".join(pairs)
+
+
+def _assigned(found, configs, heads, starts, masks) -> list[bytes]:
+    """One practitioner per time: the fewest bookings that local day, then the lowest id (and
+    its lowest config)."""
+    zone, dur = found.scope.time_zone, found.scope.duration_minutes * 60
+    load = _day_load(found)
+    chunks = []
+    for start, mask in zip(starts, masks, strict=True):
+        ordinal, head = _head(heads, zone, start, dur)
+        offering = [c for i, c in enumerate(configs) if mask >> i & 1]
+        c = min(offering, key=lambda c: (load[c.practitioner_id, ordinal], c.practitioner_id))
+        chunks.append(
+            b'%s,"practitionerId":%d,"schedulerConfigId":%d}' % (head, c.practitioner_id, c.id)
+        )
+    return chunks
+
+
+def _finish(found: Plan, day: DayPiece, cut_off: int | None, holds: list[e.BusySpan]) -> None:
+    """The day's encoded body, the busy window it depends on and how long time leaves it be."""
+    scope = found.scope
+    if day.chunks:
+        day.body = b"%s:[%s]" % (date_key(day.ordinal), b",".join(day.chunks))
+    lo = midnight(scope.time_zone, day.ordinal) - MARGIN_SECONDS
+    hi = midnight(scope.time_zone, day.ordinal + 1) + MARGIN_SECONDS
+    day.window = (lo, hi)
+    bounds = [b.expires_at for b in holds if b.start < hi and b.end > lo]
+    if day.starts:
+        bounds.append(before_limit(_utc(day.starts[0]), *scope.notice))
+    if cut_off is not None:
+        bounds.append(before_limit(_utc(cut_off), *scope.forward))
+    day.stable_until = min(bounds, default=NEVER)
+
+
+def _utc(seconds: int) -> datetime:
+    return e.utc_datetime(seconds)
+
+
+def _day_load(found: Plan) -> Counter[tuple[int, int]]:
+    """Live bookings per (practitioner, local ordinal): the ranking input for assigning a
+    practitioner when patients cannot choose one."""
+    zone = found.scope.time_zone
+    return Counter(
+        (b.practitioner_id, e.local_datetime(zone, b.counted_at).toordinal())
+        for b in found.busy
+        if b.counted_at is not None
+    )
+
+
+def assemble(scope: Scope, days: list[DayPiece], lo: int, hi: int) -> bytes:
+    """The response for starts in [lo, hi] (epoch seconds) from the pieces of its dates."""
+    parts: list[bytes] = []
+    firsts: dict[int, int] = {}
+    missing = len(scope.practitioner_ids)
+    for day in days:
+        starts = day.starts
+        if not starts:
+            continue
+        i = 0 if starts[0] >= lo else bisect_left(starts, lo)
+        j = len(starts) if starts[-1] <= hi else bisect_right(starts, hi)
+        if i >= j:
+            continue
+        if i == 0 and j == len(starts):
+            parts.append(day.body)
+        else:
+            parts.append(b"%s:[%s]" % (date_key(day.ordinal), b",".join(day.chunks[i:j])))
+        if len(firsts) < missing:
+            _first_times(day, i, j, firsts)
     practitioners = [
         s.PractitionerAvailability(
             practitioner_id=pid,
-            display_name=names.get(pid, ""),
-            first_available_slot=first.get(pid),
+            display_name=scope.names.get(pid, ""),
+            first_available_slot=None if pid not in firsts else firsts[pid] * 1000,
         )
-        for pid in result.practitioner_ids
+        for pid in scope.practitioner_ids
     ]
-    return s.Availability(
-        are_practitioners_selectable=result.selectable,
-        time_zone=result.time_zone,
-        practitioners=practitioners,
-        slots_by_date=by_date,
+    return (
+        b'{"arePractitionersSelectable":%s,"timeZone":%s,"practitioners":%s,"slotsByDate":{%s}}'
+        % (
+            b"true" if scope.selectable else b"false",
+            _encode(scope.time_zone),
+            _encode(practitioners),
+            b",".join(parts),
+        )
     )
+
+
+def _first_times(day: DayPiece, i: int, j: int, firsts: dict[int, int]) -> None:
+    """Record the first time in day.starts[i:j] of each practitioner not in `firsts` yet."""
+    pids = day.pids
+    wanted = sum(1 << b for b, pid in enumerate(pids) if pid not in firsts)
+    for k in range(i, j):
+        hit = day.masks[k] & wanted
+        if hit:
+            for b, pid in enumerate(pids):
+                if hit >> b & 1:
+                    firsts.setdefault(pid, day.starts[k])
+            wanted = sum(1 << b for b, pid in enumerate(pids) if pid not in firsts)
+            if not wanted:
+                return
+
+
+def span(start: datetime, end: datetime) -> tuple[int, int]:
+    """[start, end) as the inclusive range of whole-second starts it allows."""
+    return e.ceil_seconds(start), e.ceil_seconds(end) - 1
+
+
+def encode(found: Plan) -> bytes:
+    """The plan's whole answer."""
+    return assemble(found.scope, days_of(found), *span(found.start, found.end))

@@ -1,13 +1,21 @@
-"""SQL feeding the availability engine, and database rows -> engine values."""
+"""SQL feeding the availability engine, as typed rows (`msgspec.Struct`s), and rows -> engine
+values.
+
+A slot search reads in at most two statements: `load_inputs` (the setting, the appointment
+type, the location's zone and every config of the setting with its rules and practitioner, plus
+the snapshot those reads were made under) and `busy`. A cached answer costs one more:
+`unseen_changes`.
+"""
 
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
+from typing import Literal
 
 import asyncpg
+import msgspec
 
 from app.availability import engine as e
-from app.core.crud import Row
 
 Conn = asyncpg.Connection | asyncpg.Pool
 LIVE = "status NOT IN ('CANCELLED', 'RESCHEDULED', 'VOIDED')"
@@ -21,30 +29,158 @@ def _wall(text: str) -> time:
     return time.fromisoformat(text)
 
 
-def engine_config(row: Row) -> e.SchedulerConfig:
-    """A `selfscheduling.store.configs_for_setting` row as the engine's value type."""
+LimitUnit = Literal["HOURS", "DAYS", "WEEKS", "MONTHS"]
+
+
+class SettingRow(msgspec.Struct, frozen=True, gc=False):
+    """What availability reads of a self-scheduling setting."""
+
+    active: bool
+    location_ids: list[int]
+    appointment_type_ids: list[int]
+    practitioner_ids: list[int]
+    are_practitioners_selectable: bool
+    forward_booking_limit: int
+    forward_booking_limit_unit: LimitUnit
+    forward_booking_limit_active: bool
+    afterward_booking_limit: int
+    afterward_booking_limit_unit: LimitUnit
+    afterward_booking_limit_active: bool
+
+
+class KindRow(msgspec.Struct, frozen=True, gc=False):
+    """An appointment type."""
+
+    id: int
+    duration_minutes: int
+    active: bool
+    telehealth: bool
+    form_count: int
+
+
+class RuleRow(msgspec.Struct, frozen=True, gc=False):
+    weekday: int
+    start: str  # "HH:MM" wall clock
+    end: str
+
+
+class WindowRow(msgspec.Struct, frozen=True, gc=False):
+    start: str
+    end: str
+
+
+class OverrideRow(msgspec.Struct, frozen=True, gc=False):
+    date: str
+    unavailable: bool = False
+    windows: list[WindowRow] = []
+
+
+class BlockRow(msgspec.Struct, frozen=True, gc=False):
+    start: str  # ISO 8601 with offset
+    end: str
+
+
+class ConfigRow(msgspec.Struct, frozen=True, gc=False):
+    """A scheduler config with its location's zone and state and its practitioner's."""
+
+    id: int
+    practitioner_id: int
+    location_id: int
+    appointment_type_ids: list[int]
+    slot_interval_minutes: int
+    buffer_before_minutes: int
+    buffer_after_minutes: int
+    max_per_day: int | None
+    rules: list[RuleRow]
+    overrides: list[OverrideRow]
+    blocks: list[BlockRow]
+    time_zone: str
+    location_active: bool
+    practitioner_active: bool
+    display_name: str
+
+
+class Inputs(msgspec.Struct, frozen=True, gc=False):
+    """Everything a slot search reads except busy times, as of `snapshot`."""
+
+    snapshot: str  # pg_current_snapshot() of the statement that read the rest
+    setting: SettingRow | None  # None: no such setting in the account
+    kind: KindRow | None
+    location_zone: str | None  # None: no such location in the account
+    configs: list[ConfigRow]  # every config of the setting, by id
+
+
+_decode_inputs = msgspec.json.Decoder(Inputs).decode
+_LOAD_INPUTS = """
+SELECT json_build_object(
+  'snapshot', pg_current_snapshot()::text,
+  'setting', (SELECT json_build_object(
+      'active', s.active, 'location_ids', s.location_ids,
+      'appointment_type_ids', s.appointment_type_ids, 'practitioner_ids', s.practitioner_ids,
+      'are_practitioners_selectable', s.are_practitioners_selectable,
+      'forward_booking_limit', s.forward_booking_limit,
+      'forward_booking_limit_unit', s.forward_booking_limit_unit,
+      'forward_booking_limit_active', s.forward_booking_limit_active,
+      'afterward_booking_limit', s.afterward_booking_limit,
+      'afterward_booking_limit_unit', s.afterward_booking_limit_unit,
+      'afterward_booking_limit_active', s.afterward_booking_limit_active)
+    FROM self_scheduling_settings s WHERE s.account_id = $1 AND s.id = $2),
+  'kind', (SELECT json_build_object(
+      'id', t.id, 'duration_minutes', t.duration_minutes, 'active', t.active,
+      'telehealth', t.telehealth, 'form_count', t.form_count)
+    FROM appointment_types t WHERE t.account_id = $1 AND t.id = $3),
+  'location_zone', (SELECT time_zone FROM locations WHERE account_id = $1 AND id = $4),
+  'configs', coalesce((SELECT json_agg(json_build_object(
+      'id', c.id, 'practitioner_id', c.practitioner_id, 'location_id', c.location_id,
+      'appointment_type_ids', c.appointment_type_ids,
+      'slot_interval_minutes', c.slot_interval_minutes,
+      'buffer_before_minutes', c.buffer_before_minutes,
+      'buffer_after_minutes', c.buffer_after_minutes, 'max_per_day', c.max_per_day,
+      'rules', c.rules, 'overrides', c.overrides, 'blocks', c.blocks,
+      'time_zone', l.time_zone, 'location_active', l.active,
+      'practitioner_active', p.active, 'display_name', p.display_name) ORDER BY c.id)
+    FROM scheduler_configs c
+    JOIN locations l ON l.id = c.location_id AND l.account_id = c.account_id
+    JOIN practitioners p ON p.id = c.practitioner_id AND p.account_id = c.account_id
+   WHERE c.account_id = $1 AND c.setting_id = $2), '[]'::json)
+)::text
+"""
+
+
+async def load_inputs(
+    conn: Conn, account_id: int, setting_id: int, type_id: int, location_id: int
+) -> Inputs:
+    """One statement: the setting, the appointment type, the location's zone and every config
+    of the setting (inactive ones included: the caller decides), with the snapshot they were
+    read under (the statement's own)."""
+    text = await conn.fetchval(_LOAD_INPUTS, account_id, setting_id, type_id, location_id)
+    return _decode_inputs(text)
+
+
+def config_of(row: ConfigRow) -> e.SchedulerConfig:
+    """A typed config row as the engine's value type."""
     return e.SchedulerConfig(
-        id=row["id"],
-        practitioner_id=row["practitioner_id"],
-        location_id=row["location_id"],
-        time_zone=row["time_zone"],
-        appointment_type_ids=tuple(row["appointment_type_ids"]),
-        slot_interval_minutes=row["slot_interval_minutes"],
-        buffer_before_minutes=row["buffer_before_minutes"],
-        buffer_after_minutes=row["buffer_after_minutes"],
-        max_per_day=row["max_per_day"],
-        rules=tuple(e.Rule(r["weekday"], _wall(r["start"]), _wall(r["end"])) for r in row["rules"]),
+        id=row.id,
+        practitioner_id=row.practitioner_id,
+        location_id=row.location_id,
+        time_zone=row.time_zone,
+        appointment_type_ids=tuple(row.appointment_type_ids),
+        slot_interval_minutes=row.slot_interval_minutes,
+        buffer_before_minutes=row.buffer_before_minutes,
+        buffer_after_minutes=row.buffer_after_minutes,
+        max_per_day=row.max_per_day,
+        rules=tuple(e.Rule(r.weekday, _wall(r.start), _wall(r.end)) for r in row.rules),
         overrides=tuple(
             e.Override(
-                date.fromisoformat(o["date"]),
-                bool(o.get("unavailable")),
-                tuple(e.Window(_wall(w["start"]), _wall(w["end"])) for w in o.get("windows", ())),
+                date.fromisoformat(o.date),
+                o.unavailable,
+                tuple(e.Window(_wall(w.start), _wall(w.end)) for w in o.windows),
             )
-            for o in row["overrides"]
+            for o in row.overrides
         ),
         blocks=tuple(
-            e.Block(datetime.fromisoformat(b["start"]), datetime.fromisoformat(b["end"]))
-            for b in row["blocks"]
+            e.Block(datetime.fromisoformat(b.start), datetime.fromisoformat(b.end))
+            for b in row.blocks
         ),
     )
 
@@ -120,48 +256,56 @@ async def practitioner_offers(
     return {r["practitioner_id"]: (list(r["locs"]), list(r["kinds"])) for r in rows}
 
 
-async def appointment_type(conn: Conn, account_id: int, type_id: int) -> Row | None:
-    return await conn.fetchrow(
-        "SELECT id, duration_minutes, active, telehealth, form_count FROM appointment_types"
-        " WHERE account_id = $1 AND id = $2",
-        account_id,
-        type_id,
-    )
-
-
 # ------------------------------------------------------------ change tracking (0011 migration)
 
 
-async def snapshot(conn: Conn) -> str:
-    """The current transaction snapshot, to label an answer computed from reads made after
-    this call."""
-    return await conn.fetchval("SELECT pg_current_snapshot()::text")
+ALL_TIME = (-(2**62), 2**62)  # the window of an account-wide change (epoch seconds)
 
 
-async def changed_since(
-    conn: Conn,
-    account_id: int,
-    snapshot_text: str,
-    practitioner_ids: list[int],
-    window: tuple[datetime, datetime],
-) -> bool:
-    """Has a transaction not visible to `snapshot_text` changed something availability reads
-    for this account: account-wide, or a block of one of these practitioners in `window`?"""
-    return await conn.fetchval(
+class Probe(msgspec.Struct, frozen=True, gc=False):
+    """Which changes did `snapshot` not see, for this account (account-wide ones) and these
+    practitioners (their appointments and holds blocking time in `window`)?"""
+
+    account_id: int
+    snapshot: str
+    practitioner_ids: tuple[int, ...]
+    window: tuple[datetime, datetime]
+
+
+async def unseen_changes(
+    conn: Conn, probes: list[Probe]
+) -> tuple[str, list[list[tuple[int, int]]]]:
+    """One statement for many probes: this statement's own snapshot (taken after every probe
+    was asked), and per probe the `(from, until)` of each change it finds, in epoch seconds
+    rounded outward (`ALL_TIME` for an account-wide change). The caller decides which cached
+    entries each change touches."""
+    now_snapshot, changes = await conn.fetchrow(
         """
-        SELECT EXISTS (
-            SELECT 1 FROM availability_changes
-             WHERE account_id = ANY(ARRAY[$1, 0]::bigint[])
-               AND xid >= pg_snapshot_xmin($2::text::pg_snapshot)
-               AND practitioner_id = ANY($3::bigint[])
-               AND (during IS NULL OR during && tstzrange($4, $5))
-               AND NOT pg_visible_in_snapshot(xid, $2::text::pg_snapshot))
+        SELECT pg_current_snapshot()::text, coalesce((
+            SELECT array_agg(ARRAY[
+                       q.i - 1,
+                       coalesce(floor(extract(epoch FROM lower(c.during)))::int8, $6),
+                       coalesce(ceil(extract(epoch FROM upper(c.during)))::int8, $7)])
+              FROM unnest($1::int8[], $2::text[], $3::text[], $4::timestamptz[],
+                          $5::timestamptz[]) WITH ORDINALITY AS q(account, snap, pids, lo, hi, i)
+              JOIN availability_changes c
+                ON c.account_id = ANY(ARRAY[q.account, 0]::bigint[])
+               AND c.xid >= pg_snapshot_xmin(q.snap::pg_snapshot)
+               AND c.practitioner_id = ANY(q.pids::bigint[])
+               AND (c.during IS NULL OR c.during && tstzrange(q.lo, q.hi))
+               AND NOT pg_visible_in_snapshot(c.xid, q.snap::pg_snapshot)), '{}')
         """,
-        account_id,
-        snapshot_text,
-        [0, *practitioner_ids],
-        *window,
+        [p.account_id for p in probes],
+        [p.snapshot for p in probes],
+        ["{" + ",".join(map(str, (0, *p.practitioner_ids))) + "}" for p in probes],
+        [p.window[0] for p in probes],
+        [p.window[1] for p in probes],
+        *ALL_TIME,
     )
+    found: list[list[tuple[int, int]]] = [[] for _ in probes]
+    for i, start, end in changes:
+        found[i].append((start, end))
+    return now_snapshot, found
 
 
 async def prune_changes(conn: asyncpg.Connection, keep: timedelta) -> int:

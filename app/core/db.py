@@ -41,6 +41,17 @@ class DatabaseUnavailable(ConnectionError):
     already treat connection trouble as transient keep working."""
 
 
+class LeanConnection(asyncpg.Connection):
+    """No reset query when a connection goes back to the pool: asyncpg's default (unlock all
+    advisory locks, close cursors, unlisten, reset settings) is one more round trip on every
+    release, and this app keeps no session state: its advisory locks are transaction-scoped,
+    settings are `SET LOCAL` or per-connection `server_settings`, no LISTEN, no held cursors.
+    asyncpg still rolls back a transaction left open (a cancelled request)."""
+
+    def get_reset_query(self) -> str:
+        return ""
+
+
 class ResilientPool(asyncpg.Pool):
     """asyncpg's pool with a default acquire timeout, and connection failures while acquiring
     (refused, reset, timed out) raised as `DatabaseUnavailable`."""
@@ -81,7 +92,7 @@ async def create_pool(
         setup=None,
         init=_init_connection,
         loop=None,
-        connection_class=asyncpg.Connection,
+        connection_class=LeanConnection,
         record_class=asyncpg.Record,
         # connect kwargs
         timeout=connect_timeout,

@@ -13,15 +13,18 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Sequence
 from http import HTTPStatus
 from typing import Any
 
 import asyncpg
+import msgspec
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, SerializationException, ValidationException
+from litestar.types import Send
 
 from app.core.db import DatabaseUnavailable
-from app.core.requestid import accept_or_generate, current_request_id
+from app.core.requestid import current_request_id, new_request_id
 
 log = logging.getLogger("slotproof.errors")
 
@@ -77,6 +80,19 @@ def invalid(field: str, message: str) -> Problem:
     )
 
 
+def problem_body(status: int, code: str, detail: str, request_id: str, **extra: Any) -> dict:
+    """The one shape of every error body (RFC 9457 + `code` + `requestId`)."""
+    return {
+        "type": "about:blank",
+        "title": HTTPStatus(status).phrase,
+        "status": status,
+        "detail": detail,
+        "code": code,
+        "requestId": request_id,
+        **extra,
+    }
+
+
 def problem_response(
     status: int,
     code: str,
@@ -91,21 +107,32 @@ def problem_response(
     if request_id is None:
         # Raised before any route matched (unknown path, wrong method): the request-id
         # middleware, which Litestar runs for matched routes only, never saw this request.
-        incoming = request.headers.get("x-request-id") if request is not None else None
-        request_id = accept_or_generate(incoming)
+        request_id = new_request_id()
         headers["X-Request-Id"] = request_id
-    body: dict[str, Any] = {
-        "type": "about:blank",
-        "title": HTTPStatus(status).phrase,
-        "status": status,
-        "detail": detail,
-        "code": code,
-        "requestId": request_id,
-    }
-    body.update(extra)
+    body = problem_body(status, code, detail, request_id, **extra)
     if status == 503 and not any(name.lower() == "retry-after" for name in headers):
         headers["Retry-After"] = str(DB_RETRY_AFTER_SECONDS)  # every 503 says when to retry
     return Response(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+async def send_problem(
+    send: Send,
+    status: int,
+    code: str,
+    detail: str,
+    headers: Sequence[tuple[bytes, bytes]] = (),
+    **extra: Any,
+) -> None:
+    """Answer with a problem from ASGI middleware (outside Litestar's exception handling)."""
+    all_headers = [(b"content-type", PROBLEM_JSON.encode()), *headers]
+    request_id = current_request_id()
+    if request_id is None:  # not behind the request-id middleware
+        request_id = new_request_id()
+        all_headers.append((b"x-request-id", request_id.encode()))
+    body = msgspec.json.encode(problem_body(status, code, detail, request_id, **extra))
+    all_headers.append((b"content-length", str(len(body)).encode()))
+    await send({"type": "http.response.start", "status": status, "headers": all_headers})
+    await send({"type": "http.response.body", "body": body, "more_body": False})
 
 
 def _validation_errors(exc: ValidationException) -> list[dict[str, str]]:

@@ -54,6 +54,11 @@ async def strict_json_body(request: Request[Any, Any, Any]) -> None:
         ) from None
     except msgspec.DecodeError:
         return
+    except RecursionError:  # msgspec gives up on very deep nesting this way
+        raise ValidationException(
+            "The request body is not valid.",
+            extra=[{"message": "the body is nested too deeply", "source": "body"}],
+        ) from None
 
 
 __all__ = ["Cursor", "DbPool", "JSONBody", "Limit", "PathId", "strict_json_body"]

@@ -4,10 +4,13 @@ Handlers know nothing of it. Applies to POST under `/partner/v2/`, `/widget/v1/`
 only (not `/oauth2/token`, not `/callbacks/*`); any other request passes through untouched, and
 so does a POST without the header.
 
-* Scope of a key: the caller (partner client id from a valid bearer token; for the widget, the
-  `X-Widget-Key` plus its bearer attempt token) + method + path. The same key on another path or
-  from another caller is unrelated. A partner request whose token does not verify passes through
-  without any bookkeeping, so the guard answers 401 as usual.
+* Scope of a key: the caller, from the request's principal (the partner client; the attempt of
+  a widget attempt token; the appointment of a manage link; for an anonymous widget visitor,
+  the setting plus the visitor's IP) + method + path. The same key on another path or from
+  another caller is unrelated. A request whose caller is not identified, or not allowed the
+  route right now (a partner whose token does not verify, whose client was deactivated, whose
+  grant or scope was withdrawn), passes through without any bookkeeping, so the guard answers
+  401/403 as usual and nothing stored is replayed to it.
 * A key is 1-255 printable ASCII characters (else 400 `validation_failed`, field
   `Idempotency-Key`).
 * Fingerprint: SHA-256 of method, path, query string and body; a JSON body is canonicalised
@@ -24,12 +27,14 @@ so does a POST without the header.
   again: 5xx, an exception, and the gatekeeping answers 401/403/429 (they describe the caller's
   state, not the request's result). A response over `MAX_STORED_RESPONSE` is passed through
   unstored. A request body over `MAX_BODY` with a key is refused (413).
-* A claim left `IN_FLIGHT` by a crashed process is taken over by a retry with the same
-  fingerprint after `IN_FLIGHT_LEASE`; the loser's late result cannot overwrite the row.
+* A claim dies with its claimer: each is also a PostgreSQL session-level advisory lock held
+  by the claiming process (app/core/claims.py), so a retry of a request whose process was
+  killed finds the lock free and takes the `IN_FLIGHT` row over at once (same fingerprint; a
+  late result of the old claimer cannot overwrite it). While the claimer lives, a retry gets
+  409 `idempotency_key_in_flight` with `Retry-After: 1`, which is then true: the claimer is
+  working, not dead.
 * Keys are retained 24 h (`RETENTION`) from first use; an expired row counts as absent (it is
   replaced when its key comes again) and `purge_expired` deletes them for the retention job.
-* Replays skip the route's guard: a client whose grant was revoked still gets, for 24 h, the
-  replay of a response it already received (Stripe behaves the same).
 
 PHI: a stored response can hold PHI (a patient record). It lives only in the database, only for
 24 h, and is never logged; log lines here carry status codes only, never keys or bodies.
@@ -42,7 +47,6 @@ import hashlib
 import logging
 import secrets
 from datetime import timedelta
-from http import HTTPStatus
 from typing import Any
 
 import anyio
@@ -51,19 +55,17 @@ import msgspec
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core import clock
-from app.core.errors import PROBLEM_JSON
-from app.core.requestid import accept_or_generate, current_request_id
+from app.core.claims import ClaimLocks, lock_key
+from app.core.errors import send_problem
+from app.core.principal import PARTNER_PATHS, Credential, principal_of
 from app.core.secrets import keyed_hash
-from app.partners import tokens
 
 log = logging.getLogger("slotproof.idempotency")
 
 HEADER = b"idempotency-key"
 REPLAYED_HEADER = (b"idempotent-replayed", b"true")
 PREFIXES = ("/partner/v2/", "/widget/v1/", "/fhir/r4/")
-PARTNER_PATHS = ("/partner/", "/fhir/")  # called with a partner bearer token
 RETENTION = timedelta(hours=24)
-IN_FLIGHT_LEASE = timedelta(minutes=5)
 MAX_KEY_LENGTH = 255
 MAX_BODY = 1024 * 1024
 MAX_STORED_RESPONSE = 1024 * 1024
@@ -105,62 +107,33 @@ def normalise_path(path: str) -> str:
     return path.rstrip("/") or "/"
 
 
-def _header(headers: list[tuple[bytes, bytes]], name: bytes) -> str:
-    return next((v for k, v in headers if k == name), b"").decode("latin-1")
-
-
-def principal(
-    path: str, headers: list[tuple[bytes, bytes]], secret_key: str, issuer: str
-) -> str | None:
-    """A keyed hash naming the caller, or None when the caller is not identified (pass through:
-    the route answers 401 itself)."""
-    authorization = _header(headers, b"authorization").strip()
-    if path.startswith(PARTNER_PATHS):
-        scheme, _, token = authorization.partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
+def caller(scope: Scope, secret_key: str) -> str | None:
+    """A keyed hash naming the caller, or None when the request passes through untouched: the
+    caller is not identified, or not allowed this route (its guard or handler answers 401/403),
+    so it claims nothing and no stored response is ever replayed to it."""
+    principal = principal_of(scope)
+    if scope["path"].startswith(PARTNER_PATHS):
+        handler = scope.get("route_handler")
+        needed = handler.opt.get("scope") if handler is not None else None
+        account = (scope.get("path_params") or {}).get("account_id")
+        if principal.partner is None or principal.partner_denial(account, needed) is not None:
             return None
-        try:
-            claims = tokens.verify(secret_key, issuer, token.strip())
-        except tokens.InvalidToken:
-            return None
-        identity = f"partner\x00{claims.client_id}"
+        identity = f"partner\x00{principal.partner.client_id}"
+    elif principal.managed is not None:
+        identity = f"manage\x00{principal.managed['id']}"
+    elif principal.attempt is not None:
+        identity = f"attempt\x00{principal.attempt.id}"
+    elif principal.setting is not None and principal.bearer is Credential.ABSENT:
+        # an anonymous visitor (POST /attempt): the setting and the visitor's address, so one
+        # visitor's key never answers another's request
+        identity = f"visitor\x00{principal.setting['id']}\x00{principal.ip}"
     else:
-        widget_key = _header(headers, b"x-widget-key").strip()
-        if not widget_key:
-            return None
-        identity = f"widget\x00{widget_key}\x00{authorization}"
+        return None
     return keyed_hash(secret_key, "idempotency-principal", identity)
 
 
 def endpoint(method: str, path: str, secret_key: str) -> str:
     return keyed_hash(secret_key, "idempotency-endpoint", f"{method} {path}")
-
-
-def _problem(
-    status: int,
-    code: str,
-    detail: str,
-    headers: tuple[tuple[bytes, bytes], ...] = (),
-    **extra: Any,
-) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
-    body = {
-        "type": "about:blank",
-        "title": HTTPStatus(status).phrase,
-        "status": status,
-        "detail": detail,
-        "code": code,
-        "requestId": current_request_id() or accept_or_generate(None),
-        **extra,
-    }
-    return status, [(b"content-type", PROBLEM_JSON.encode()), *headers], msgspec.json.encode(body)
-
-
-async def _respond(
-    send: Send, status: int, headers: list[tuple[bytes, bytes]], body: bytes
-) -> None:
-    headers = [*headers, (b"content-length", str(len(body)).encode())]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body, "more_body": False})
 
 
 # --- storage -------------------------------------------------------------------------------
@@ -174,7 +147,7 @@ ON CONFLICT (principal_hash, endpoint_hash, idempotency_key) DO UPDATE
         lock_token = EXCLUDED.lock_token, response_status = NULL, response_headers = NULL,
         response_body = NULL, created_at = EXCLUDED.created_at, expires_at = EXCLUDED.expires_at
     WHERE k.expires_at <= $6
-       OR (k.state = 'IN_FLIGHT' AND k.created_at <= $8 AND k.fingerprint = EXCLUDED.fingerprint)
+       OR (k.state = 'IN_FLIGHT' AND k.fingerprint = EXCLUDED.fingerprint)
 RETURNING 1
 """
 _EXISTING = """
@@ -200,45 +173,64 @@ async def purge_expired(pool: asyncpg.Pool) -> int:
 
 
 class _Claim:
-    """One request's hold on its key: claim it, or find what is already there."""
+    """One request's hold on its key: claim it, or find what is already there.
 
-    def __init__(self, pool: asyncpg.Pool, ids: tuple[str, str, str], print_: str) -> None:
+    The row says what happened to a key; the claim lock (app.core.claims) says whether its
+    claimer is still alive. Only the holder of the lock writes the row, so an `IN_FLIGHT` row
+    whose lock is free was left by a claimer that died, and is taken over at once."""
+
+    def __init__(
+        self, pool: asyncpg.Pool, locks: ClaimLocks, ids: tuple[str, str, str], print_: str
+    ) -> None:
         self.pool = pool
+        self.locks = locks
         self.ids = ids
+        self.lock = lock_key(*ids)
+        self.locked = False
         self.fingerprint = print_
         self.token = secrets.token_hex(16)
 
     async def acquire(self) -> asyncpg.Record | None:
-        """None when this request now owns the key; else the live row holding it."""
+        """None when this request now owns the key; else the row holding it."""
         for _ in range(_CLAIM_ATTEMPTS):
             now = clock.now()
+            if not await self.locks.try_claim(self.lock):  # a live claimer holds it
+                row = await self.pool.fetchrow(_EXISTING, *self.ids, now)
+                return row if row is not None else self._in_flight()
+            self.locked = True
             won = await self.pool.fetchval(
-                _CLAIM,
-                *self.ids,
-                self.fingerprint,
-                self.token,
-                now,
-                now + RETENTION,
-                now - IN_FLIGHT_LEASE,
+                _CLAIM, *self.ids, self.fingerprint, self.token, now, now + RETENTION
             )
             if won:
                 return None
             row = await self.pool.fetchrow(_EXISTING, *self.ids, now)
+            await self.let_go()
             if row is not None:
                 return row
-            # released between the two statements (the first run failed): claim again
-        return {"fingerprint": self.fingerprint, "state": "IN_FLIGHT"}  # type: ignore[return-value]
+            # deleted between the two statements (expired, purged): claim again
+        return self._in_flight()
+
+    def _in_flight(self) -> Any:
+        """What a row being written by a live claimer amounts to."""
+        return {"state": "IN_FLIGHT", "fingerprint": self.fingerprint}
 
     async def store(self, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
         kept = [[k.decode("latin-1"), v.decode("latin-1")] for k, v in headers]
         await self.pool.execute(_STORE, *self.ids, self.token, status, kept, body)
 
     async def release(self) -> None:
+        """Delete the row: the request did not complete, so a retry runs it again."""
         with anyio.CancelScope(shield=True):
             try:
                 await self.pool.execute(_RELEASE, *self.ids, self.token)
-            except Exception as exc:  # the lease frees the key later
+            except Exception as exc:  # left IN_FLIGHT: once the lock is free, a retry takes it
                 log.warning("could not release an idempotency key: %s", type(exc).__name__)
+
+    async def let_go(self) -> None:
+        if self.locked:
+            self.locked = False
+            with anyio.CancelScope(shield=True):
+                await self.locks.release(self.lock)
 
 
 # --- middleware ----------------------------------------------------------------------------
@@ -345,29 +337,24 @@ def idempotency_middleware(app: ASGIApp) -> ASGIApp:
         state = scope["app"].state
         settings = state.settings
         path = normalise_path(scope["path"])
-        who = principal(path, scope["headers"], settings.secret_key, settings.public_url)
+        who = caller(scope, settings.secret_key)
         if who is None:
             await app(scope, receive, send)
             return
         if len(keys) > 1 or not valid_key(keys[0]):
             message = "must be 1-255 printable ASCII characters, sent once"
-            await _respond(
+            await send_problem(
                 send,
-                *_problem(
-                    400,
-                    "validation_failed",
-                    "The request is not valid.",
-                    errors=[{"field": "Idempotency-Key", "message": message}],
-                ),
+                400,
+                "validation_failed",
+                "The request is not valid.",
+                errors=[{"field": "Idempotency-Key", "message": message}],
             )
             return
         messages, body = await _read_body(receive)
         if body is None:
             if messages[-1]["type"] == "http.request":
-                await _respond(
-                    send,
-                    *_problem(413, "payload_too_large", "The request body is too large."),
-                )
+                await send_problem(send, 413, "payload_too_large", "The request body is too large.")
                 return
             await app(scope, _replay_messages(messages, receive), send)  # client went away
             return
@@ -375,6 +362,7 @@ def idempotency_middleware(app: ASGIApp) -> ASGIApp:
         method = scope["method"]
         claim = _Claim(
             state.pool,
+            state.claim_locks,
             (who, endpoint(method, path, settings.secret_key), keys[0].decode("ascii")),
             fingerprint(method, path, body, scope.get("query_string", b"")),
         )
@@ -389,6 +377,7 @@ def idempotency_middleware(app: ASGIApp) -> ASGIApp:
         finally:
             if not recorder.settled:  # raised, or never completed its response
                 await claim.release()
+            await claim.let_go()
 
     return middleware
 
@@ -404,27 +393,28 @@ def _replay_messages(messages: list[Message], receive: Receive) -> Receive:
 
 async def _answer_existing(send: Send, row: Any, print_: str) -> None:
     if row["fingerprint"] != print_:
-        await _respond(
+        await send_problem(
             send,
-            *_problem(
-                422,
-                "idempotency_key_reused",
-                "This Idempotency-Key was already used with a different request.",
-            ),
+            422,
+            "idempotency_key_reused",
+            "This Idempotency-Key was already used with a different request.",
         )
     elif row["state"] != "DONE":
-        await _respond(
+        await send_problem(
             send,
-            *_problem(
-                409,
-                "idempotency_key_in_flight",
-                "A request with this Idempotency-Key is still being processed; retry shortly.",
-                ((b"retry-after", b"1"),),
-                retryAfterSeconds=1,
-            ),
+            409,
+            "idempotency_key_in_flight",
+            "A request with this Idempotency-Key is still being processed; retry shortly.",
+            ((b"retry-after", b"1"),),
+            retryAfterSeconds=1,
         )
     else:
         headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in row["response_headers"]]
-        await _respond(
-            send, row["response_status"], [*headers, REPLAYED_HEADER], row["response_body"]
-        )
+        headers = [
+            *headers,
+            REPLAYED_HEADER,
+            (b"content-length", str(len(row["response_body"])).encode()),
+        ]
+        status = row["response_status"]
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": row["response_body"], "more_body": False})

@@ -22,8 +22,10 @@ from typing import Annotated, Any
 from litestar import Router
 from litestar.handlers import HTTPRouteHandler
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.openapi.spec import Link, Operation, Reference, SecurityScheme
+from litestar.openapi.spec import Link, Operation, Parameter, Reference, SecurityScheme
 from litestar.openapi.spec import OpenAPIResponse as ResponseObject
+from litestar.openapi.spec import Schema as SchemaObject
+from litestar.openapi.spec.enums import OpenAPIType
 from litestar.routes import HTTPRoute
 from msgspec import Meta
 
@@ -148,6 +150,38 @@ def _add_responses(handler: HTTPRouteHandler, codes: Iterable[int], shape: dict[
         **problem_responses(*sorted(set(codes)), **shape),
         **(handler.responses or {}),
     }
+    if "POST" in handler.http_methods:
+        handler.operation_class = _with_idempotency_key(handler.operation_class)
+
+
+IDEMPOTENCY_KEY = Parameter(
+    name="Idempotency-Key",
+    param_in="header",
+    required=False,
+    description="Run this POST at most once: the same key with the same request replays the"
+    " first response (`Idempotent-Replayed: true`) for 24 h, with another request it is 422"
+    " `idempotency_key_reused`, while the first still runs 409 `idempotency_key_in_flight`."
+    " Scoped per caller. Send a random value (UUIDv4).",
+    schema=SchemaObject(
+        type=OpenAPIType.STRING,
+        min_length=1,
+        max_length=255,
+        pattern=r"^[ -~]{1,255}$",  # printable ASCII
+    ),
+)
+
+
+def _with_idempotency_key(base: type[Operation]) -> type[Operation]:
+    """`base` with the optional `Idempotency-Key` header (app/core/idempotency.py)."""
+
+    @dataclass
+    class IdempotentOperation(base):  # type: ignore[valid-type, misc]
+        def __post_init__(self) -> None:
+            if hasattr(base, "__post_init__"):
+                base.__post_init__(self)  # type: ignore[attr-defined]
+            self.parameters = [*(self.parameters or []), IDEMPOTENCY_KEY]
+
+    return IdempotentOperation
 
 
 def linked(links: Mapping[int, Mapping[str, Link]]) -> type[Operation]:

@@ -36,6 +36,7 @@ from collections.abc import Iterable
 
 from litestar import Litestar
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.utils import normalize_path
 
 from app.config import Settings
 
@@ -76,6 +77,7 @@ def _get(scope: Scope, name: bytes) -> bytes | None:
 
 
 def is_phi_path(path: str) -> bool:
+    path = normalize_path(path)  # the router matches `//partner/...` too: so must this
     return path.startswith(PHI_PREFIXES) and not path.startswith(OWN_CACHING)
 
 

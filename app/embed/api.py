@@ -4,13 +4,15 @@ as the partner API."""
 
 from __future__ import annotations
 
+from typing import cast
+
 from litestar import Controller, MediaType, Request, Response, get, post
 from litestar.params import FromPath
 
 from app.appointments import booking, changes
 from app.appointments import schemas as appointment_schemas
 from app.appointments import store as appointment_store
-from app.appointments.message_context import issue_manage_link, manage_token_hash, manage_url
+from app.appointments.message_context import issue_manage_link, manage_url
 from app.attempts import holds
 from app.attempts import schemas as attempt_schemas
 from app.attempts import service as attempts
@@ -39,10 +41,10 @@ from app.core.db import transaction
 from app.core.errors import Problem, not_found
 from app.core.http import DbPool, JSONBody
 from app.core.openapi import WIDGET_ATTEMPT, WIDGET_KEY, OptionalBodyOperation
+from app.core.principal import principal_of
 from app.core.secrets import random_token
 from app.embed import schemas as s
 from app.embed.auth import attempt_token_hash, widget_attempt, widget_session, widget_setting
-from app.embed.client import client_ip
 from app.identity import service as identity
 from app.identity import store as identity_store
 from app.identity.contacts import contact_from
@@ -135,7 +137,7 @@ class WidgetController(Controller):
 
     @get("/config", security=WIDGET_KEY, summary="What the widget shows for this publishable key")
     async def config(self, request: Request, pool: DbPool) -> s.WidgetConfig:
-        setting = await widget_setting(request)
+        setting = widget_setting(request)
         account = setting["account_id"]
         locations = await pool.fetch(
             "SELECT * FROM locations WHERE account_id = $1 AND id = ANY($2::bigint[])"
@@ -205,7 +207,7 @@ class WidgetController(Controller):
     async def start(
         self, request: Request, pool: DbPool, data: JSONBody[s.AttemptStartIn | None] = None
     ) -> s.AttemptStarted:
-        setting = await widget_setting(request)
+        setting = widget_setting(request)
         secret = request.app.state.settings.secret_key
         proof_id = None
         if setting["verification_method"]:
@@ -237,7 +239,7 @@ class WidgetController(Controller):
         summary="This booking session: what a reloaded widget resumes with",
     )
     async def current(self, request: Request, pool: DbPool) -> s.WidgetAttempt:
-        session = await widget_session(request)
+        session = widget_session(request)
         return await _widget_attempt_view(pool, session.attempt)
 
     @get(
@@ -249,7 +251,7 @@ class WidgetController(Controller):
     async def upcoming(
         self, request: Request, pool: DbPool, appointment_type_id: AppointmentTypeIdQuery
     ) -> s.UpcomingAppointments:
-        session = await widget_session(request)
+        session = widget_session(request)
         patient_id = session.attempt.patient_id
         if patient_id is None:
             raise Problem(422, "patient_not_set", "Name and date of birth come first.")
@@ -294,8 +296,8 @@ class WidgetController(Controller):
         appointment_type_id: AppointmentTypeIdQuery,
         practitioner_ids: PractitionerIdsQuery = None,
     ) -> Response[availability_schemas.Availability]:
-        setting = await widget_setting(request)
-        attempt = await widget_attempt(request, setting, required=False)
+        setting = widget_setting(request)
+        attempt = widget_attempt(request, required=False)
         now = clock.now()
         query = SlotSearch(
             setting_id=setting["id"],
@@ -307,7 +309,9 @@ class WidgetController(Controller):
             except_attempt_id=attempt.id if attempt else None,
         )
         cache = request.app.state.availability_cache
-        body = await availability_json(pool, cache, setting["account_id"], query, now)
+        body, request.state.availability_cache = await availability_json(
+            pool, cache, setting["account_id"], query, now
+        )
         if attempt is not None:
             await attempts.record_first(
                 pool, setting["account_id"], attempt.id, Step.AVAILABILITY_VIEWED, now
@@ -324,7 +328,7 @@ class WidgetController(Controller):
     async def send_code(
         self, request: Request, pool: DbPool, data: JSONBody[s.SendCodeIn]
     ) -> s.CodeSent:
-        session = await widget_session(request)
+        session = widget_session(request)
         proof_id = await _proof_id(session.attempt)
         contact = contact_from(data.email, data.phone, session.setting["allowed_phone_countries"])
         await identity.send_code(
@@ -343,7 +347,7 @@ class WidgetController(Controller):
     async def verify_code(
         self, request: Request, pool: DbPool, data: JSONBody[s.VerifyCodeIn]
     ) -> s.CodeChecked:
-        session = await widget_session(request)
+        session = widget_session(request)
         proof_id = await _proof_id(session.attempt)
         contact = contact_from(data.email, data.phone, session.setting["allowed_phone_countries"])
         proof = await identity.verify_code(
@@ -365,9 +369,10 @@ class WidgetController(Controller):
     async def hold(
         self, request: Request, pool: DbPool, data: JSONBody[appointment_schemas.SlotRequest]
     ) -> appointment_schemas.Hold:
-        session = await widget_session(request)
+        session = widget_session(request)
         settings = request.app.state.settings
-        caller = holds.widget_caller(settings, client_ip(request), session.setting["id"])
+        ip = principal_of(request.scope).ip
+        caller = holds.widget_caller(settings, ip, session.setting["id"])
         return await attempts.hold(
             pool, settings, session.account_id, session.attempt.id, data, clock.now(),
             widget=caller,
@@ -383,7 +388,7 @@ class WidgetController(Controller):
     async def patient(
         self, request: Request, pool: DbPool, data: JSONBody[attempt_schemas.PatientIn]
     ) -> Response[attempt_schemas.Patient]:
-        session = await widget_session(request)
+        session = widget_session(request)
         row, created = await attempts.set_patient(
             pool,
             session.account_id,
@@ -402,7 +407,7 @@ class WidgetController(Controller):
     async def book(
         self, request: Request, pool: DbPool, data: JSONBody[appointment_schemas.SlotRequest]
     ) -> s.Booked:
-        session = await widget_session(request)
+        session = widget_session(request)
         settings = request.app.state.settings
         booked = await attempts.book(
             pool,
@@ -419,14 +424,11 @@ class WidgetController(Controller):
         )
 
 
-async def _managed(request: Request, pool, token: str) -> Row:
-    if not token.startswith("mg_") or len(token) > 100:
-        raise not_found("appointment")
-    secret = request.app.state.settings.secret_key
-    row = await appointment_store.by_manage_hash(pool, manage_token_hash(secret, token))
+def _managed(request: Request) -> Row:
+    row = principal_of(request.scope).managed
     if row is None:
         raise not_found("appointment")
-    return row
+    return cast(Row, row)
 
 
 class ManageController(Controller):
@@ -441,7 +443,7 @@ class ManageController(Controller):
     async def show(
         self, request: Request, pool: DbPool, manage_token: FromPath[str]
     ) -> s.ManagedAppointment:
-        row = await _managed(request, pool, manage_token)
+        row = _managed(request)
         location = await pool.fetchrow("SELECT * FROM locations WHERE id = $1", row["location_id"])
         kind = await pool.fetchrow(
             "SELECT * FROM appointment_types WHERE id = $1", row["appointment_type_id"]
@@ -477,7 +479,7 @@ class ManageController(Controller):
     async def cancel(
         self, request: Request, pool: DbPool, manage_token: FromPath[str]
     ) -> s.AppointmentOnly:
-        row = await _managed(request, pool, manage_token)
+        row = _managed(request)
         updated = await changes.cancel(
             pool, request.app.state.settings, row["account_id"], row["id"],
             actor="patient", now=clock.now(), manage_token=manage_token,
@@ -497,7 +499,7 @@ class ManageController(Controller):
         manage_token: FromPath[str],
         data: JSONBody[s.RescheduleIn],
     ) -> s.AppointmentOnly:
-        row = await _managed(request, pool, manage_token)
+        row = _managed(request)
         updated = await changes.reschedule(
             pool,
             request.app.state.settings,

@@ -83,12 +83,11 @@ def _query(request: Request, names: frozenset[str]) -> dict[str, list[str]]:
 
 
 def _page(request: Request, account_id: int, path: str, query: dict[str, list[str]]) -> PageRequest:
-    first = lambda name: query.get(name, [None])[0]  # noqa: E731
     return PageRequest(
         f"{_base(request, account_id)}/{path}",
         [(k, v) for k, values in query.items() for v in values],
-        offset(first("_offset")),
-        count(first("_count"), DEFAULT_COUNT, MAX_COUNT),
+        offset(query.get("_offset", [None])[0]),
+        count(query.get("_count", [None])[0], DEFAULT_COUNT, MAX_COUNT),
     )
 
 
@@ -170,9 +169,14 @@ async def find_post(
 
 
 async def _find(request: Request, pool: Any, account_id: int, query: find.FindQuery) -> Response:
-    page_query = {k: [v] for k, v in request.query_params.items() if k in ("_count", "_offset")}
-    page = _page(request, account_id, "Appointment/$find", page_query)
-    page.query = query.as_query()
+    # next pages are GET $find with the same parameters, whichever form this call used
+    params: dict[str, list[str]] = {}
+    for name, value in query.as_query():
+        params.setdefault(name, []).append(value)
+    for name in ("_count", "_offset"):
+        if name in request.query_params:
+            params[name] = [request.query_params[name]]
+    page = _page(request, account_id, "Appointment/$find", params)
     found, total = await find.find(_ctx(request, pool, account_id), query, page.offset, page.count)
     return fhir(searchset(found, base=_base(request, account_id), page=page, total=total))
 

@@ -19,6 +19,8 @@ import msgspec
 from litestar import Request, post
 from sendgrid.helpers.eventwebhook import EventWebhook
 from twilio.request_validator import (
+    HMAC_SHA1,
+    HMAC_SHA256,
     SIGNATURE_SETTINGS_HEADER,
     RequestValidator,
     get_signature_algorithm,
@@ -28,6 +30,7 @@ from app.config import Settings
 from app.core.db import transaction
 from app.core.errors import Problem, invalid
 from app.core.http import DbPool
+from app.core.logs import loggable
 from app.core.openapi import problem_responses
 from app.notifications import store
 from app.notifications.sendgrid_email import NOTIFICATION_ARG
@@ -36,6 +39,7 @@ from app.notifications.worker import record_failed
 
 log = logging.getLogger("slotproof.notifications.callbacks")
 
+TWILIO_ALGORITHMS = frozenset({HMAC_SHA1, HMAC_SHA256})
 SENDGRID_EVENTS_PATH = "/callbacks/sendgrid/events"
 SENDGRID_SIGNATURE = "X-Twilio-Email-Event-Webhook-Signature"
 SENDGRID_TIMESTAMP = "X-Twilio-Email-Event-Webhook-Timestamp"
@@ -111,6 +115,11 @@ async def twilio_form(request: Request, path: str) -> dict[str, str]:
     form = dict(parse_qsl(body, keep_blank_values=True))
     signature = request.headers.get("x-twilio-signature", "")
     algorithm = get_signature_algorithm(request.headers.get(SIGNATURE_SETTINGS_HEADER))
+    if algorithm.upper() not in TWILIO_ALGORITHMS:  # twilio would log it verbatim
+        log.warning(
+            "unsupported Twilio signature algorithm", extra={"algorithm": loggable(algorithm)}
+        )
+        raise _forbidden()
     query = request.scope.get("query_string", b"").decode("latin-1")
     url = f"{settings.public_url}{path}" + (f"?{query}" if query else "")
     token = settings.twilio_auth_token

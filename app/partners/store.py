@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncpg
+import msgspec
 
 from app.core.secrets import hash_secret, random_token
 
@@ -15,23 +16,37 @@ async def find_client(conn: asyncpg.Connection | asyncpg.Pool, client_id: str):
     )
 
 
-async def client_access(pool: asyncpg.Pool, client_id: str, account_id: int) -> tuple[bool, bool]:
-    """(client exists and is active, client holds an active grant on the account)."""
-    if not 1 <= account_id <= 2**63 - 1:  # no such bigint id, so no grant on it
-        account_id = 0
-    row = await pool.fetchrow(
+class Standing(msgspec.Struct, frozen=True):
+    """A client as the database has it now: whether it is active, its scopes, and the accounts
+    it holds an active grant on."""
+
+    active: bool
+    scopes: frozenset[str]
+    accounts: frozenset[int]
+
+
+async def standings(
+    conn: asyncpg.Connection | asyncpg.Pool, client_ids: list[str]
+) -> list[Standing | None]:
+    """The standing of each client (None: no such client), in one statement: concurrent
+    requests share it (app/authentication.py coalesces them)."""
+    rows = await conn.fetch(
         """
-        SELECT c.active AS client_active, coalesce(g.active, false) AS granted
-        FROM partner_clients c
-        LEFT JOIN partner_grants g ON g.client_pk = c.id AND g.account_id = $2
-        WHERE c.client_id = $1
+        SELECT q.i, c.active, c.scopes,
+               coalesce(array_agg(g.account_id) FILTER (WHERE g.active), '{}') AS accounts
+        FROM unnest($1::text[]) WITH ORDINALITY AS q(client_id, i)
+        JOIN partner_clients c ON c.client_id = q.client_id
+        LEFT JOIN partner_grants g ON g.client_pk = c.id
+        GROUP BY q.i, c.id
         """,
-        client_id,
-        account_id,
+        client_ids,
     )
-    if row is None:
-        return False, False
-    return row["client_active"], row["client_active"] and row["granted"]
+    found: list[Standing | None] = [None] * len(client_ids)
+    for row in rows:
+        found[row["i"] - 1] = Standing(
+            row["active"], frozenset(row["scopes"]), frozenset(row["accounts"])
+        )
+    return found
 
 
 async def create_client(

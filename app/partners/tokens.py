@@ -38,28 +38,7 @@ def mint(secret_key: str, issuer: str, client_id: str, scopes: list[str], ttl: i
     return jwt.encode(claims, derive_key(secret_key, "jwt-access"), algorithm=_ALGORITHM)
 
 
-# token -> its claims, once verified: a partner call checks its token up to four times (rate
-# limit, audit, idempotency, guard) and the same token comes back for an hour
-_VERIFIED: dict[tuple[str, str, str], AccessClaims] = {}
-_VERIFIED_LIMIT = 10_000
-
-
 def verify(secret_key: str, issuer: str, token: str) -> AccessClaims:
-    key = (secret_key, issuer, token)
-    known = _VERIFIED.get(key)
-    if known is not None:
-        if known.expires_at > time.time():
-            return known
-        del _VERIFIED[key]
-        raise InvalidToken("ExpiredSignatureError")
-    claims = _decode(secret_key, issuer, token)
-    if len(_VERIFIED) >= _VERIFIED_LIMIT:
-        _VERIFIED.clear()
-    _VERIFIED[key] = claims
-    return claims
-
-
-def _decode(secret_key: str, issuer: str, token: str) -> AccessClaims:
     try:
         claims = jwt.decode(
             token,

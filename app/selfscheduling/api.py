@@ -6,7 +6,7 @@ Rules a body must satisfy (including the fixed vs selectable decision) are docum
 
 from __future__ import annotations
 
-from litestar import Controller, delete, get, post, put
+from litestar import Controller, Request, delete, get, post, put
 from litestar.params import FromQuery
 
 from app.core.db import transaction
@@ -18,6 +18,10 @@ from app.selfscheduling import schemas as s
 from app.selfscheduling import store, validation
 
 _ID_LISTS = ("practitioner_ids", "location_ids", "appointment_type_ids")
+
+
+def _https_only(request: Request) -> bool:
+    return request.app.state.settings.is_production
 
 
 class SettingController(Controller):
@@ -53,9 +57,9 @@ class SettingController(Controller):
 
     @post("/", opt=scope(CONFIG))
     async def create_setting(
-        self, pool: DbPool, account_id: PathId, data: JSONBody[s.SettingIn]
+        self, request: Request, pool: DbPool, account_id: PathId, data: JSONBody[s.SettingIn]
     ) -> s.Setting:
-        changes = validation.setting_changes(data)
+        changes = validation.setting_changes(data, https_only=_https_only(request))
         async with transaction(pool) as conn:
             await validation.check_setting_references(conn, account_id, changes)
             validation.settle_setting(validation.NEW_SETTING, changes)
@@ -64,11 +68,16 @@ class SettingController(Controller):
 
     @put("/{setting_id:int}", opt=scope(CONFIG))
     async def update_setting(
-        self, pool: DbPool, account_id: PathId, setting_id: PathId, data: JSONBody[s.SettingPatch]
+        self,
+        request: Request,
+        pool: DbPool,
+        account_id: PathId,
+        setting_id: PathId,
+        data: JSONBody[s.SettingPatch],
     ) -> s.Setting:
         async with transaction(pool) as conn:
             row = await store.get_setting(conn, account_id, setting_id, lock="UPDATE")
-            changes = validation.setting_changes(data)
+            changes = validation.setting_changes(data, https_only=_https_only(request))
             await validation.check_setting_references(conn, account_id, changes)
             merged = validation.settle_setting(store.setting_state(row), changes)
             if any(column in changes for column in _ID_LISTS):

@@ -124,6 +124,15 @@ async def get_setting(conn: Conn, account_id: int, setting_id: int, *, lock: str
     return row
 
 
+async def setting_by_publishable_key(conn: Conn, key: str) -> Row | None:
+    """The setting a widget key selects (active or not), with its practice's name."""
+    return await conn.fetchrow(
+        "SELECT s.*, a.name AS practice_name FROM self_scheduling_settings s"
+        " JOIN accounts a ON a.id = s.account_id WHERE s.publishable_key = $1",
+        key,
+    )
+
+
 def setting_state(row: Row) -> dict[str, Any]:
     return {column: row[column] for column in SETTING_STATE}
 

@@ -27,7 +27,9 @@ Setting rules
   The same holds for appointment types. Practitioners have no fixed id.
 * `widget.allowedOrigins` are browser origins `http(s)://host[:port]`, no path, query, fragment,
   user info or wildcard; stored lower-case, default port dropped, a lone trailing `/` dropped,
-  so they compare equal to an `Origin` header. `widget.theme.logoUrl` must be https.
+  so they compare equal to an `Origin` header. In production only `https://` origins: a page
+  served over plain HTTP can be rewritten by anyone on its network, who could then frame the
+  widget. `widget.theme.logoUrl` must be https.
 
 Scheduler config rules
 ----------------------
@@ -137,10 +139,13 @@ NEW_SETTING: dict[str, Any] = {
 }
 
 
-def setting_changes(data: s.SettingIn | s.SettingPatch) -> dict[str, Any]:
+def setting_changes(
+    data: s.SettingIn | s.SettingPatch, *, https_only: bool = False
+) -> dict[str, Any]:
     """The body as column values, normalised (enums upper-case, origins canonical, theme as a
-    JSON object). Id lists keep their submitted order and duplicates until
-    `check_setting_references` has reported unknown ids by index."""
+    JSON object); `https_only` (production) refuses `http://` origins. Id lists keep their
+    submitted order and duplicates until `check_setting_references` has reported unknown ids
+    by index."""
     errors = Errors()
     fields = {
         f: value for f in data.__struct_fields__ if (value := getattr(data, f)) is not msgspec.UNSET
@@ -193,6 +198,8 @@ def setting_changes(data: s.SettingIn | s.SettingPatch) -> dict[str, Any]:
                         "must be an origin such as https://clinic.example.com "
                         "(scheme, host and optional port; no path)",
                     )
+                elif https_only and not origin.startswith("https://"):
+                    errors.add(f"widget.allowedOrigins[{i}]", "must be https:// in production")
                 canonical.append(origin)
             changes["allowed_origins"] = _dedupe(canonical)
         theme = getattr(widget, "theme", msgspec.UNSET)

@@ -58,7 +58,7 @@ class Calls:
         self.expected: dict[str, tuple | None] = {}
 
     def expect(self, response, row):
-        self.expected[response.request.headers["x-request-id"]] = row
+        self.expected[response.headers["x-request-id"]] = row
         return response
 
     async def rows(self, pool):
@@ -130,7 +130,7 @@ async def test_every_partner_phi_call_writes_exactly_one_row(partner, client, po
     r = await call("POST", f"{base}/patient", "patient-created", json=patient_body, headers=key)
     assert r.status_code == 201, r.text
     patient_id = r.json()["id"]
-    calls.expected[r.request.headers["x-request-id"]] = (
+    calls.expected[r.headers["x-request-id"]] = (
         me, "create", "patient", str(patient_id), acc, "success"
     )  # fmt: skip
     replay = await call(
@@ -147,7 +147,7 @@ async def test_every_partner_phi_call_writes_exactly_one_row(partner, client, po
     r = await call("POST", f"{base}/appointment", "booked", json=slot_body(practice))
     assert r.status_code == 201, r.text
     appointment_id = r.json()["id"]
-    calls.expected[r.request.headers["x-request-id"]] = (
+    calls.expected[r.headers["x-request-id"]] = (
         me, "create", "appointment", str(appointment_id), acc, "success"
     )  # fmt: skip
     loc = practice.location_ids[0]
@@ -256,14 +256,14 @@ async def test_widget_and_manage_link_calls(partner, client, pool):
     )  # fmt: skip
     assert r.status_code == 201, r.text
     patient_id = r.json()["id"]
-    calls.expected[r.request.headers["x-request-id"]] = (
+    calls.expected[r.headers["x-request-id"]] = (
         me, "create", "patient", str(patient_id), acc, "success"
     )  # fmt: skip
     r = await call("POST", "/attempt/appointment", None, json=slot_body(practice))
     assert r.status_code == 201, r.text
     booked = r.json()
     appointment_id = booked["appointment"]["id"]
-    calls.expected[r.request.headers["x-request-id"]] = (
+    calls.expected[r.headers["x-request-id"]] = (
         me, "create", "appointment", str(appointment_id), acc, "success"
     )  # fmt: skip
     # the attempt a reloaded widget resumes with names its patient: a PHI read
@@ -361,7 +361,7 @@ async def test_the_audit_log_endpoint(partner, client, pool):
     ]  # fmt: skip
     assert set(entries[0]) == {
         "id", "at", "actor", "action", "resourceType", "resourceId", "accountId", "requestId",
-        "outcome",
+        "clientRequestId", "outcome",
     }  # fmt: skip
     assert entries[0]["actor"] == partner.client_id
     assert entries[0]["resourceId"] == str(proof["id"])
@@ -406,3 +406,23 @@ async def test_the_audit_log_endpoint(partner, client, pool):
         "SELECT count(*) FROM audit_log WHERE account_id = $1", partner.account_id
     )
     assert before == after
+
+
+async def test_audit_rows_keep_our_request_id_and_the_callers_apart(partner, pool):
+    """Finding (LOW): audit rows stored the caller's X-Request-Id as the request id, so a caller
+    chose (and could reuse or collide) the id our trail is keyed by. Ours is stored; theirs is
+    kept in its own field."""
+    proof = (await partner.post("/identity-proof", json={"verificationMethod": "EMAIL"})).json()
+    theirs = "their-chosen-id-0001"
+    responses = [
+        await partner.get(f"/identity-proof/{proof['id']}", headers={"X-Request-Id": theirs})
+        for _ in range(2)
+    ]
+    rows = await pool.fetch(
+        "SELECT request_id, client_request_id FROM audit_log WHERE account_id = $1"
+        " AND resource_type = 'identity_proof' AND action = 'read' ORDER BY id",
+        partner.account_id,
+    )
+    assert [r["request_id"] for r in rows] == [r.headers["x-request-id"] for r in responses]
+    assert len({r["request_id"] for r in rows}) == 2 and theirs not in rows[0]["request_id"]
+    assert [r["client_request_id"] for r in rows] == [theirs, theirs]

@@ -248,9 +248,14 @@ async def test_pruning_keeps_recent_changes_and_drops_old_ones(partner, pool):
     async with pool.acquire() as conn:
         assert await prune_changes(conn, timedelta(hours=1)) == 0  # no horizon that old yet
         assert await pool.fetchval(mine, partner.account_id) > 0
-        # keep=0: the horizon just recorded qualifies; every change already committed goes
-        assert await prune_changes(conn, timedelta(0)) > 0
-    assert await pool.fetchval(mine, practice.partner.account_id) == 0
+        # keep=0: the horizon just recorded qualifies; every change of a transaction that had
+        # ended before the oldest one still running then (on the whole server: other
+        # databases' transactions count too) goes
+        await prune_changes(conn, timedelta(0))
+    horizon = await pool.fetchval(
+        "SELECT oldest_running FROM availability_change_horizons ORDER BY taken_at DESC LIMIT 1"
+    )
+    assert await pool.fetchval(mine + " AND xid < $2", practice.partner.account_id, horizon) == 0
 
 
 async def test_no_answer_ever_offers_a_slot_booked_before_the_call(partner, pool, cache):
@@ -293,3 +298,135 @@ async def test_no_answer_ever_offers_a_slot_booked_before_the_call(partner, pool
     booked = sum(await asyncio.gather(*(patient(seed) for seed in range(4))))
     assert booked >= 20
     assert cache.hits > hits_before  # the answers were shared, not all recomputed
+
+
+# --- per location-day pieces ------------------------------------------------------------------
+
+MONTH = timedelta(days=28)
+
+
+class DayCounts:
+    """How many days one call took from the cache and how many it computed."""
+
+    def __init__(self, cache):
+        self.cache = cache
+
+    async def __call__(self, practice, start, end):
+        hits, misses = self.cache.day_hits, self.cache.day_misses
+        response = await availability(practice, start, end)
+        assert response.status_code == 200, response.text
+        return response, self.cache.day_hits - hits, self.cache.day_misses - misses
+
+
+async def fresh(app, practice, start, end) -> bytes:
+    """The answer of a search with no cache at all."""
+    saved, app.state.availability_cache = app.state.availability_cache, None
+    try:
+        response = await availability(practice, start, end)
+    finally:
+        app.state.availability_cache = saved
+    assert response.status_code == 200, response.text
+    return response.content
+
+
+async def test_a_month_overlapping_an_earlier_one_reuses_the_days_they_share(partner, app, cache):
+    practice = await build_practice(partner)
+    call = DayCounts(cache)
+    _, reused, computed = await call(practice, NEXT_MONDAY, NEXT_MONDAY + MONTH)
+    assert (reused, computed) == (0, 28)
+    later = NEXT_MONDAY + timedelta(days=7)
+    shifted, reused, computed = await call(practice, later, later + MONTH)
+    assert (reused, computed) == (21, 7)  # 16 March - 5 April shared; 6-12 April new
+    assert shifted.content == await fresh(app, practice, later, later + MONTH)
+    # a range starting and ending inside a day is cut from the whole days held
+    odd = later + timedelta(hours=10, minutes=30)  # 10:30 in New York
+    cut, reused, computed = await call(practice, odd, odd + timedelta(days=3))
+    assert (reused, computed) == (4, 0)
+    assert cut.content == await fresh(app, practice, odd, odd + timedelta(days=3))
+    assert starts(cut, "3/16/2026") == ["10:30", "11:00", "11:30"]
+
+
+async def write_booking(practice, pool):
+    await insert_appointment(
+        pool, practice, practitioner_id=practice.practitioner_ids[0],
+        location_id=practice.location_ids[0], start=datetime(2026, 3, 18, 13, 0, tzinfo=UTC),
+    )  # fmt: skip
+
+
+async def write_hold(practice, pool):
+    await hold_first_config(practice, "2026-03-18T09:00:00-04:00")
+
+
+async def write_cancellation(practice, pool):
+    await pool.execute(
+        "UPDATE appointments SET status = 'CANCELLED' WHERE account_id = $1",
+        practice.partner.account_id,
+    )
+
+
+async def write_config_edit(practice, pool):
+    path = f"/self-scheduling/setting/{practice.setting_id}/scheduler-config"
+    edited = await practice.partner.put(
+        f"{path}/{practice.config_ids[0]}", json={"slotIntervalMinutes": 15}
+    )
+    assert edited.status_code == 200, edited.text
+
+
+@pytest.mark.parametrize(
+    ("write", "recomputed"),
+    [
+        # a booking on 18 March blocks time the days 16-19 March read (± 1 day 14 h)
+        (write_booking, 4),
+        (write_hold, 4),
+        # the cancelled appointment (set up below, on 18 March) frees the same days
+        (write_cancellation, 4),
+        # a config edit changes every day
+        (write_config_edit, 27),
+    ],
+)
+async def test_a_day_held_in_the_cache_is_never_served_stale(
+    partner, app, pool, cache, write, recomputed
+):
+    practice = await build_practice(partner, method=None)
+    if write is write_cancellation:
+        await write_booking(practice, pool)
+    call = DayCounts(cache)
+    await call(practice, NEXT_MONDAY, NEXT_MONDAY + MONTH)
+    await write(practice, pool)
+    later = NEXT_MONDAY + timedelta(days=1)  # another range: not the stored answer
+    after, reused, computed = await call(practice, later, later + MONTH)
+    assert computed == recomputed + 1  # + 6 April, new
+    assert reused == 28 - 1 - recomputed
+    assert after.content == await fresh(app, practice, later, later + MONTH)
+    changed = starts(after, "3/18/2026")
+    if write is write_config_edit:
+        assert changed[:3] == ["09:00", "09:15", "09:30"]
+    elif write is write_cancellation:
+        assert changed[:2] == ["09:00", "09:30"]
+    else:
+        assert changed[0] == "09:30"
+
+
+async def test_days_around_a_dst_change_are_reused_and_right(partner, app, pool, cache):
+    """New York springs forward on Sunday 8 March 2026: days before it are EST, after EDT."""
+    every_day = [{"weekday": d, "start": "01:00", "end": "04:00"} for d in range(7)]
+    practice = await build_practice(partner, rules=every_day, interval=30)
+    call = DayCounts(cache)
+    start = datetime(2026, 3, 6, 5, 0, tzinfo=UTC)  # Friday 6 March, local midnight (EST)
+    first, _, computed = await call(practice, start, start + timedelta(days=4))
+    assert computed == 5  # 6-10 March: four days of 24 h are not four local dates here
+    # 02:00-03:00 does not exist on 8 March: no slots there
+    assert starts(first, "3/8/2026") == ["01:00", "01:30", "03:00", "03:30"]
+    await insert_appointment(
+        pool, practice, practitioner_id=practice.practitioner_ids[0],
+        location_id=practice.location_ids[0], start=datetime(2026, 3, 8, 7, 0, tzinfo=UTC),
+    )  # fmt: skip  # 03:00 EDT
+    later = start + timedelta(days=1, hours=1)
+    after, reused, computed = await call(practice, later, later + timedelta(days=4))
+    # 7-9 March read the booking's time (± 1 day 14 h), 10 March did not; 11 March is new
+    assert (reused, computed) == (1, 4)
+    assert after.content == await fresh(app, practice, later, later + timedelta(days=4))
+    assert starts(after, "3/8/2026") == ["01:00", "01:30", "03:30"]
+    again, reused, computed = await call(practice, later, later + timedelta(days=4, hours=1))
+    assert (reused, computed) == (5, 0)
+    assert again.content == await fresh(app, practice, later, later + timedelta(days=4, hours=1))

@@ -52,16 +52,18 @@ async def test_wrong_method_is_405(client, partner: Partner):
     _assert_problem(r, 405, "method_not_allowed")
 
 
-async def test_incoming_request_id_is_echoed(client, partner: Partner):
+async def test_request_ids_are_always_ours(client, partner: Partner):
+    """A caller's X-Request-Id never becomes ours (it would key our audit rows and logs);
+    every answer names the id we generated, in the header and the body."""
     rid = "req-0123456789.abc_DEF"
     r = await client.get("/healthz", headers={"X-Request-Id": rid})
     assert r.status_code == 200
-    assert r.headers["x-request-id"] == rid
+    assert GENERATED_ID.match(r.headers["x-request-id"])
     # on errors too, in the header and the body, matched route or not
     r = await partner.get("/location/987654321", headers={"X-Request-Id": rid})
-    assert _assert_problem(r, 404, "not_found")["requestId"] == rid
+    assert _assert_problem(r, 404, "not_found")["requestId"] == r.headers["x-request-id"] != rid
     r = await client.get("/nowhere", headers={"X-Request-Id": rid})
-    assert _assert_problem(r, 404, "not_found")["requestId"] == rid
+    assert _assert_problem(r, 404, "not_found")["requestId"] == r.headers["x-request-id"] != rid
 
 
 async def test_malformed_request_id_is_replaced(client):
@@ -157,10 +159,11 @@ def test_handle_unexpected_is_500_without_exception_text():
     assert response.headers["X-Request-Id"] == body["requestId"]
 
 
-def test_handle_unexpected_uses_well_formed_incoming_request_id():
+def test_handle_unexpected_generates_a_request_id_outside_the_middleware():
     request = _request([(b"x-request-id", b"incoming-id-123")])
     response = handle_unexpected(request, ValueError("boom"))
-    assert response.content["requestId"] == "incoming-id-123"
+    assert GENERATED_ID.match(response.content["requestId"])
+    assert response.headers["X-Request-Id"] == response.content["requestId"]
 
 
 def test_strip_value_redacts_quoted_values():
@@ -197,7 +200,7 @@ async def test_unexpected_error_in_a_route_is_500_problem():
     async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
         r = await c.get("/boom", headers={"X-Request-Id": "boom-request-1"})
         body = _assert_problem(r, 500, "internal_error")
-        assert body["requestId"] == "boom-request-1"
+        assert body["requestId"] == r.headers["x-request-id"] != "boom-request-1"
         assert "DEADBEEF" not in r.text
         assert "RuntimeError" not in r.text
 

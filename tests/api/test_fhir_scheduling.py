@@ -439,3 +439,41 @@ async def test_a_described_patient_is_reused_only_on_an_exact_match_and_never_ch
     assert await book(found[1], other_name) != str(existing["id"])
     after = await pool.fetchrow("SELECT * FROM patients WHERE id = $1", existing["id"])
     assert after["mobile_phone"] is None and after["updated_at"] == existing["updated_at"]
+
+
+async def test_find_pages_through_get_links(partner, client):
+    practice = await build_practice(partner, practitioners=2)
+    start, end = next_week()
+    body = find_body(
+        start,
+        end,
+        (
+            "practitioner",
+            "valueReference",
+            {"reference": f"Practitioner/{practice.practitioner_ids[0]}"},
+        ),
+        (
+            "practitioner",
+            "valueReference",
+            {"reference": f"Practitioner/{practice.practitioner_ids[1]}"},
+        ),
+    )
+    first = await client.post(
+        fhir_url(partner, "/Appointment/$find?_count=5"), json=body, headers=partner.headers()
+    )
+    bundle = valid(first.json())
+    seen = [a["id"] for a in entries(bundle)]
+    while next_link := next((x["url"] for x in bundle["link"] if x["relation"] == "next"), None):
+        response = await client.get(
+            "/" + next_link.split("://", 1)[1].split("/", 1)[1], headers=partner.headers()
+        )
+        assert response.status_code == 200, response.text
+        bundle = valid(response.json())
+        seen += [a["id"] for a in entries(bundle)]
+    assert len(seen) == len(set(seen)) == bundle["total"]
+    everyone = await client.post(
+        fhir_url(partner, "/Appointment/$find?_count=100"),
+        json=find_body(start, end),
+        headers=partner.headers(),
+    )
+    assert everyone.json()["total"] == bundle["total"]  # both practitioners were asked for

@@ -7,13 +7,17 @@ import json
 import secrets
 from http import HTTPStatus
 
+import httpx
+import msgspec
 import pytest
 
+from app.config import Settings
 from app.core.idempotency import purge_expired
+from app.main import create_app
 from app.partners.scopes import SCHEDULING
 from app.partners.store import create_client
 from app.practice import store as practice_store
-from tests.support import Partner, fetch_token, make_partner, problem_code
+from tests.support import Partner, fetch_token, make_partner, problem_code, running
 
 
 def _key() -> str:
@@ -219,11 +223,13 @@ async def test_in_flight_is_409_then_replayed(partner: Partner, pool, monkeypatc
     assert await _locations(pool, partner.account_id) == 1
 
 
-async def test_a_stale_claim_is_taken_over_and_its_late_result_discarded(
-    partner: Partner, pool, monkeypatch
+async def test_a_dead_claimers_key_is_taken_over_and_its_late_result_discarded(
+    app, partner: Partner, pool, settings: Settings, monkeypatch
 ):
-    """A claim older than the in-flight lease (a crashed process) no longer blocks the key;
-    if its request does finish after all, it cannot overwrite the new owner's result."""
+    """A claim lives as long as its claimer's claim-lock session: while it lives, another
+    instance gets 409 with `Retry-After: 1`; once that session is gone (the process killed),
+    the other instance takes the key over at once. Should the first request still finish, it
+    cannot overwrite the new owner's result."""
     key = _key()
     entered, release = asyncio.Event(), asyncio.Event()
     original = practice_store.locations.insert
@@ -239,19 +245,38 @@ async def test_a_stale_claim_is_taken_over_and_its_late_result_discarded(
 
     monkeypatch.setattr(practice_store.locations, "insert", first_one_hangs)
     stuck = asyncio.create_task(partner.post("/location", json=_body(), headers=_idem(key)))
-    await asyncio.wait_for(entered.wait(), 5)
-    await pool.execute(
-        "UPDATE idempotency_keys SET created_at = created_at - interval '6 minutes' "
-        "WHERE idempotency_key = $1",
-        key,
-    )
-    takeover = await partner.post("/location", json=_body(), headers=_idem(key))
-    assert takeover.status_code == 201 and not _replayed(takeover)
-    release.set()
-    late = await stuck
+    try:
+        await asyncio.wait_for(entered.wait(), 5)
+        takeover = await _post_on_another_instance_after_the_claimer_died(
+            app, settings, partner, key
+        )
+    finally:  # never leave the first request pending, whatever happened
+        release.set()
+        late = await stuck
     assert late.status_code == 201
     replay = await partner.post("/location", json=_body(), headers=_idem(key))
     assert replay.content == takeover.content != late.content
+
+
+async def _post_on_another_instance_after_the_claimer_died(
+    app, settings: Settings, partner: Partner, key: str
+) -> httpx.Response:
+    other = create_app(msgspec.structs.replace(settings, db_pool_min=1, db_pool_max=2))
+    async with running(other):
+        transport = httpx.ASGITransport(app=other)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as elsewhere:
+
+            async def post_elsewhere() -> httpx.Response:
+                headers = partner.headers(**_idem(key))
+                return await elsewhere.post(partner.url("/location"), json=_body(), headers=headers)
+
+            busy = await post_elsewhere()
+            assert busy.status_code == 409 and busy.headers["retry-after"] == "1"
+            claimer = app.state.claim_locks._conn.get_server_pid()
+            await app.state.pool.execute("SELECT pg_terminate_backend($1)", claimer)
+            takeover = await post_elsewhere()
+            assert takeover.status_code == 201 and not _replayed(takeover), takeover.text
+            return takeover
 
 
 async def test_an_expired_key_runs_again(partner: Partner, pool):

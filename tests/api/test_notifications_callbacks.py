@@ -374,3 +374,24 @@ async def test_a_callback_that_beats_the_worker_is_not_undone(callbacks, pool):
     row = await pool.fetchrow("SELECT * FROM notifications WHERE id = $1", notification_id)
     assert row["status"] == "DELIVERED" and row["provider_message_id"] == "msg-1"
     assert row["sent_at"] is not None and row["params"] == {"practice": "P"}
+
+
+async def test_an_unsigned_callback_cannot_write_text_into_the_logs(callbacks, caplog):
+    """Finding (LOW): an unauthenticated Twilio callback naming a ~5 KB "algorithm" in
+    X-Twilio-Webhooks-Signature-Settings had it written to the logs verbatim (line breaks
+    included). It is refused (403) and what is logged of it is capped and sanitized."""
+    planted = "algorithm=HMAC_" + "A" * 5000 + '\n{"level":"error","msg":"forged"}'
+    with caplog.at_level("DEBUG"):
+        r = await callbacks.post(
+            "/callbacks/twilio/status",
+            data={"MessageSid": "SM1", "MessageStatus": "delivered"},
+            headers={
+                "X-Twilio-Signature": "c2lnbmF0dXJl",
+                "X-Twilio-Webhooks-Signature-Settings": planted,
+            },
+        )
+    assert r.status_code == 403 and problem_code(r) == "invalid_signature"
+    for record in caplog.records:
+        text = record.getMessage() + repr(vars(record))
+        assert "A" * 200 not in text, record.name
+        assert "forged" not in text, record.name

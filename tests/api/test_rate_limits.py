@@ -113,27 +113,45 @@ async def test_a_refused_request_claims_no_idempotency_key(settings: Settings):
 # --- per widget key ----------------------------------------------------------------------------
 
 
-async def test_widget_key_limit_spans_ips(settings: Settings):
+async def test_widget_limits_are_per_key_and_ip(settings: Settings):
     key = "pk_" + secrets.token_hex(8)
     async with limited(
         settings, rate_limit_ip_per_minute=100, rate_limit_widget_key_per_minute=3
     ) as app:
+        one = app.client("198.51.100.1")
         for i in range(3):
-            r = await app.client(f"198.51.100.{i + 1}").get(
-                "/widget/v1/config", headers={"X-Widget-Key": key}
-            )
+            r = await one.get("/widget/v1/config", headers={"X-Widget-Key": key})
             assert problem_code(r) == "invalid_widget_key"  # unknown key: still counted
-            assert r.headers["ratelimit-limit"] == "3"  # the tightest layer is the key's
+            assert r.headers["ratelimit-limit"] == "3"  # the tightest layer is (key, IP)
             assert remaining(r) == 2 - i
-        late = app.client("198.51.100.9")
-        assert_limited(await late.get("/widget/v1/config", headers={"X-Widget-Key": key}), 3)
-        other_key = {"X-Widget-Key": "pk_" + secrets.token_hex(8)}
-        assert (await late.get("/widget/v1/config", headers=other_key)).status_code == 401
+        assert_limited(await one.get("/widget/v1/config", headers={"X-Widget-Key": key}), 3)
+        # another visitor of the same key is not affected
+        other = app.client("198.51.100.9")
+        r = await other.get("/widget/v1/config", headers={"X-Widget-Key": key})
+        assert r.status_code == 401 and remaining(r) == 2
         # a value that is no widget key at all counts under the IP only
         for _ in range(5):
-            r = await late.get("/widget/v1/config", headers={"X-Widget-Key": "junk"})
+            r = await other.get("/widget/v1/config", headers={"X-Widget-Key": "junk"})
             assert r.status_code == 401
             assert r.headers["ratelimit-limit"] == "100"
+
+
+async def test_costly_widget_calls_have_a_key_wide_budget_too(settings: Settings):
+    key = {"X-Widget-Key": "pk_" + secrets.token_hex(8)}
+    async with limited(
+        settings,
+        rate_limit_ip_per_minute=100,
+        rate_limit_widget_key_per_minute=50,
+        rate_limit_widget_key_costly_per_minute=3,
+    ) as app:
+        for i in range(3):  # starting attempts, from three addresses
+            r = await app.client(f"198.51.100.{i + 20}").post("/widget/v1/attempt", headers=key)
+            assert r.status_code == 401 and r.headers["ratelimit-limit"] == "3"
+        late = app.client("198.51.100.29")
+        assert_limited(await late.post("/widget/v1/attempt", headers=key), 3)
+        assert_limited(await late.post("/widget/v1/attempt/send-code", headers=key, json={}), 3)
+        # the cheap calls of the same key are not held back by it
+        assert (await late.get("/widget/v1/config", headers=key)).status_code == 401
 
 
 # --- per partner client ------------------------------------------------------------------------

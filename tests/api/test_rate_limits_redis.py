@@ -178,3 +178,43 @@ async def test_two_processes_share_one_count(admin_database_url: str, redis_pref
     # the refusals came from both processes
     assert {a.url.port for a in answers[limit:]} == set(ports)
     assert "failing open" not in logs
+
+
+async def test_two_ips_draining_a_widget_key_do_not_lock_out_a_third_visitor(
+    settings: Settings, redis_prefix: str, partner
+):
+    """Finding (MEDIUM): the per-`X-Widget-Key` bucket was shared by every visitor of a public
+    key, so two IPs at default limits drained it and real patients got 429. At default limits,
+    each IP now runs out on its own (key, IP) bucket long before the key-wide budget of the
+    costly calls does."""
+    from tests.builders import build_practice
+
+    practice = await build_practice(partner, method=None)
+    key = {"X-Widget-Key": practice.publishable_key}
+    app = create_app(
+        msgspec.structs.replace(
+            settings,
+            rate_limits="on",
+            redis_url=REDIS_URL,
+            rate_limit_redis_prefix=redis_prefix,
+            db_pool_min=1,
+            db_pool_max=4,
+        )
+    )
+
+    def visitor(ip: str) -> httpx.AsyncClient:
+        transport = httpx.ASGITransport(app=app, client=(ip, 40000))
+        return httpx.AsyncClient(transport=transport, base_url="http://testserver")
+
+    async with running(app):
+        for ip in ("198.51.100.31", "198.51.100.32"):
+            async with visitor(ip) as drainer:
+                answers = []
+                while len(answers) < 1000 and (not answers or answers[-1].status_code != 429):
+                    answers.append(await drainer.post("/widget/v1/attempt", headers=key, json={}))
+                assert [a.status_code for a in answers[:-1]] == [201] * (len(answers) - 1)
+                assert answers[-1].status_code == 429 and len(answers) > 100
+        async with visitor("203.0.113.33") as patient:
+            assert (await patient.get("/widget/v1/config", headers=key)).status_code == 200
+            started = await patient.post("/widget/v1/attempt", headers=key, json={})
+            assert started.status_code == 201, started.text

@@ -17,7 +17,7 @@ from app.core.security import API_CSP, DOCS_CSP
 from app.embed.assets import DEMO_CSP
 from app.main import create_app
 from tests.builders import build_practice
-from tests.support import Partner, running
+from tests.support import Partner, make_partner, running
 
 LISTED = "https://portal.example-practice.com"
 UNLISTED = "https://evil.example"
@@ -89,6 +89,23 @@ async def test_phi_responses_are_never_stored(client, partner: Partner):
         assert r.status_code < 500, r.text
         assert r.headers.get_list("cache-control") == ["no-store"], r.request.url
         assert_api_headers(r)
+
+
+async def test_doubled_slashes_do_not_escape_no_store(client, partner: Partner):
+    """Finding (LOW): `//partner/...` and `//widget/v1/manage/...` reached their routes (the
+    router collapses slashes) but lost `Cache-Control: no-store`."""
+    practice = await build_practice(partner)
+    bearer = {"Authorization": f"Bearer {partner.token}"}
+    for url, headers, status in (
+        (f"http://testserver//partner/v2/account/{partner.account_id}/location", bearer, 200),
+        (f"http://testserver/partner//v2/account/{partner.account_id}/location", bearer, 200),
+        ("http://testserver//widget/v1/config", {"X-Widget-Key": practice.publishable_key}, 200),
+        ("http://testserver//widget/v1/manage/mg_doesnotexist", {}, 404),
+    ):
+        r = await client.get(url, headers=headers)
+        assert b"//" in r.request.url.raw_path
+        assert r.status_code == status, (url, r.text)
+        assert r.headers.get_list("cache-control") == ["no-store"], url
 
 
 async def test_widget_assets_keep_their_own_caching_and_csp(client, partner: Partner):
@@ -249,3 +266,24 @@ async def test_sql_metacharacters_are_data_not_code(partner: Partner, pool):
         assert r.status_code == 200 and r.json()["locations"] == []
     assert (await partner.get("/location/1 OR 1=1")).status_code in (400, 404)
     assert await pool.fetchval("SELECT to_regclass('locations') IS NOT NULL")
+
+
+async def test_production_refuses_plain_http_allowed_origins(settings, pool):
+    """Finding (LOW): production accepted `http://` origins as a setting's allowedOrigins (who
+    may frame the widget); a plain-HTTP page can be rewritten by anyone on its network."""
+    async with served(settings, env="production") as c:
+        p = await make_partner(c, pool)
+        created = await p.post("/self-scheduling/setting", json={"name": "X"})
+        path = f"/self-scheduling/setting/{created.json()['id']}"
+        r = await p.put(path, json={"widget": {"allowedOrigins": ["http://clinic.example"]}})
+        assert r.status_code == 400, r.text
+        assert r.json()["errors"] == [
+            {"field": "widget.allowedOrigins[0]", "message": "must be https:// in production"}
+        ]
+        ok = await p.put(path, json={"widget": {"allowedOrigins": ["https://clinic.example"]}})
+        assert ok.status_code == 200, ok.text
+        created = await p.post(
+            "/self-scheduling/setting",
+            json={"name": "X", "widget": {"allowedOrigins": ["http://localhost:5173"]}},
+        )
+        assert created.status_code == 400

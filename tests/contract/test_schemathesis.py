@@ -1,8 +1,10 @@
 """Contract fuzzing: Schemathesis against the OpenAPI document the app serves.
 
 Every operation of /schema/openapi.json is fuzzed (examples, coverage and fuzzing phases,
-positive and negative data) with the checks the contract promises: no 5xx, only documented
-status codes, bodies matching their schemas, and invalid input rejected. Partner operations
+positive and negative data, both named in the configuration) with the checks the contract
+promises: no 5xx, only documented status codes, bodies matching their schemas, and invalid
+input rejected. Every POST documents the optional `Idempotency-Key` header, so it is generated
+too (valid keys, made unique per request; invalid ones, which must be 400). Partner operations
 run as a client holding every scope on a seeded practice; widget operations with its
 `X-Widget-Key` and an attempt token; path ids point at real objects (DELETEs at spare ones, so
 the rest of the run keeps its practice). `test_attempt_flow_links` walks the OpenAPI links of
@@ -18,6 +20,7 @@ on a loop of its own, so the session-scoped app and pool are left untouched. Det
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -71,7 +74,9 @@ CONFIG = schemathesis.Config.from_dict(
             "max-examples": MAX_EXAMPLES,
             "deterministic": True,
             "database": "none",
+            "mode": "all",
         },
+        "phases": {"examples": {"enabled": True}, "coverage": {"enabled": True}},
     }
 )
 schema = schemathesis.openapi.from_dict(DOCUMENT, config=CONFIG)
@@ -242,7 +247,26 @@ def _real_objects_and_credentials(context, case, kwargs) -> None:
                 for key in present:
                     del headers[key]
                 headers[name] = value
+        _idempotency_key(case, headers)
         case.headers = headers
+
+
+def _idempotency_key(case: schemathesis.Case, headers: dict[str, str]) -> None:
+    """A positive generated `Idempotency-Key` becomes a hash of the request, so identical
+    cases (the phases repeat some) replay the stored answer and different ones never collide
+    into 422 `idempotency_key_reused`, which would keep their bodies from being exercised. A
+    negative one is sent as generated (400), and an absent one stays absent."""
+    present = [key for key in headers if key.lower() == "idempotency-key"]
+    if not present or not _is_positive(case, ParameterLocation.HEADER):
+        return
+    for key in present:
+        del headers[key]
+    request = msgspec.json.encode(
+        [case.method, case.formatted_path, case.query or {}, case.body],
+        enc_hook=repr,
+        order="sorted",
+    )
+    headers["Idempotency-Key"] = "fuzz-" + hashlib.sha256(request).hexdigest()
 
 
 def _real_body(case: schemathesis.Case, world: World, *, stateful: bool) -> None:

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from app.availability import cache as cache_module
-from app.availability.cache import MAX_AGE_SECONDS, NEVER, Answer, AnswerCache
+from app.availability.cache import MAX_AGE_SECONDS, NEVER, Answer, AnswerCache, Read
 from app.availability.limits import add_limit, before_limit
 
 T0 = datetime(2026, 3, 10, 14, 0, tzinfo=UTC)
@@ -47,9 +47,8 @@ def answer(
 ) -> Answer:
     return Answer(
         body=body,
-        snapshot="100:105:",
+        reads=(Read("100:105:", (0, 0)), Read("100:105:", (1_772_000_000, 1_775_000_000))),
         practitioner_ids=[7, 8],
-        window=(T0 - timedelta(days=2), T0 + timedelta(days=30)),
         computed_at=computed_at,
         stable_until=stable_until,
         born=born,

@@ -2,17 +2,16 @@ import pytest
 
 from app.core.idempotency import (
     applies,
+    caller,
     canonical_body,
     endpoint,
     fingerprint,
     normalise_path,
-    principal,
     valid_key,
 )
-from app.partners import tokens
+from app.core.principal import STATE_KEY, Credential, PartnerClient, Principal
 
 SECRET = "unit-secret-key-0123456789abcdef0123456789"
-ISSUER = "http://127.0.0.1:8000"
 PATH = "/partner/v2/account/1/location"
 
 
@@ -95,39 +94,58 @@ def test_trailing_slash_is_the_same_path():
     assert normalise_path("/") == "/"
 
 
-def _bearer(token: str) -> list[tuple[bytes, bytes]]:
-    return [(b"authorization", f"Bearer {token}".encode())]
+def _scope(path: str, principal: Principal, account_id: int | None = 1) -> dict:
+    params = {} if account_id is None else {"account_id": account_id}
+    return {"path": path, "path_params": params, "state": {STATE_KEY: principal}}
 
 
-def test_partner_principal_is_the_client_id():
-    t1 = tokens.mint(SECRET, ISSUER, "client-a", ["x"], 60)
-    t2 = tokens.mint(SECRET, ISSUER, "client-a", ["y"], 60)
-    t3 = tokens.mint(SECRET, ISSUER, "client-b", ["x"], 60)
-    p1 = principal(PATH, _bearer(t1), SECRET, ISSUER)
+def _partner(client_id: str, accounts=(1,), scopes=("x",), active=True) -> Principal:
+    client = PartnerClient(client_id, active, frozenset(scopes), frozenset(accounts))
+    return Principal(ip="198.51.100.1", bearer=Credential.VALID, partner=client)
+
+
+def test_partner_caller_is_the_client_id():
+    p1 = caller(_scope(PATH, _partner("client-a")), SECRET)
     assert p1 is not None
-    assert principal(PATH, _bearer(t2), SECRET, ISSUER) == p1  # a new token, same client
-    assert principal(PATH, _bearer(t3), SECRET, ISSUER) != p1
+    assert caller(_scope(PATH, _partner("client-a", scopes=("y",))), SECRET) == p1
+    assert caller(_scope(PATH, _partner("client-b")), SECRET) != p1
 
 
-def test_unidentified_partner_callers_have_no_principal():
-    assert principal(PATH, [], SECRET, ISSUER) is None
-    assert principal(PATH, _bearer("not-a-jwt"), SECRET, ISSUER) is None
-    other = tokens.mint("another-secret-0123456789abcdef0123456789", ISSUER, "c", [], 60)
-    assert principal(PATH, _bearer(other), SECRET, ISSUER) is None
-    expired = tokens.mint(SECRET, ISSUER, "c", [], -120)
-    assert principal(PATH, _bearer(expired), SECRET, ISSUER) is None
+def test_partner_callers_not_allowed_the_route_have_no_caller():
+    assert caller(_scope(PATH, Principal(ip="1.2.3.4")), SECRET) is None
+    invalid = Principal(ip="1.2.3.4", bearer=Credential.INVALID)
+    assert caller(_scope(PATH, invalid), SECRET) is None
+    assert caller(_scope(PATH, _partner("c", active=False)), SECRET) is None
+    assert caller(_scope(PATH, _partner("c", accounts=(2,))), SECRET) is None  # grant revoked
 
 
-def test_widget_principal_is_publishable_key_plus_attempt_token():
+class _Attempt:
+    def __init__(self, id_: int) -> None:
+        self.id, self.account_id, self.setting_id, self.identity_proof_id = id_, 1, 7, None
+
+
+def test_widget_callers_are_their_attempt_or_the_visitor():
+    setting = {"id": 7, "account_id": 1}
     path = "/widget/v1/attempt/hold"
-    pk = [(b"x-widget-key", b"pk_one")]
-    a = principal(path, [*pk, *_bearer("attempt-1")], SECRET, ISSUER)
-    b = principal(path, [*pk, *_bearer("attempt-2")], SECRET, ISSUER)
-    c = principal(path, [(b"x-widget-key", b"pk_two"), *_bearer("attempt-1")], SECRET, ISSUER)
-    start = principal("/widget/v1/attempt", pk, SECRET, ISSUER)
-    assert len({a, b, c, start}) == 4
-    assert principal(path, _bearer("attempt-1"), SECRET, ISSUER) is None
-    assert "pk_one" not in a and "attempt-1" not in a  # stored hashed
+
+    def attempt(id_: int) -> Principal:
+        return Principal(
+            ip="1.2.3.4", bearer=Credential.VALID, setting=setting, attempt=_Attempt(id_)
+        )
+
+    a = caller(_scope(path, attempt(1), None), SECRET)
+    b = caller(_scope(path, attempt(2), None), SECRET)
+    visitor = Principal(ip="1.2.3.4", widget_key="pk_one", setting=setting)
+    start = caller(_scope("/widget/v1/attempt", visitor, None), SECRET)
+    elsewhere = Principal(ip="5.6.7.8", widget_key="pk_one", setting=setting)
+    other_visitor = caller(_scope("/widget/v1/attempt", elsewhere, None), SECRET)
+    assert None not in (a, b, start, other_visitor)
+    assert len({a, b, start, other_visitor}) == 4
+    bad_token = Principal(
+        ip="1.2.3.4", bearer=Credential.INVALID, widget_key="pk_one", setting=setting
+    )
+    assert caller(_scope(path, bad_token, None), SECRET) is None
+    assert caller(_scope(path, Principal(ip="1.2.3.4", widget_key="pk_x"), None), SECRET) is None
 
 
 def test_endpoint_hash_hides_the_path():

@@ -9,9 +9,9 @@ import logging
 import pytest
 
 from app.config import ConfigError, Settings, load_settings
+from app.core.principal import Credential, PartnerClient, Principal, client_address, parse_ip
 from app.core.ratelimit import Decision, MemoryBackend, RedisBackend, Rule, Usage
-from app.core.ratelimit_middleware import RateLimits, build_rate_limits, client_address, parse_ip
-from app.partners import tokens
+from app.core.ratelimit_middleware import RateLimits, build_rate_limits
 
 SECRET = "unit-secret-key-0123456789abcdef0123456789"
 
@@ -169,51 +169,63 @@ def _settings(**kw) -> Settings:
     return Settings(secret_key=SECRET, **{"rate_limits": "on", **kw})
 
 
-def _scope(path: str, *headers: tuple[str, str], client=("203.0.113.9", 5)) -> dict:
-    return {
-        "type": "http",
-        "path": path,
-        "headers": [(k.lower().encode(), v.encode()) for k, v in headers],
-        "client": client,
-    }
+IP = "203.0.113.9"
+ANON = Principal(ip=IP)
 
 
-def _layers(limits: RateLimits, scope: dict) -> list[str]:
-    return [rule.key.split(":")[0] for rule in limits.rules(scope)]
+def _widget(key: str, ip: str = IP) -> Principal:
+    return Principal(ip=ip, widget_key=key)
+
+
+def _partner(client_id: str) -> Principal:
+    client = PartnerClient(client_id, True, frozenset({"scheduling"}), frozenset({1}))
+    return Principal(ip=IP, bearer=Credential.VALID, partner=client)
+
+
+def _layers(
+    limits: RateLimits, path: str, principal: Principal = ANON, method: str = "GET"
+) -> list[str]:
+    return [rule.key.split(":")[0] for rule in limits.rules(method, path, principal)]
 
 
 def test_layers_per_path():
     limits = RateLimits(_settings(), backend=MemoryBackend())
-    s = _settings()
-    token = tokens.mint(SECRET, s.public_url, "cli_one", ["scheduling"], 60)
-    assert _layers(limits, _scope("/healthz")) == []
-    assert _layers(limits, _scope("/readyz")) == []
-    assert _layers(limits, _scope("/oauth2/token")) == ["ip", "token"]
-    assert _layers(limits, _scope("/widget/v1/config", ("X-Widget-Key", "pk_abc"))) == [
+    assert _layers(limits, "/healthz") == []
+    assert _layers(limits, "/readyz") == []
+    assert _layers(limits, "/oauth2/token") == ["ip", "token"]
+    assert _layers(limits, "/widget/v1/config", _widget("pk_abc")) == ["ip", "widget"]
+    assert _layers(limits, "/widget/v1/attempt", _widget("pk_abc"), "POST") == [
+        "ip",
+        "widget",
+        "widget-costly",
+    ]
+    assert _layers(limits, "/widget/v1/attempt", _widget("pk_abc")) == ["ip", "widget"]  # GET
+    assert _layers(limits, "/widget/v1/attempt/hold", _widget("pk_abc"), "POST") == [
         "ip",
         "widget",
     ]
-    assert _layers(limits, _scope("/widget/v1/config", ("X-Widget-Key", "nope"))) == ["ip"]
-    assert _layers(limits, _scope("/widget/v1/config")) == ["ip"]
-    bearer = ("Authorization", f"Bearer {token}")
-    assert _layers(limits, _scope("/partner/v2/account/1/location", bearer)) == [
+    assert _layers(limits, "/widget/v1/config") == ["ip"]
+    assert _layers(limits, "/partner/v2/account/1/location", _partner("cli_one")) == [
         "ip",
         "partner",
     ]
-    bad = ("Authorization", "Bearer not.a.jwt")
-    assert _layers(limits, _scope("/partner/v2/account/1/location", bad)) == ["ip"]
-    assert _layers(limits, _scope("/schema/openapi.json", bearer)) == ["ip"]
+    invalid = Principal(ip=IP, bearer=Credential.INVALID)
+    assert _layers(limits, "/partner/v2/account/1/location", invalid) == ["ip"]
+    assert _layers(limits, "/schema/openapi.json", _partner("cli_one")) == ["ip"]
 
 
 def test_bucket_keys_carry_no_address_or_credential():
     limits = RateLimits(_settings(), backend=MemoryBackend())
-    rules = limits.rules(_scope("/widget/v1/config", ("X-Widget-Key", "pk_secretish")))
+    rules = limits.rules("GET", "/widget/v1/config", _widget("pk_secretish"))
     for rule in rules:
-        assert "203.0.113.9" not in rule.key and "pk_secretish" not in rule.key
-    again = limits.rules(_scope("/widget/v1/config", ("X-Widget-Key", "pk_secretish")))
+        assert IP not in rule.key and "pk_secretish" not in rule.key
+    again = limits.rules("GET", "/widget/v1/config", _widget("pk_secretish"))
     assert [r.key for r in rules] == [r.key for r in again]  # stable, so counts add up
-    other_ip = limits.rules(_scope("/widget/v1/x", ("X-Widget-Key", "pk_secretish"), client=None))
-    assert other_ip[0].key != rules[0].key and other_ip[1].key == rules[1].key
+    other_ip = limits.rules("GET", "/widget/v1/x", _widget("pk_secretish", ip="unknown"))
+    assert other_ip[0].key != rules[0].key and other_ip[1].key != rules[1].key  # per (key, IP)
+    costly = limits.rules("POST", "/widget/v1/attempt", _widget("pk_secretish"))
+    elsewhere = limits.rules("POST", "/widget/v1/attempt", _widget("pk_secretish", ip="unknown"))
+    assert costly[2].key == elsewhere[2].key  # the key-wide budget of the costly calls
 
 
 def test_limits_come_from_settings():
@@ -221,26 +233,26 @@ def test_limits_come_from_settings():
         _settings(
             rate_limit_ip_per_minute=7,
             rate_limit_widget_key_per_minute=8,
+            rate_limit_widget_key_costly_per_minute=11,
             rate_limit_partner_client_per_minute=9,
             token_rate_limit_per_minute=3,
         ),
         backend=MemoryBackend(),
     )
-    rules = limits.rules(_scope("/oauth2/token"))
+    rules = limits.rules("POST", "/oauth2/token", ANON)
     assert [(r.limit, r.window) for r in rules] == [(7, 60), (3, 60)]
-    rules = limits.rules(_scope("/widget/v1/a", ("X-Widget-Key", "pk_1")))
+    rules = limits.rules("GET", "/widget/v1/a", _widget("pk_1"))
     assert [r.limit for r in rules] == [7, 8]
+    rules = limits.rules("POST", "/widget/v1/attempt/send-code", _widget("pk_1"))
+    assert [r.limit for r in rules] == [7, 8, 11]
 
 
 def test_auto_enforces_every_layer_in_production_only_the_token_limit_in_development():
     dev = RateLimits(Settings(secret_key=SECRET), backend=MemoryBackend())
-    assert _layers(dev, _scope("/widget/v1/config", ("X-Widget-Key", "pk_abc"))) == []
-    assert _layers(dev, _scope("/oauth2/token")) == ["token"]
+    assert _layers(dev, "/widget/v1/config", _widget("pk_abc")) == []
+    assert _layers(dev, "/oauth2/token") == ["token"]
     prod = RateLimits(Settings(secret_key=SECRET, env="production"), backend=MemoryBackend())
-    assert _layers(prod, _scope("/widget/v1/config", ("X-Widget-Key", "pk_abc"))) == [
-        "ip",
-        "widget",
-    ]
+    assert _layers(prod, "/widget/v1/config", _widget("pk_abc")) == ["ip", "widget"]
     assert build_rate_limits(Settings(rate_limits="off")) is None
 
 
@@ -260,7 +272,8 @@ def test_settings_defaults():
         s.rate_limit_ip_per_minute,
         s.rate_limit_widget_key_per_minute,
         s.rate_limit_partner_client_per_minute,
-    ) == (300, 600, 1200)
+    ) == (300, 150, 1200)
+    assert s.rate_limit_widget_key_costly_per_minute == 1500
     assert s.trusted_proxies == ()
     assert s.rate_limit_redis_prefix == "slotproof:ratelimit:"
 
@@ -271,6 +284,7 @@ def test_settings_are_parsed():
             "SLOTPROOF_RATE_LIMITS": " ON ",
             "SLOTPROOF_RATE_LIMIT_IP": "10",
             "SLOTPROOF_RATE_LIMIT_WIDGET_KEY": "20",
+            "SLOTPROOF_RATE_LIMIT_WIDGET_KEY_COSTLY": "40",
             "SLOTPROOF_RATE_LIMIT_PARTNER_CLIENT": "30",
             "SLOTPROOF_TRUSTED_PROXIES": "10.0.0.1, 172.16.0.0/12,,2001:db8::/32, 192.168.1.7/24",
             "SLOTPROOF_RATE_LIMIT_PREFIX": "app1:rl:",
@@ -282,6 +296,7 @@ def test_settings_are_parsed():
         s.rate_limit_widget_key_per_minute,
         s.rate_limit_partner_client_per_minute,
     ) == (10, 20, 30)
+    assert s.rate_limit_widget_key_costly_per_minute == 40
     assert s.trusted_proxies == ("10.0.0.1/32", "172.16.0.0/12", "2001:db8::/32", "192.168.1.0/24")
     assert s.rate_limit_redis_prefix == "app1:rl:"
     assert load_settings({"SLOTPROOF_RATE_LIMITS": "off"}).rate_limits == "off"
