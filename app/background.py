@@ -1,4 +1,5 @@
-"""The background loops: notification delivery, webhook delivery, periodic jobs.
+"""The background loops: notification delivery, webhook delivery, waitlist matching, periodic
+jobs.
 
 `slotproof serve` runs them as tasks of its event loop (unless --no-worker); `slotproof worker`
 runs them alone. Each loop is `run_forever(..., stop=Event)` and is safe to run in several
@@ -17,6 +18,7 @@ from app.config import Settings
 from app.jobs import run_periodic_forever
 from app.notifications.channels import build_channels
 from app.notifications.worker import run_forever as deliver_notifications
+from app.waitlist.worker import run_forever as match_waitlist
 from app.webhooks.dispatcher import run_forever as deliver_webhooks
 
 log = logging.getLogger("slotproof.background")
@@ -70,6 +72,9 @@ def loops(pool: asyncpg.Pool, settings: Settings) -> dict[str, BackgroundLoop]:
             "webhooks",
             lambda stop: deliver_webhooks(pool, settings, stop=stop),
             settings.webhook_timeout_seconds + 5.0,
+        ),
+        "waitlist": BackgroundLoop(
+            "waitlist", lambda stop: match_waitlist(pool, settings, stop=stop), 10.0
         ),
         "jobs": BackgroundLoop(
             "jobs", lambda stop: run_periodic_forever(pool, settings, stop), 10.0

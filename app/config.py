@@ -76,6 +76,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     holds_per_client: int = 5
     holds_per_widget_key: int = 100
     attempt_idle_minutes: int = 30
+    # SMS pumping (app/identity/sms_limits.py): verification texts per account per UTC day, and
+    # per widget client address per hour
+    sms_account_daily_cap: int = 1000
+    sms_per_client_per_hour: int = 10
     # notification delivery (app/notifications)
     in_process_worker: bool = True
     delivery_max_attempts: int = 8
@@ -244,6 +248,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         ("SLOTPROOF_UNVERIFIED_HOLD_MINUTES", "unverified_hold_minutes", 1, 120),
         ("SLOTPROOF_HOLDS_PER_IP", "holds_per_client", 1, 10_000),
         ("SLOTPROOF_HOLDS_PER_WIDGET_KEY", "holds_per_widget_key", 1, 1_000_000),
+        ("SLOTPROOF_SMS_ACCOUNT_DAILY_CAP", "sms_account_daily_cap", 0, 10_000_000),
+        ("SLOTPROOF_SMS_PER_IP_PER_HOUR", "sms_per_client_per_hour", 1, 100_000),
         ("SLOTPROOF_ATTEMPT_IDLE_MINUTES", "attempt_idle_minutes", 5, 10_080),
         ("SLOTPROOF_DELIVERY_MAX_ATTEMPTS", "delivery_max_attempts", 1, 50),
         ("SLOTPROOF_DELIVERY_BACKOFF_BASE", "delivery_backoff_base_seconds", 1, 3600),

@@ -18,8 +18,11 @@ APPOINTMENT_CREATED: Final = "appointment.created"
 APPOINTMENT_RESCHEDULED: Final = "appointment.rescheduled"
 APPOINTMENT_CANCELLED: Final = "appointment.cancelled"
 NOTIFICATION_FAILED: Final = "notification.failed"
+BUDGET_EXHAUSTED: Final = "budget.exhausted"
 APPOINTMENT_CONFIRMED: Final = "appointment.confirmed"
 REMINDER_SENT: Final = "reminder.sent"
+WAITLIST_OFFERED: Final = "waitlist.offered"
+WAITLIST_CLAIMED: Final = "waitlist.claimed"
 
 EVENT_TYPES: Final = (
     ATTEMPT_STARTED,
@@ -29,8 +32,11 @@ EVENT_TYPES: Final = (
     APPOINTMENT_RESCHEDULED,
     APPOINTMENT_CANCELLED,
     NOTIFICATION_FAILED,
+    BUDGET_EXHAUSTED,
     APPOINTMENT_CONFIRMED,
     REMINDER_SENT,
+    WAITLIST_OFFERED,
+    WAITLIST_CLAIMED,
 )
 
 

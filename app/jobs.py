@@ -1,6 +1,6 @@
-"""Periodic jobs: expired holds are swept, idle attempts become ABANDONED, old availability
-change rows are pruned (app/availability/cache.py), and the retention pass erases what is kept
-no longer (app/retention.py).
+"""Periodic jobs: expired holds are swept (their time noted as a waitlist opening), idle
+attempts become ABANDONED, old availability change rows and waitlist openings that led to no
+offer are pruned, and the retention pass erases what is kept no longer (app/retention.py).
 
 Each pass is safe to run from several processes at once (row locks with SKIP LOCKED, and
 deletes of already-expired rows). They run inside `slotproof serve` unless --no-worker, and in
@@ -23,12 +23,16 @@ from app.availability.cache import PRUNE_KEEP
 from app.availability.store import prune_changes
 from app.config import Settings
 from app.core import clock
+from app.core.db import transaction
 from app.retention import run_retention
+from app.waitlist.store import note_freed_holds, prune_openings
 
 log = logging.getLogger("slotproof.jobs")
 INTERVAL_SECONDS = 30.0
 # erasing contacts reads every old abandoned attempt; its 30-day clock needs no finer grain
 CONTACT_ERASURE_EVERY_SECONDS = 600.0
+# openings that led to no offer are kept this long (to look into a day's matching)
+OPENINGS_KEPT = timedelta(days=1)
 
 
 async def run_periodic_once(
@@ -39,7 +43,10 @@ async def run_periodic_once(
     erase_contacts: bool = True,
 ) -> dict[str, int]:
     now = now or clock.now()
-    swept = await sweep_expired_holds(pool, now)
+    async with transaction(pool) as conn:
+        holds = await sweep_expired_holds(conn, now)
+        await note_freed_holds(conn, holds)  # their time may be offered to the waitlist
+    swept = len(holds)
     abandoned = 0
     while batch := await abandon_idle(pool, timedelta(minutes=settings.attempt_idle_minutes), now):
         abandoned += batch
@@ -49,6 +56,7 @@ async def run_periodic_once(
         "holdsSwept": swept,
         "attemptsAbandoned": abandoned,
         "availabilityChangesPruned": pruned,
+        "waitlistOpeningsPruned": await prune_openings(pool, now - OPENINGS_KEPT),
     }
     done.update(await run_retention(pool, settings, now, erase_contacts=erase_contacts))
     if any(done.values()):

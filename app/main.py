@@ -49,6 +49,12 @@ from app.partners.guard import partner_guard
 from app.practice.api import AppointmentTypeController, LocationController, PractitionerController
 from app.reminders.api import ReminderLinksController, ReminderStatsController, twilio_inbound
 from app.selfscheduling.api import SchedulerConfigController, SettingController
+from app.waitlist.api import (
+    EarlierController,
+    OfferController,
+    WaitlistController,
+    WidgetWaitlistController,
+)
 from app.webhooks.api import WebhookEndpointController
 
 PARTNER_BASE = "/partner/v2/account/{account_id:int}"
@@ -112,12 +118,21 @@ def create_app(settings: Settings | None = None) -> Litestar:
             AnalyticsController,
             ReminderStatsController,
             AuditLogController,
+            WaitlistController,
         ],
     )
     document_problems(partner, PARTNER_PROBLEMS)
     widget = document_problems(
         Router(
-            path="/", route_handlers=[WidgetController, ManageController, ReminderLinksController]
+            path="/",
+            route_handlers=[
+                WidgetController,
+                ManageController,
+                ReminderLinksController,
+                EarlierController,
+                WidgetWaitlistController,
+                OfferController,
+            ],
         ),
         WIDGET_PROBLEMS,
     )

@@ -97,7 +97,7 @@ async def reschedule(
     that link made the change, so the notice carries it again; None -> a new link."""
     async with transaction(pool) as conn:
         appointment = await _locked(conn, account_id, appointment_id, location_id)
-        await _reschedule(
+        await reschedule_locked(
             conn,
             settings,
             appointment,
@@ -196,7 +196,7 @@ async def apply(
         if "note" in changes:
             await _set_note(conn, appointment, changes["note"], actor=actor, now=now)
         if moves:
-            moved = await _reschedule(
+            moved = await reschedule_locked(
                 conn,
                 settings,
                 appointment,
@@ -331,7 +331,7 @@ async def _check_own_setting(
         raise invalid(field, "is not part of the setting this appointment was booked through")
 
 
-async def _reschedule(
+async def reschedule_locked(
     conn: asyncpg.Connection,
     settings: Settings,
     appointment: Row,
@@ -343,8 +343,9 @@ async def _reschedule(
     scheduler_config_id: int | None,
     manage_token: str | None,
 ) -> bool:
-    """Move the locked appointment; False when nothing changes (same start, practitioner and
-    config: a repeated PUT is a no-op)."""
+    """Move the appointment, locked by the caller in its transaction; False when nothing
+    changes (same start, practitioner and config: a repeated PUT is a no-op). Also the path of
+    a waitlist earlier-claim."""
     if (
         start == appointment["start_at"]
         and practitioner_id in (None, appointment["practitioner_id"])

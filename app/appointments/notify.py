@@ -24,6 +24,12 @@ __all__ = ["announce", "manage_token_hash", "manage_url", "new_manage_token", "p
 Contacts = list[tuple[str, str]]  # (channel "EMAIL" | "SMS", recipient)
 
 
+def when_text(at: datetime, time_zone: str) -> str:
+    """An instant as messages show it: local date, time and zone abbreviation."""
+    local = at.astimezone(e.zone(time_zone))
+    return local.strftime("%Y-%m-%d %H:%M ") + (local.tzname() or "")
+
+
 async def patient_contacts(conn: asyncpg.Connection, patient_id: int) -> Contacts:
     row = await conn.fetchrow("SELECT email, mobile_phone FROM patients WHERE id = $1", patient_id)
     contacts: Contacts = []

@@ -392,9 +392,14 @@ async def release_hold(conn: asyncpg.Connection, attempt_id: int) -> None:
     await conn.execute("DELETE FROM holds WHERE attempt_id = $1", attempt_id)
 
 
-async def sweep_expired_holds(conn: Conn, now: datetime) -> int:
-    status = await conn.execute("DELETE FROM holds WHERE expires_at <= $1", now)
-    return int(status.split()[-1])
+async def sweep_expired_holds(conn: Conn, now: datetime) -> list[Row]:
+    """Delete expired holds; returns them (account_id, practitioner_id, blocked_from,
+    blocked_until)."""
+    return await conn.fetch(
+        "DELETE FROM holds WHERE expires_at <= $1"
+        " RETURNING account_id, practitioner_id, blocked_from, blocked_until",
+        now,
+    )
 
 
 async def current_hold(conn: Conn, attempt_id: int, now: datetime) -> Row | None:

@@ -191,7 +191,7 @@ def _given_contacts(body: s.PatientIn, setting: Row) -> tuple[str | None, str | 
             else None
         )
     except ContactError as exc:
-        raise invalid(exc.field, exc.message) from None
+        raise exc.problem() from None
     return email, phone
 
 

@@ -49,6 +49,7 @@ from app.identity import service as identity
 from app.identity import store as identity_store
 from app.identity.contacts import contact_from
 from app.identity.policy import PROOF_MAX_FAILURES, Method
+from app.identity.sms_limits import SmsCaller
 
 
 def _location(row: Row) -> s.WidgetLocation:
@@ -331,9 +332,12 @@ class WidgetController(Controller):
         session = widget_session(request)
         proof_id = await _proof_id(session.attempt)
         contact = contact_from(data.email, data.phone, session.setting["allowed_phone_countries"])
+        settings = request.app.state.settings
+        ip = principal_of(request.scope).ip
+        caller = SmsCaller(settings.sms_account_daily_cap, ip, settings.sms_per_client_per_hour)
         await identity.send_code(
-            pool, session.account_id, proof_id, contact,
-            secret_key=request.app.state.settings.secret_key, locale=session.attempt.locale,
+            pool, session.account_id, proof_id, contact, secret_key=settings.secret_key,
+            caller=caller, locale=session.attempt.locale,
         )  # fmt: skip
         return s.CodeSent(sent=True)
 
@@ -451,13 +455,18 @@ class ManageController(Controller):
         names = await availability_store.display_names(
             pool, row["account_id"], [row["practitioner_id"]]
         )
-        key = await pool.fetchval(
-            "SELECT s.publishable_key FROM scheduler_configs c"
+        owner = await pool.fetchrow(
+            "SELECT s.publishable_key, s.waitlist, EXISTS (SELECT 1 FROM waitlist_entries e"
+            " WHERE e.appointment_id = $2 AND e.status = 'ACTIVE') AS earlier_requested"
+            " FROM scheduler_configs c"
             " JOIN self_scheduling_settings s ON s.id = c.setting_id WHERE c.id = $1",
             row["scheduler_config_id"],
+            row["id"],
         )
+        key = owner["publishable_key"] if owner else None
         # the same rules the cancel and reschedule calls apply to a patient
         upcoming = row["start_at"] > clock.now()
+        can_reschedule = upcoming and row["status"] in changes.RESCHEDULABLE and key is not None
         return s.ManagedAppointment(
             appointment=booking.to_appointment(row),
             location=_location(location),
@@ -466,8 +475,10 @@ class ManageController(Controller):
                 id=row["practitioner_id"], display_name=names.get(row["practitioner_id"], "")
             ),
             can_cancel=upcoming and row["status"] in changes.PATIENT_CANCELLABLE,
-            can_reschedule=upcoming and row["status"] in changes.RESCHEDULABLE and key is not None,
+            can_reschedule=can_reschedule,
             setting_publishable_key=key,
+            can_ask_earlier=can_reschedule and owner["waitlist"]["enabled"],
+            earlier_requested=bool(owner and owner["earlier_requested"]),
         )
 
     @post(

@@ -162,6 +162,8 @@ class ManagedAppointment(Schema):
     can_cancel: bool
     can_reschedule: bool
     setting_publishable_key: str | None
+    can_ask_earlier: bool = False  # the setting keeps a waitlist (docs/waitlist.md)
+    earlier_requested: bool = False  # an earlier-time request is live
 
 
 class RescheduleIn(Schema):

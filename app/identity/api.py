@@ -15,6 +15,7 @@ from app.core.openapi import problem_responses
 from app.identity import policy, service, store
 from app.identity import schemas as s
 from app.identity.contacts import contact_from
+from app.identity.sms_limits import SmsCaller
 from app.identity.store import Proof
 from app.partners.guard import scope
 from app.partners.scopes import SCHEDULING
@@ -87,8 +88,14 @@ class IdentityProofController(Controller):
         data: JSONBody[s.SendIn],
     ) -> s.Sent:
         contact = contact_from(data.email, data.phone)
+        settings = request.app.state.settings
         await service.send_code(
-            pool, account_id, proof_id, contact, secret_key=_secret_key(request)
+            pool,
+            account_id,
+            proof_id,
+            contact,
+            secret_key=settings.secret_key,
+            caller=SmsCaller(settings.sms_account_daily_cap),
         )
         return s.Sent(sent=True)
 

@@ -1,11 +1,14 @@
 """Parsing and normalising the contacts a code is sent to.
 
 Phones (`phonenumbers`): a US 10-digit number (optionally formatted, optionally with a leading
-1) or an E.164 number; the library must consider it a valid number of an allowed country
-(US and CA by default; a self-scheduling setting may allow others), and a number the library
-classifies as FIXED_LINE is refused because it cannot receive SMS. US and CA numbers are
-FIXED_LINE_OR_MOBILE to the library (it cannot tell), so they pass. Stored and returned as
-E.164.
+1) or an E.164 number; the library must consider it a valid number (else 400
+`validation_failed`) of an allowed country (US and CA by default; a self-scheduling setting may
+allow others) that can receive a text at ordinary cost: only MOBILE numbers, and
+FIXED_LINE_OR_MOBILE where the numbering plan cannot tell the two apart (the US, Canada and
+other NANP countries). Premium-rate, toll-free, shared-cost, personal (follow-me), VoIP, UAN,
+pager, voicemail and fixed-line numbers are refused, as are other countries: 400
+`phone_not_allowed`. Those are what SMS pumping fraud texts to collect termination fees; a US
+VoIP number the plan cannot tell from a mobile still passes. Stored and returned as E.164.
 
 Emails (`email-validator`, no DNS lookups): syntax checked, domain normalised to lowercase
 (IDNA), local part kept as typed for delivery. Matching and rate limiting use the whole
@@ -25,7 +28,7 @@ import msgspec
 import phonenumbers
 from phonenumbers import PhoneNumberFormat, PhoneNumberType
 
-from app.core.errors import invalid
+from app.core.errors import Problem, invalid
 from app.identity.policy import Channel
 
 DEFAULT_REGION = "US"
@@ -35,16 +38,35 @@ MAX_EMAIL_LENGTH = 254
 
 # digits and the usual separators only: refuses vanity letters (1-800-FLOWERS) and extensions
 _PHONE_CHARS = re.compile(r"^\+?[0-9 ().\-]+$")
-_NOT_SMS_CAPABLE = {PhoneNumberType.FIXED_LINE}
+_SMS_CAPABLE = {PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE}
 
 
 class ContactError(ValueError):
     """The contact is not acceptable; `message` is safe to show (it never echoes the input)."""
 
+    code = "validation_failed"
+
     def __init__(self, field: str, message: str) -> None:
         super().__init__(message)
         self.field = field
         self.message = message
+
+    def problem(self) -> Problem:
+        """The 400 answer, naming the field."""
+        if self.code == "validation_failed":
+            return invalid(self.field, self.message)
+        return Problem(
+            400,
+            self.code,
+            "This phone number cannot receive verification texts.",
+            errors=[{"field": self.field, "message": self.message}],
+        )
+
+
+class PhoneNotAllowed(ContactError):
+    """A real number that may not receive our texts (its country or its type)."""
+
+    code = "phone_not_allowed"
 
 
 class Contact(msgspec.Struct, frozen=True):
@@ -71,9 +93,9 @@ def normalize_phone(
         raise ContactError(field, "is not a valid phone number")
     region = phonenumbers.region_code_for_number(number)
     if region not in {c.upper() for c in allowed_countries}:
-        raise ContactError(field, "numbers from this country are not accepted")
-    if phonenumbers.number_type(number) in _NOT_SMS_CAPABLE:
-        raise ContactError(field, "must be a mobile number that can receive text messages")
+        raise PhoneNotAllowed(field, "numbers from this country are not accepted")
+    if phonenumbers.number_type(number) not in _SMS_CAPABLE:
+        raise PhoneNotAllowed(field, "must be a mobile number that can receive text messages")
     return phonenumbers.format_number(number, PhoneNumberFormat.E164)
 
 
@@ -118,4 +140,4 @@ def contact_from(
             return email_contact(email)
         return phone_contact(phone or "", allowed_countries=allowed_countries)
     except ContactError as error:
-        raise invalid(error.field, error.message) from None
+        raise error.problem() from None

@@ -20,9 +20,10 @@ from app.attempts.machine import Step
 from app.core.db import transaction
 from app.core.errors import Problem
 from app.core.retry import too_many
-from app.identity import policy, store
+from app.identity import policy, sms_limits, store
 from app.identity.contacts import Contact
-from app.identity.policy import Method
+from app.identity.policy import Channel, Method
+from app.identity.sms_limits import SmsCaller
 from app.identity.store import Proof
 from app.notifications.messages import VERIFICATION_CODE
 from app.notifications.optouts import refuse_opted_out_sms
@@ -66,10 +67,11 @@ async def send_code(
     contact: Contact,
     *,
     secret_key: str,
+    caller: SmsCaller,
     locale: str = "en",
 ) -> None:
     """Send a fresh code to `contact` (in `locale`), superseding this proof's earlier codes on
-    that channel.
+    that channel. A text must also pass the SMS limits and budgets of `app.identity.sms_limits`.
 
     Never looks at patients: the answer and the work done are the same for any contact."""
     contact_hash = policy.contact_digest(secret_key, contact.channel, contact.key)
@@ -95,28 +97,57 @@ async def send_code(
                 # another proof (another tab, a restarted booking) does not
                 liveCode=live is not None,
             )
-        code = policy.generate_code()
-        await store.invalidate_live_codes(conn, proof.id, contact.channel, now)
-        await store.insert_code(
-            conn,
-            proof_id=proof.id,
-            channel=contact.channel,
-            contact_hash=contact_hash,
-            code_hash=policy.code_digest(secret_key, proof.id, contact_hash, code),
-            now=now,
-            expires_at=policy.code_expiry(now, proof.expires_at),
-        )
-        await enqueue(
-            conn,
-            account_id=account_id,
-            channel=contact.channel.value,
-            to=contact.value,
-            purpose=PURPOSE,
-            params={"practice": await store.account_name(conn, account_id), "code": code},
-            locale=locale,
-        )
-        await attempt_service.on_proof_step(conn, proof.id, Step.CODE_SENT, now, verified=False)
+        prefix = client = exhausted = None
+        if contact.channel is Channel.SMS:
+            prefix = sms_limits.prefix_hash(secret_key, contact.value)
+            if caller.client_ip is not None:
+                client = sms_limits.client_hash(secret_key, caller.client_ip)
+            await sms_limits.check_velocity(conn, account_id, prefix, client, caller, now)
+            budget = await store.setting_sms_budget(conn, proof.id)
+            exhausted = await sms_limits.spend(conn, account_id, budget, caller, now)
+        if exhausted is None:
+            await _queue_code(
+                conn, proof, contact, contact_hash, now, secret_key, prefix, client, locale
+            )
+    if exhausted is not None:  # refused after committing its once-a-day event
+        raise sms_limits.refusal(exhausted, now)
     log.info("identity code queued", extra={"proofId": proof.id, "channel": contact.channel.value})
+
+
+async def _queue_code(
+    conn: asyncpg.Connection,
+    proof: Proof,
+    contact: Contact,
+    contact_hash: str,
+    now: datetime,
+    secret_key: str,
+    prefix: str | None,
+    client: str | None,
+    locale: str = "en",
+) -> None:
+    code = policy.generate_code()
+    await store.invalidate_live_codes(conn, proof.id, contact.channel, now)
+    await store.insert_code(
+        conn,
+        proof_id=proof.id,
+        channel=contact.channel,
+        contact_hash=contact_hash,
+        code_hash=policy.code_digest(secret_key, proof.id, contact_hash, code),
+        now=now,
+        expires_at=policy.code_expiry(now, proof.expires_at),
+        prefix_hash=prefix,
+        client_hash=client,
+    )
+    await enqueue(
+        conn,
+        account_id=proof.account_id,
+        channel=contact.channel.value,
+        to=contact.value,
+        purpose=PURPOSE,
+        params={"practice": await store.account_name(conn, proof.account_id), "code": code},
+        locale=locale,
+    )
+    await attempt_service.on_proof_step(conn, proof.id, Step.CODE_SENT, now, verified=False)
 
 
 async def verify_code(

@@ -197,16 +197,21 @@ async def insert_code(
     code_hash: str,
     now: datetime,
     expires_at: datetime,
+    prefix_hash: str | None = None,
+    client_hash: str | None = None,
 ) -> int:
     return await conn.fetchval(
         "INSERT INTO identity_codes (proof_id, channel, contact_hash, code_hash, created_at, "
-        "expires_at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+        "expires_at, prefix_hash, client_hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+        " RETURNING id",
         proof_id,
         channel.value,
         contact_hash,
         code_hash,
         now,
         expires_at,
+        prefix_hash,
+        client_hash,
     )
 
 
@@ -215,6 +220,17 @@ async def code_sent(conn: asyncpg.Connection, proof_id: int) -> bool:
     return await conn.fetchval(
         "SELECT EXISTS (SELECT 1 FROM identity_codes WHERE proof_id = $1)", proof_id
     )
+
+
+async def setting_sms_budget(conn: asyncpg.Connection, proof_id: int) -> tuple[int, int] | None:
+    """(setting id, its SMS budget per day) of the attempt this proof is bound to, if any."""
+    row = await conn.fetchrow(
+        "SELECT s.id, s.sms_budget_per_day FROM self_scheduling_attempts a"
+        " JOIN self_scheduling_settings s ON s.id = a.setting_id"
+        " WHERE a.identity_proof_id = $1",
+        proof_id,
+    )
+    return (row["id"], row["sms_budget_per_day"]) if row else None
 
 
 async def live_code(

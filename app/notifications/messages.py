@@ -24,6 +24,7 @@ APPOINTMENT_CONFIRMATION: Final = "appointment_confirmation"
 APPOINTMENT_RESCHEDULED: Final = "appointment_rescheduled"
 APPOINTMENT_CANCELLED: Final = "appointment_cancelled"
 APPOINTMENT_REMINDER: Final = "appointment_reminder"
+WAITLIST_OFFER: Final = "waitlist_offer"
 
 # what every message about one appointment takes (see app.appointments.message_context):
 # `when` is already written in the message's language and the location's zone, `starts_at` /
@@ -41,6 +42,7 @@ PURPOSES: Final[dict[str, tuple[str, ...]]] = {
     APPOINTMENT_RESCHEDULED: APPOINTMENT_PARAMS,
     APPOINTMENT_CANCELLED: APPOINTMENT_PARAMS,
     APPOINTMENT_REMINDER: APPOINTMENT_PARAMS,
+    WAITLIST_OFFER: ("practice", "when", "place", "offer_url", "minutes"),
 }
 # purpose -> parameter names it may take besides the required ones
 OPTIONAL: Final[dict[str, tuple[str, ...]]] = {
@@ -55,7 +57,7 @@ CALENDAR: Final = {
     APPOINTMENT_RESCHEDULED: False,
     APPOINTMENT_CANCELLED: True,  # cancelled
 }
-URL_PARAMS: Final = frozenset({"manage_url", "confirm_url", "unsubscribe_url"})
+URL_PARAMS: Final = frozenset({"manage_url", "confirm_url", "unsubscribe_url", "offer_url"})
 
 # a message not sent within this long after it was queued is pointless; the worker fails it
 VALID_FOR: Final[dict[str, timedelta]] = {VERIFICATION_CODE: timedelta(minutes=10)}
@@ -203,6 +205,31 @@ TEMPLATES: Final[dict[tuple[str, str], Template]] = {
             "Reservar otra hora: {manage_url}"
         ),
     ),
+    (WAITLIST_OFFER, "en"): Template(
+        sms="{practice}: a time opened, {when} at {place}. Claim within {minutes} min: {offer_url}",
+        subject="{practice}: an earlier appointment time is free",
+        text=(
+            "A time you were waiting for has opened at {practice}.\n\n"
+            "When: {when}\nWhere: {place}\n\n"
+            "It goes to the first person who claims it, and this offer ends in {minutes} "
+            "minutes: {offer_url}\n\n"
+            "If you do nothing, you stay on the waiting list."
+        ),
+    ),
+    (WAITLIST_OFFER, "es"): Template(
+        sms=(
+            "{practice}: hay un horario libre, {when} en {place}. "
+            "Resérvelo en {minutes} min: {offer_url}"
+        ),
+        subject="{practice}: hay un horario más pronto disponible",
+        text=(
+            "Se liberó un horario que usted esperaba en {practice}.\n\n"
+            "Cuándo: {when}\nDónde: {place}\n\n"
+            "Es para la primera persona que lo reserve, y esta oferta vence en {minutes} "
+            "minutos: {offer_url}\n\n"
+            "Si no hace nada, sigue en la lista de espera."
+        ),
+    ),
 }
 
 _REMINDER_TEXT_EN = (
@@ -277,6 +304,8 @@ def check_params(purpose: str, params: dict[str, str]) -> dict[str, str]:
             raise ValueError(f"param {name} must be an http(s) URL")
     if "phone_uri" in cleaned and not re.fullmatch(r"tel:\+\d{7,15}", cleaned["phone_uri"]):
         raise ValueError("param phone_uri must be a tel:+digits URI")
+    if "minutes" in cleaned and not cleaned["minutes"].isdigit():
+        raise ValueError("param minutes must be digits")
     if "code" in cleaned and not cleaned["code"].isalnum():
         raise ValueError("param code must be letters and digits")
     for name in ("starts_at", "ends_at"):

@@ -190,6 +190,17 @@ class Widget(Schema):
     theme: Theme
 
 
+SmsBudget = Annotated[
+    int,
+    msgspec.Meta(
+        ge=0,
+        le=100_000,
+        description="verification texts this setting may send per UTC day; past it sends are"
+        " 429 budget_exhausted and one budget.exhausted event is emitted",
+    ),
+]
+
+
 class ReminderSpec(Schema):
     """One reminder: `offsetMinutes` before the start (30 minutes to 14 days), by `channel`."""
 
@@ -205,6 +216,15 @@ Reminders = Annotated[
         "[{1440, SMS}, {4320, EMAIL}], each where the patient has that contact",
     ),
 ]
+
+
+class Waitlist(Schema):
+    """Earlier-slot offers (docs/waitlist.md): when time opens, the oldest matching waitlist
+    entries, up to `offersPerSlot`, get an offer valid `offerMinutes`."""
+
+    enabled: bool = False
+    offer_minutes: Annotated[int, msgspec.Meta(ge=5, le=1440)] = 30
+    offers_per_slot: Annotated[int, msgspec.Meta(ge=1, le=20)] = 3
 
 
 class SettingIn(Schema):
@@ -231,8 +251,10 @@ class SettingIn(Schema):
     afterward_booking_limit_active: bool = False
     afterward_booking_limit_unit: LimitUnitIn = "HOURS"
     allowed_phone_countries: CountryList = msgspec.field(default_factory=lambda: ["US", "CA"])
+    sms_budget_per_day: SmsBudget = 200
     reminders: Reminders | UnsetType = UNSET
     widget: WidgetIn | None = None
+    waitlist: Waitlist | None = None
 
 
 class SettingPatch(Patch):
@@ -258,8 +280,10 @@ class SettingPatch(Patch):
     afterward_booking_limit_active: bool | UnsetType = UNSET
     afterward_booking_limit_unit: LimitUnitIn | UnsetType = UNSET
     allowed_phone_countries: CountryList | UnsetType = UNSET
+    sms_budget_per_day: SmsBudget | UnsetType = UNSET
     reminders: Reminders | UnsetType = UNSET
     widget: WidgetPatch | UnsetType = UNSET
+    waitlist: Waitlist | UnsetType = UNSET  # replaced whole; absent members take defaults
 
 
 class Setting(Schema, omit_defaults=True, kw_only=True):
@@ -287,9 +311,11 @@ class Setting(Schema, omit_defaults=True, kw_only=True):
     afterward_booking_limit_active: bool
     afterward_booking_limit_unit: LimitUnit
     allowed_phone_countries: list[str]
+    sms_budget_per_day: int
     reminders: list[ReminderSpec]
     scheduler_configs: list[SchedulerConfig]
     widget: Widget
+    waitlist: Waitlist
 
 
 class SettingPage(Schema):

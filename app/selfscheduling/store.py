@@ -54,8 +54,10 @@ settings = Table(
         "publishable_key",
         "allowed_origins",
         "allowed_phone_countries",
+        "sms_budget_per_day",
         "theme",
         "reminders",
+        "waitlist",
     ),
 )
 configs = Table(
@@ -323,6 +325,7 @@ def to_setting(row: Row, config_rows: Sequence[Row]) -> s.Setting:
         afterward_booking_limit_active=row["afterward_booking_limit_active"],
         afterward_booking_limit_unit=row["afterward_booking_limit_unit"],
         allowed_phone_countries=list(row["allowed_phone_countries"]),
+        sms_budget_per_day=row["sms_budget_per_day"],
         reminders=msgspec.convert(row["reminders"], list[s.ReminderSpec]),
         scheduler_configs=[to_config(c) for c in config_rows],
         widget=s.Widget(
@@ -330,4 +333,5 @@ def to_setting(row: Row, config_rows: Sequence[Row]) -> s.Setting:
             allowed_origins=list(row["allowed_origins"]),
             theme=msgspec.convert(row["theme"], s.Theme),
         ),
+        waitlist=msgspec.convert(row["waitlist"], s.Waitlist),
     )

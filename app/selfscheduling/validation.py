@@ -101,7 +101,13 @@ def _dedupe(values: Sequence[Any]) -> list[Any]:
 # ------------------------------------------------------------------ settings
 
 # Fields whose values are not simply copied into a column.
-_SETTING_SPECIAL = {"widget", "verification_method", "allowed_phone_countries", "reminders"}
+_SETTING_SPECIAL = {
+    "widget",
+    "verification_method",
+    "allowed_phone_countries",
+    "reminders",
+    "waitlist",
+}
 _UNITS = ("forward_booking_limit_unit", "afterward_booking_limit_unit")
 _ID_LISTS = {
     "location_ids": practice.locations,
@@ -172,6 +178,8 @@ def setting_changes(
                 errors.add(f"allowedPhoneCountries[{i}]", "must be an ISO 3166-1 alpha-2 code")
         changes["allowed_phone_countries"] = _dedupe(countries)
 
+    if fields.get("waitlist") is not None:
+        changes["waitlist"] = msgspec.to_builtins(fields["waitlist"])
     if "reminders" in fields:
         seen: set[tuple[int, str]] = set()
         for i, reminder in enumerate(fields["reminders"]):

@@ -66,6 +66,9 @@ async def _booking_attempt(partner: Partner) -> tuple[str, dict]:
 async def test_a_booking_claimed_by_a_killed_instance_completes_on_another(admin_database_url):
     async with scratch_database(admin_database_url) as dsn:
         env = {**os.environ, "DATABASE_URL": dsn, "SLOTPROOF_SECRET_KEY": "k" * 40}
+        # instances behind one balancer share the public URL (the token issuer); unset, each
+        # development server would name its own port
+        env["SLOTPROOF_PUBLIC_URL"] = "http://127.0.0.1:8000"
         ports = [free_port(), free_port()]
         bases = [f"http://127.0.0.1:{port}" for port in ports]
         with tempfile.TemporaryFile() as log:

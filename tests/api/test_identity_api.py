@@ -260,14 +260,18 @@ async def test_send_needs_exactly_one_contact(partner, body):
 
 
 @pytest.mark.parametrize(
-    ("field", "value"),
-    [("phone", "+15551234567"), ("phone", "+442079460018"), ("email", "not-an-email@")],
+    ("field", "value", "code"),
+    [
+        ("phone", "+15551234567", "validation_failed"),  # no such number
+        ("phone", "+442079460018", "phone_not_allowed"),  # a country not allowed
+        ("email", "not-an-email@", "validation_failed"),
+    ],
 )
-async def test_bad_contacts_are_400_without_echo(partner, pool, field, value):
+async def test_bad_contacts_are_400_without_echo(partner, pool, field, value, code):
     proof = await new_proof(partner, "EMAIL_AND_SMS")
     response = await send(partner, proof["id"], **{field: value})
     assert response.status_code == 400
-    assert problem_code(response) == "validation_failed"
+    assert problem_code(response) == code
     assert response.json()["errors"][0]["field"] == field
     assert value not in response.text
     assert await notification_count(pool, partner.account_id) == 0

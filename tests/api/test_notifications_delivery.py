@@ -507,6 +507,9 @@ async def test_events_are_recorded_with_known_types_only(pool):
         "appointment.rescheduled",
         "appointment.cancelled",
         "notification.failed",
+        "budget.exhausted",
         "appointment.confirmed",
         "reminder.sent",
+        "waitlist.offered",
+        "waitlist.claimed",
     }

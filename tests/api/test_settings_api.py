@@ -90,6 +90,7 @@ async def test_setting_full_crud(partner):
         "afterwardBookingLimitActive": True,
         "afterwardBookingLimitUnit": "Hours",
         "allowedPhoneCountries": ["us", "MX", "US"],
+        "smsBudgetPerDay": 50,
         "widget": {
             "allowedOrigins": ["HTTPS://Clinic.Example.com:443/", "http://localhost:5173"],
             "theme": {"primaryColor": "#0A7CFF", "cornerRadius": 8, "fontFamily": "Inter"},
@@ -119,6 +120,7 @@ async def test_setting_full_crud(partner):
         "afterwardBookingLimitActive": True,
         "afterwardBookingLimitUnit": "HOURS",
         "allowedPhoneCountries": ["US", "MX"],
+        "smsBudgetPerDay": 50,
         "reminders": [
             {"offsetMinutes": 1440, "channel": "SMS"},
             {"offsetMinutes": 4320, "channel": "EMAIL"},
@@ -129,6 +131,7 @@ async def test_setting_full_crud(partner):
             "allowedOrigins": ["https://clinic.example.com", "http://localhost:5173"],
             "theme": {"primaryColor": "#0A7CFF", "fontFamily": "Inter", "cornerRadius": 8},
         },
+        "waitlist": {"enabled": False, "offerMinutes": 30, "offersPerSlot": 3},
     }
     assert "fixedLocationId" not in created
 
@@ -184,6 +187,7 @@ async def test_setting_defaults(partner):
         "afterwardBookingLimitActive": False,
         "afterwardBookingLimitUnit": "HOURS",
         "allowedPhoneCountries": ["US", "CA"],
+        "smsBudgetPerDay": 200,
         "reminders": [
             {"offsetMinutes": 1440, "channel": "SMS"},
             {"offsetMinutes": 4320, "channel": "EMAIL"},
@@ -194,6 +198,7 @@ async def test_setting_defaults(partner):
             "allowedOrigins": [],
             "theme": {},
         },
+        "waitlist": {"enabled": False, "offerMinutes": 30, "offersPerSlot": 3},
     }
     other = await partner.create(SETTING, {"name": "Second"})
     assert other["widget"]["publishableKey"] != created["widget"]["publishableKey"]

@@ -17,10 +17,17 @@ from tests.support import VISIT_PARAMS
 
 APPOINTMENT = VISIT_PARAMS
 CODE = {"practice": "Riverside Family Health", "code": "123456"}
+OFFER = {
+    "practice": "Riverside Family Health",
+    "when": "2026-03-09 09:00 EDT",
+    "place": "Brooklyn",
+    "offer_url": "https://slotproof.test/o/abc",
+    "minutes": "30",
+}
 
 
 def _params(purpose: str) -> dict[str, str]:
-    return CODE if purpose == "verification_code" else APPOINTMENT
+    return {"verification_code": CODE, "waitlist_offer": OFFER}.get(purpose, APPOINTMENT)
 
 
 def test_every_purpose_has_every_locale():

@@ -87,7 +87,7 @@ function sendCode(btn, area, channel, value, then, input) {
       alertBox(area, `${t('codeLocked')}${callLine()}`, [button(t('startOver'), startOver)]);
       return true;
     }
-    if (e.code === 'validation_failed' && input) {
+    if ((e.code === 'validation_failed' || e.code === 'phone_not_allowed') && input) {
       setError(input, t(channel === 'EMAIL' ? 'badEmail' : 'badPhone'));
       input.focus();
       return true;
