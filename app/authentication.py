@@ -53,10 +53,10 @@ def _standings(state: Any) -> Coalescer[str, partner_store.Standing | None]:
     always seen by it."""
     found = getattr(state, "partner_standings", None)
     if found is None:
-        pool = state.pool
 
         async def run(client_ids: list[str]) -> list[partner_store.Standing | None]:
-            return await partner_store.standings(pool, client_ids)
+            # the pool of the current lifespan, not the one there was when this was made
+            return await partner_store.standings(state.pool, client_ids)
 
         found = state.partner_standings = Coalescer(run)
     return found

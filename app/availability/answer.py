@@ -158,7 +158,8 @@ _Checked = tuple[str, list[list[tuple[int, int]]]]
 def _checks(cache: AnswerCache, pool: asyncpg.Pool) -> Coalescer[list[store.Probe], _Checked]:
     """The cache's freshness checks, coalesced across concurrent requests: under load one
     statement answers several of them (each still issued after its request asked)."""
-    if cache.checks is None:
+    if cache.checks is None or cache.checks_pool is not pool:  # a new lifespan, a new pool
+        cache.checks_pool = pool
 
         async def run(batches: list[list[store.Probe]]) -> list[_Checked]:
             async with pool.acquire() as conn:

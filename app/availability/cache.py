@@ -103,6 +103,7 @@ class AnswerCache:
         self.day_hits = 0  # days reused by an assembled answer
         self.day_misses = 0  # days computed
         self.checks: Any = None  # answer.py's coalesced freshness checks, made on first use
+        self.checks_pool: Any = None  # the pool those checks run on
         self._entries: OrderedDict[Hashable, Entry] = OrderedDict()
 
     def __len__(self) -> int:
