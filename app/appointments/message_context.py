@@ -65,6 +65,30 @@ def place_text(facts: asyncpg.Record | dict, locale: str) -> str:
     return ", ".join(p for p in (facts["location_name"], address) if p)
 
 
+def message_params(
+    facts: asyncpg.Record | dict, locale: str, manage: str, *, public_url: str, now: datetime
+) -> dict[str, str]:
+    """The parameters of a message about the appointment `facts` describes (pure)."""
+    params = {
+        "practice": facts["practice"],
+        "service": facts["service"],
+        "practitioner": facts["practitioner"],
+        "when": human_when(facts["start_at"], facts["time_zone"], locale),
+        "place": place_text(facts, locale),
+        "manage_url": manage,
+        "starts_at": facts["start_at"].isoformat(),
+        "ends_at": facts["end_at"].isoformat(),
+        "event_uid": event_uid(facts["id"], public_url),
+        "sequence": str(int(now.timestamp())),
+    }
+    shown, uri = phone_display(facts["phone"]), phone_uri(facts["phone"])
+    if shown:
+        params["phone"] = shown
+        if uri:
+            params["phone_uri"] = uri
+    return params
+
+
 async def appointment_message(
     conn: asyncpg.Connection,
     appointment_id: int,
@@ -80,21 +104,31 @@ async def appointment_message(
     facts = await store.message_facts(conn, appointment_id)
     locale = normalize_locale(facts["locale"])
     token = manage_token or await issue_manage_link(conn, secret_key, appointment_id)
-    params = {
-        "practice": facts["practice"],
-        "service": facts["service"],
-        "practitioner": facts["practitioner"],
-        "when": human_when(facts["start_at"], facts["time_zone"], locale),
-        "place": place_text(facts, locale),
-        "manage_url": manage_url(public_url, token, locale),
-        "starts_at": facts["start_at"].isoformat(),
-        "ends_at": facts["end_at"].isoformat(),
-        "event_uid": event_uid(appointment_id, public_url),
-        "sequence": str(int(now.timestamp())),
-    }
-    shown, uri = phone_display(facts["phone"]), phone_uri(facts["phone"])
-    if shown:
-        params["phone"] = shown
-        if uri:
-            params["phone_uri"] = uri
-    return AppointmentMessage(locale=locale, params=params)
+    manage = manage_url(public_url, token, locale)
+    return AppointmentMessage(
+        locale=locale, params=message_params(facts, locale, manage, public_url=public_url, now=now)
+    )
+
+
+async def appointment_messages(
+    conn: asyncpg.Connection,
+    appointment_ids: list[int],
+    *,
+    public_url: str,
+    secret_key: str,
+    now: datetime,
+) -> dict[int, AppointmentMessage]:
+    """`appointment_message` for many appointments in a few statements (the reminder
+    release's batches), each with a new manage link."""
+    facts = await store.messages_facts(conn, appointment_ids)
+    tokens = {id_: new_manage_token(secret_key) for id_ in facts}
+    await store.add_manage_links(conn, [(id_, hashed) for id_, (_, hashed) in tokens.items()])
+    found = {}
+    for id_, row in facts.items():
+        locale = normalize_locale(row["locale"])
+        manage = manage_url(public_url, tokens[id_][0], locale)
+        found[id_] = AppointmentMessage(
+            locale=locale,
+            params=message_params(row, locale, manage, public_url=public_url, now=now),
+        )
+    return found

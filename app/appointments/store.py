@@ -48,18 +48,32 @@ async def by_manage_hash(conn: Conn, token_hash: str, *, for_update: bool = Fals
 
 
 async def add_manage_link(conn: Conn, appointment_id: int, token_hash: str) -> None:
+    await add_manage_links(conn, [(appointment_id, token_hash)])
+
+
+async def add_manage_links(conn: Conn, links: list[tuple[int, str]]) -> None:
+    """(appointment id, token hash) pairs, in one statement."""
     await conn.execute(
-        "INSERT INTO manage_links (token_hash, appointment_id) VALUES ($1, $2)",
-        token_hash,
-        appointment_id,
+        "INSERT INTO manage_links (appointment_id, token_hash)"
+        " SELECT * FROM unnest($1::bigint[], $2::text[])",
+        [appointment_id for appointment_id, _ in links],
+        [token_hash for _, token_hash in links],
     )
 
 
 async def message_facts(conn: Conn, appointment_id: int) -> Row:
-    """What a message about the appointment says: practice, type, practitioner, location
+    """What a message about the appointment says (see `messages_facts`)."""
+    row = (await messages_facts(conn, [appointment_id])).get(appointment_id)
+    if row is None:
+        raise not_found("appointment")
+    return row
+
+
+async def messages_facts(conn: Conn, appointment_ids: list[int]) -> dict[int, Row]:
+    """What a message about each appointment says: practice, type, practitioner, location
     (zone, address, phone) and the patient's language (their latest widget booking's, else
     the booking attempt's, else English)."""
-    row = await conn.fetchrow(
+    rows = await conn.fetch(
         """
         SELECT a.id, a.account_id, a.start_at, a.end_at, a.status, a.telehealth,
                acc.name AS practice, t.name AS service, p.display_name AS practitioner,
@@ -73,13 +87,11 @@ async def message_facts(conn: Conn, appointment_id: int) -> Row:
           JOIN locations l ON l.id = a.location_id
           JOIN patients pt ON pt.id = a.patient_id
           LEFT JOIN self_scheduling_attempts att ON att.id = a.attempt_id
-         WHERE a.id = $1
+         WHERE a.id = ANY($1::bigint[])
         """,
-        appointment_id,
+        appointment_ids,
     )
-    if row is None:
-        raise not_found("appointment")
-    return row
+    return {row["id"]: row for row in rows}
 
 
 async def insert(

@@ -41,7 +41,7 @@ PURPOSES: Final[dict[str, tuple[str, ...]]] = {
     APPOINTMENT_CONFIRMATION: APPOINTMENT_PARAMS,
     APPOINTMENT_RESCHEDULED: APPOINTMENT_PARAMS,
     APPOINTMENT_CANCELLED: APPOINTMENT_PARAMS,
-    APPOINTMENT_REMINDER: ("practice", "when", "place", "manage_url", "practitioner"),
+    APPOINTMENT_REMINDER: APPOINTMENT_PARAMS,
     WAITLIST_OFFER: ("practice", "when", "place", "offer_url", "minutes"),
 }
 # purpose -> parameter names it may take besides the required ones
@@ -49,7 +49,7 @@ OPTIONAL: Final[dict[str, tuple[str, ...]]] = {
     APPOINTMENT_CONFIRMATION: APPOINTMENT_OPTIONAL,
     APPOINTMENT_RESCHEDULED: APPOINTMENT_OPTIONAL,
     APPOINTMENT_CANCELLED: APPOINTMENT_OPTIONAL,
-    APPOINTMENT_REMINDER: ("confirm_url", "unsubscribe_url"),  # email only
+    APPOINTMENT_REMINDER: (*APPOINTMENT_OPTIONAL, "confirm_url", "unsubscribe_url"),  # email
 }
 # emails of these purposes carry the visit as an .ics (a cancellation removes it)
 CALENDAR: Final = {
@@ -234,30 +234,30 @@ TEMPLATES: Final[dict[tuple[str, str], Template]] = {
 
 _REMINDER_TEXT_EN = (
     "This is a reminder of your appointment with {practice}.\n\n"
-    "With: {practitioner}\nWhen: {when}\nWhere: {place}\n\n"
+    "What: {service} with {practitioner}\nWhen: {when}\nWhere: {place}{call_line}\n\n"
     "Please confirm that you are coming: {confirm_url}\n"
-    "To reschedule or cancel: {manage_url}\n\n"
+    "Reschedule or cancel: {manage_url}\n\n"
     "No more reminder emails from {practice}: {unsubscribe_url}"
 )
 _REMINDER_TEXT_ES = (
     "Le recordamos su cita con {practice}.\n\n"
-    "Con: {practitioner}\nCuándo: {when}\nDónde: {place}\n\n"
+    "Qué: {service} con {practitioner}\nCuándo: {when}\nDónde: {place}{call_line}\n\n"
     "Por favor confirme su asistencia: {confirm_url}\n"
-    "Para cambiarla o cancelarla: {manage_url}\n\n"
+    "Cambiar o cancelar: {manage_url}\n\n"
     "No recibir más recordatorios por correo de {practice}: {unsubscribe_url}"
 )
 TEMPLATES[(APPOINTMENT_REMINDER, "en")] = Template(
     sms=(
-        "{practice}: reminder, {when} with {practitioner}, {place}. "
-        "Reply C to confirm, R to reschedule, STOP to stop texts. {manage_url}"
+        "{practice} reminder: {service} with {practitioner}, {when}. {place}.{call_sms}"
+        " Reply C to confirm, R to reschedule, STOP to opt out. {manage_url}"
     ),
     subject="{practice}: reminder of your appointment on {when}",
     text=_REMINDER_TEXT_EN,
 )
 TEMPLATES[(APPOINTMENT_REMINDER, "es")] = Template(
     sms=(
-        "{practice}: recordatorio, {when} con {practitioner}, {place}. "
-        "Responda C para confirmar, R para cambiarla, STOP para no recibir textos. {manage_url}"
+        "{practice}: cita de {service} con {practitioner}, {when}. {place}.{call_sms}"
+        " Responda C para confirmar, R para cambiar, STOP para salir. {manage_url}"
     ),
     subject="{practice}: recordatorio de su cita el {when}",
     text=_REMINDER_TEXT_ES,
@@ -337,8 +337,12 @@ def _event(purpose: str, values: dict[str, str]) -> CalendarEvent:
 
 
 def render_sms(purpose: str, locale: str, params: dict[str, str]) -> str:
-    """The SMS text alone (the worker's hot path: no email parts to build for a text)."""
-    values = {name: "" for name in OPTIONAL.get(purpose, ())} | check_params(purpose, params)
+    """The SMS text alone: the worker's hot path, so no email parts, and no second full check
+    of params `enqueue` already checked and cleaned (only that the required ones are there)."""
+    expected = PURPOSES.get(purpose)
+    if expected is None or any(not isinstance(params.get(name), str) for name in expected):
+        raise ValueError(f"{purpose} lacks its params")
+    values = {name: "" for name in OPTIONAL.get(purpose, ())} | params
     lang = normalize_locale(locale)
     return TEMPLATES[(purpose, lang)].sms.format(**values, **_phrases(lang, values.get("phone")))
 

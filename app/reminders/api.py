@@ -16,8 +16,8 @@ from app.analytics import funnel
 from app.analytics import store as analytics_store
 from app.analytics.api import From, SettingId, To
 from app.appointments import changes
+from app.appointments.message_context import place_text
 from app.audit.spec import audit
-from app.availability.engine import zone
 from app.core import clock
 from app.core.db import transaction
 from app.core.errors import Problem, invalid, not_found
@@ -25,10 +25,10 @@ from app.core.http import DbPool, PathId
 from app.core.openapi import problem_responses
 from app.notifications import optouts
 from app.notifications.callbacks import CALLBACK_PROBLEMS, twilio_form
+from app.notifications.formats import human_when
 from app.partners.guard import scope
 from app.partners.scopes import ANALYTICS
 from app.reminders import conversation, links, pages, stats, store
-from app.reminders.message import human_when, place_of
 
 INBOUND_PATH = "/callbacks/twilio/inbound"
 E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
@@ -84,9 +84,9 @@ def _details(row) -> str:
     lang = row["locale"]
     return pages.appointment_details(
         lang,
-        when=human_when(row["start_at"], zone(row["time_zone"]), lang),
+        when=human_when(row["start_at"], row["time_zone"], lang),
         practitioner=row["practitioner"],
-        place=place_of(row, lang),
+        place=place_text(row, lang),
     )
 
 

@@ -15,14 +15,14 @@ import asyncpg
 import msgspec
 
 from app.appointments import changes
-from app.availability.engine import zone
+from app.appointments.message_context import issue_manage_link, manage_url
 from app.config import Settings
 from app.core.db import transaction
 from app.core.errors import Problem
 from app.notifications import optouts
+from app.notifications.formats import human_when
 from app.reminders import keywords, store
 from app.reminders.keywords import Keyword
-from app.reminders.message import human_when, manage_link
 
 SMS_ACTOR = "patient-sms"
 
@@ -78,10 +78,11 @@ async def answer(
         values = {
             "practice": target["practice"],
             "practitioner": target["practitioner"],
-            "when": human_when(target["start_at"], zone(target["time_zone"]), lang),
+            "when": human_when(target["start_at"], target["time_zone"], lang),
         }
         if keyword is Keyword.RESCHEDULE:
-            url = await manage_link(conn, settings, target["id"])
+            token = await issue_manage_link(conn, settings.secret_key, target["id"])
+            url = manage_url(settings.public_url, token, lang)
             return keywords.reply(lang, "reschedule", manage_url=url, **values)
     if target["status"] == "CONFIRMED":
         return keywords.reply(lang, "already_confirmed", **values)

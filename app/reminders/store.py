@@ -248,7 +248,8 @@ async def page_facts(conn: Conn, reminder_id: int) -> Row | None:
     return await conn.fetchrow(
         """
         SELECT r.id, r.account_id, r.appointment_id, r.start_at, a.start_at AS appointment_start,
-               a.status, a.telehealth, l.name AS location_name, l.time_zone,
+               a.status, a.telehealth, l.name AS location_name, l.time_zone, l.address_line1,
+               l.address_line2, l.city, l.state, l.postal_code,
                acc.name AS practice, pr.display_name AS practitioner, n.recipient, n.locale
           FROM appointment_reminders r
           JOIN notifications n ON n.id = r.notification_id AND n.channel = 'EMAIL'

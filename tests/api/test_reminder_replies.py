@@ -13,6 +13,7 @@ import pytest
 from twilio.request_validator import RequestValidator
 
 from app.core import clock
+from app.notifications.formats import human_when
 from app.reminders import links
 from tests.conftest import TEST_SECRET_KEY
 from tests.fakes import paused_background_worker
@@ -101,7 +102,9 @@ async def test_every_confirm_keyword_confirms(partner, pool, twilio, lang, word)
     answer = said(await text(twilio, phone, word))
     assert await status(pool, appointment["id"]) == "CONFIRMED"
     assert ("confirmed" if lang == "en" else "confirmada") in answer
-    assert "Doc0 Test" in answer and "2027-03-10 14:00" in answer
+    assert "Doc0 Test" in answer
+    assert human_when(ny(2027, 3, 10, 14, 0), "America/New_York", lang) in answer
+    assert ("2:00 PM" if lang == "en" else "2:00 p. m.") in answer
     events = await pool.fetch(
         "SELECT data FROM events WHERE account_id = $1 AND type = 'appointment.confirmed'",
         partner.account_id,
@@ -121,10 +124,10 @@ async def test_a_number_with_several_appointments_confirms_the_next_and_says_whi
     answer = said(await text(twilio, phone, "C"))
     assert await status(pool, sooner["id"]) == "CONFIRMED"
     assert await status(pool, later["id"]) == "SCHEDULED"
-    assert "2027-03-10 16:30" in answer
+    assert "Wednesday, March 10, 2027 at 4:30 PM EST" in answer
     answer = said(await text(twilio, phone, "C"))  # the next one not yet confirmed
     assert await status(pool, later["id"]) == "CONFIRMED"
-    assert "2027-03-12 09:00" in answer
+    assert "Friday, March 12, 2027 at 9:00 AM EST" in answer
 
 
 @pytest.mark.parametrize("lang", ["en", "es"])

@@ -21,6 +21,7 @@ from tests.reminder_support import (
     ny,
     reminder_practice,
     reminders_of,
+    slot,
 )
 
 
@@ -283,3 +284,33 @@ async def test_partners_see_each_reminder_and_its_state_on_the_appointment(partn
     (mine,) = [a for a in listed.json()["appointments"] if a["id"] == appointment["id"]]
     email = mine["reminders"][1]
     assert email["status"] == "SENT" and email["sentAt"] is not None
+
+
+async def test_a_reminder_speaks_the_language_the_patient_booked_in(
+    partner, pool, settings, client
+):
+    practice = await reminder_practice(partner)
+    headers = {"X-Widget-Key": practice.publishable_key}
+    started = await client.post("/widget/v1/attempt", headers=headers, json={"lang": "es"})
+    assert started.status_code == 201, started.text
+    headers["Authorization"] = f"Bearer {started.json()['attemptToken']}"
+    phone, email = new_phone(), f"es.{partner.account_id}@example.com"
+    patient = {"firstName": "Lucía", "lastName": "Reyes", "dateOfBirth": "1980-02-03",
+               "email": email, "phone": phone}  # fmt: skip
+    r = await client.post("/widget/v1/attempt/patient", headers=headers, json=patient)
+    assert r.status_code in (200, 201), r.text
+    r = await client.post(
+        "/widget/v1/attempt/appointment",
+        headers=headers,
+        json=slot(practice, ny(2027, 3, 10, 14, 0)),
+    )
+    assert r.status_code == 201, r.text
+    recording = Recording()
+    await drain(pool, settings, channels(recording), ny(2027, 3, 9, 14, 0))
+    (text,) = recording.to(phone)
+    (mail,) = recording.to(email)
+    assert text.locale == mail.locale == "es"
+    assert "miércoles, 10 de marzo de 2027 a las 2:00 p. m. EST" in text.body
+    assert "Responda C para confirmar" in text.body and "#manage=mg_" in text.body
+    assert "Por favor confirme su asistencia" in mail.body and "Doc0 Test" in mail.body
+    assert '<html lang="es">' in mail.html

@@ -27,10 +27,6 @@ OFFER = {
 
 
 def _params(purpose: str) -> dict[str, str]:
-    if purpose == "appointment_reminder":  # the reminders' own, smaller set (app/reminders)
-        return {k: APPOINTMENT[k] for k in ("practice", "when", "place", "manage_url")} | {
-            "practitioner": "Ana Ruiz MD"
-        }
     return {"verification_code": CODE, "waitlist_offer": OFFER}.get(purpose, APPOINTMENT)
 
 
