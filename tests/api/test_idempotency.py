@@ -273,7 +273,8 @@ async def _post_on_another_instance_after_the_claimer_died(
             busy = await post_elsewhere()
             assert busy.status_code == 409 and busy.headers["retry-after"] == "1"
             claimer = app.state.claim_locks._conn.get_server_pid()
-            await app.state.pool.execute("SELECT pg_terminate_backend($1)", claimer)
+            # with a timeout it waits until the session is gone (and its advisory locks with it)
+            await app.state.pool.execute("SELECT pg_terminate_backend($1, 10000)", claimer)
             takeover = await post_elsewhere()
             assert takeover.status_code == 201 and not _replayed(takeover), takeover.text
             return takeover
