@@ -294,7 +294,9 @@ async def main(seconds: float, rounds: int, connections: int) -> None:
             await pool.close()
         with tempfile.TemporaryDirectory() as tmp:
             log, off_log = Path(tmp) / "server.log", Path(tmp) / "server-off.log"
-            quiet = {"SLOTPROOF_RATE_LIMITS": "off"}
+            # one public URL for both: the token one server issues is valid on the other, as
+            # behind one load balancer (by default each takes its own port as its issuer)
+            quiet = {"SLOTPROOF_RATE_LIMITS": "off", "SLOTPROOF_PUBLIC_URL": "http://bench.test"}
             async with (
                 served(dsn, env=quiet, log=log) as base,
                 served(

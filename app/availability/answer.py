@@ -66,8 +66,8 @@ async def availability_json(
     key = (account_id, query)
     cached = cache.get(key, now)
     if isinstance(cached, Answer):
-        _, stale = await _stale(checks, account_id, cached.practitioner_ids, cached.reads)
-        if not any(stale):
+        _, found = await checks.ask(cached.probes)
+        if not any(found):  # any change it did not see may touch it: drop it
             cache.hits += 1
             return cached.body, Outcome.ANSWER
         cache.drop(key)
@@ -123,12 +123,12 @@ async def _assemble(
                 cache.put((scope_key, piece.ordinal), day)
     parts = [days[o] for o in wanted]
     body = assemble(scope, [d.piece for d in parts], *span(query.range_start, query.range_end))
+    _, probes = _probes(account_id, scope.practitioner_ids, [head.read, *(d.read for d in parts)])
     cache.put(
         (account_id, query),
         Answer(
             body=body,
-            reads=(head.read, *(d.read for d in parts)),
-            practitioner_ids=scope.practitioner_ids,
+            probes=probes,
             computed_at=max([head.computed_at, *(d.computed_at for d in parts)]),
             stable_until=min([head.stable_until, *(d.stable_until for d in parts)]),
             born=min([head.born, *(d.born for d in parts)]),
@@ -176,14 +176,10 @@ def _checks(cache: AnswerCache, pool: asyncpg.Pool) -> Coalescer[list[store.Prob
     return cache.checks
 
 
-async def _stale(
-    checks: Coalescer[list[store.Probe], _Checked],
-    account_id: int,
-    practitioner_ids: list[int],
-    reads: tuple[Read, ...] | list[Read],
-) -> tuple[str, list[bool]]:
-    """Which reads a change they did not see has touched, and the snapshot of the statement
-    that asked (what a read made after it may be labelled with)."""
+def _probes(
+    account_id: int, practitioner_ids: list[int], reads: list[Read]
+) -> tuple[list[str], list[store.Probe]]:
+    """One probe per snapshot the reads were made under, over the hull of their windows."""
     windows: dict[str, tuple[int, int]] = {}
     for r in reads:
         lo, hi = windows.get(r.snapshot, (2**62, -(2**62)))
@@ -200,8 +196,20 @@ async def _stale(
         )
         for snap, (lo, hi) in windows.items()
     ]
+    return list(windows), probes
+
+
+async def _stale(
+    checks: Coalescer[list[store.Probe], _Checked],
+    account_id: int,
+    practitioner_ids: list[int],
+    reads: list[Read],
+) -> tuple[str, list[bool]]:
+    """Which reads a change they did not see has touched, and the snapshot of the statement
+    that asked (what a read made after it may be labelled with)."""
+    snapshots, probes = _probes(account_id, practitioner_ids, reads)
     now_snapshot, found = await checks.ask(probes)
-    unseen = dict(zip(windows, found, strict=True))
+    unseen = dict(zip(snapshots, found, strict=True))
     return now_snapshot, [
         any(start <= r.window[1] and end >= r.window[0] for start, end in unseen[r.snapshot])
         for r in reads

@@ -35,6 +35,7 @@ from typing import Any
 
 from app.availability.plan import Scope
 from app.availability.shape import DayPiece
+from app.availability.store import Probe
 
 MAX_AGE_SECONDS = 60.0
 # change rows are kept this long after the transactions that wrote them had ended: far longer
@@ -54,8 +55,7 @@ class Read:
 @dataclass(frozen=True, slots=True)
 class Answer:
     body: bytes
-    reads: tuple[Read, ...]
-    practitioner_ids: list[int]  # whose appointments and holds it depends on
+    probes: list[Probe]  # the freshness check of every read it was made from
     computed_at: datetime  # the latest `now` of its parts
     stable_until: datetime  # time cannot change the answer before this
     born: float  # time.monotonic() before the oldest part's snapshot was taken

@@ -92,8 +92,8 @@ def midnight(time_zone: str, ordinal: int) -> int:
     return got
 
 
-def _masks(found: Plan) -> tuple[list[int], dict[int, int]]:
-    """Every start of the plan, ascending, and which configs offer it (bit i: per_config[i])."""
+def _masks(found: Plan) -> tuple[list[int], list[int]]:
+    """Every start of the plan, ascending, and which configs offer each (bit i: per_config[i])."""
     by_start: dict[int, int] = {}
     for i, part in enumerate(found.per_config):
         bit, get = 1 << i, by_start.get
@@ -102,7 +102,8 @@ def _masks(found: Plan) -> tuple[list[int], dict[int, int]]:
             continue
         for start in part.starts:
             by_start[start] = get(start, 0) | bit
-    return sorted(by_start), by_start
+    starts = sorted(by_start)
+    return starts, [by_start[s] for s in starts]
 
 
 def days_of(found: Plan, ordinals: list[int] | None = None) -> list[DayPiece]:
@@ -111,28 +112,21 @@ def days_of(found: Plan, ordinals: list[int] | None = None) -> list[DayPiece]:
     scope = found.scope
     keep_empty = ordinals is not None
     zone, dur = scope.time_zone, scope.duration_minutes * 60
-    starts, by_start = _masks(found)
+    starts, masks = _masks(found)
     configs = [part.config for part in found.per_config]
     pids = tuple(c.practitioner_id for c in configs)
     heads = _heads_of(zone, dur)
-    masks = [by_start[s] for s in starts]
+    for start in [start for start in starts if start not in heads]:
+        _head(heads, zone, start, dur)
     if scope.selectable:
-        offers: dict[int, bytes] = {}
-        chunks = []
-        get_head = heads.get
-        for start, mask in zip(starts, masks, strict=True):
-            offer = offers.get(mask)
-            if offer is None:
-                offer = offers[mask] = _selectable_offer(configs, mask)
-            head = get_head(start) or _head(heads, zone, start, dur)
-            chunks.append(head[1] + offer)
+        offers = {mask: _selectable_offer(configs, mask) for mask in set(masks)}
+        chunks = [heads[start][1] + offers[mask] for start, mask in zip(starts, masks, strict=True)]
     else:
         chunks = _assigned(found, configs, heads, starts, masks)
     if ordinals is None:
         if not starts:
             return []
-        first, last = _head(heads, zone, starts[0], dur)[0], _head(heads, zone, starts[-1], dur)[0]
-        ordinals = list(range(first, last + 1))
+        ordinals = list(range(heads[starts[0]][0], heads[starts[-1]][0] + 1))
     beyond: dict[int, int] = {}  # local ordinal -> its first start the forward limit cut off
     for start in found.beyond:
         beyond.setdefault(e.local_datetime(zone, start).toordinal(), start)
@@ -140,7 +134,7 @@ def days_of(found: Plan, ordinals: list[int] | None = None) -> list[DayPiece]:
     days = []
     for ordinal in ordinals:
         i = bisect_left(starts, midnight(zone, ordinal))
-        j = bisect_left(starts, midnight(zone, ordinal + 1))
+        j = bisect_left(starts, midnight(zone, ordinal + 1), i)
         if i == j and not keep_empty:
             continue
         day = DayPiece(ordinal, starts[i:j], chunks[i:j], masks[i:j], pids)

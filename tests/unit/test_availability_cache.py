@@ -15,8 +15,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from app.availability import cache as cache_module
-from app.availability.cache import MAX_AGE_SECONDS, NEVER, Answer, AnswerCache, Read
+from app.availability.cache import MAX_AGE_SECONDS, NEVER, Answer, AnswerCache
 from app.availability.limits import add_limit, before_limit
+from app.availability.store import Probe
 
 T0 = datetime(2026, 3, 10, 14, 0, tzinfo=UTC)
 BORN = 1_000.0  # monotonic seconds at which the test answers were computed
@@ -47,8 +48,7 @@ def answer(
 ) -> Answer:
     return Answer(
         body=body,
-        reads=(Read("100:105:", (0, 0)), Read("100:105:", (1_772_000_000, 1_775_000_000))),
-        practitioner_ids=[7, 8],
+        probes=[Probe(1, "100:105:", (7, 8), (T0, T0 + timedelta(days=30)))],
         computed_at=computed_at,
         stable_until=stable_until,
         born=born,
