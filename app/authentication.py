@@ -18,17 +18,19 @@ in the contract's order.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 from litestar.types import ASGIApp, Receive, Scope, Send
 
 from app.appointments import store as appointment_store
 from app.appointments.notify import manage_token_hash
 from app.attempts import store as attempt_store
+from app.availability import store as availability_store
 from app.config import Settings
 from app.core.coalesce import Coalescer
 from app.core.principal import (
     PARTNER_PATHS,
+    READ_AHEAD,
     STATE_KEY,
     Credential,
     PartnerClient,
@@ -47,19 +49,77 @@ MANAGE_PARAM = "manage_token"
 MAX_TOKEN_LENGTH = 100
 
 
-def _standings(state: Any) -> Coalescer[str, partner_store.Standing | None]:
-    """Clients' standings read for concurrent requests in one statement, each still sent after
+class _Read(NamedTuple):
+    """A partner request's question: its client's standing, and optionally the freshness of a
+    cached answer its route will serve (the route's read-ahead)."""
+
+    client_id: str
+    probes: list[availability_store.Probe] | None
+
+
+class _Found(NamedTuple):
+    standing: partner_store.Standing | None
+    checked: tuple[str, list[list[tuple[int, int]]]] | None  # (snapshot, changes per probe)
+
+
+def _reads(state: Any) -> Coalescer[_Read, _Found]:
+    """Partner requests' reads, for concurrent requests in one statement, each still sent after
     its request arrived (app/core/coalesce.py): a revocation committed before a request is
-    always seen by it."""
-    found = getattr(state, "partner_standings", None)
+    always seen by it, and so is every write a read-ahead freshness check must see."""
+    found = getattr(state, "partner_reads", None)
     if found is None:
 
-        async def run(client_ids: list[str]) -> list[partner_store.Standing | None]:
+        async def run(batch: list[_Read]) -> list[_Found]:
             # the pool of the current lifespan, not the one there was when this was made
-            return await partner_store.standings(state.pool, client_ids)
+            return await _read_batch(state.pool, batch)
 
-        found = state.partner_standings = Coalescer(run)
+        found = state.partner_reads = Coalescer(run)
     return found
+
+
+async def _read_batch(pool: Any, batch: list[_Read]) -> list[_Found]:
+    ids = [read.client_id for read in batch]
+    probes = [p for read in batch for p in read.probes or ()]
+    if not probes:
+        return [_Found(s, None) for s in await partner_store.standings(pool, ids)]
+    snapshot, raw, changes = await pool.fetchrow(
+        f"SELECT pg_current_snapshot()::text, {partner_store.standings_sql(1)},"
+        f" {availability_store.unseen_changes_sql(2)}",
+        ids,
+        *availability_store.unseen_changes_args(probes),
+    )
+    standings = partner_store.decode_standings(raw, len(ids))
+    unseen, k, out = availability_store.split_unseen(changes, len(probes)), 0, []
+    for read, standing in zip(batch, standings, strict=True):
+        if read.probes:
+            out.append(_Found(standing, (snapshot, unseen[k : k + len(read.probes)])))
+            k += len(read.probes)
+        else:
+            out.append(_Found(standing, None))
+    return out
+
+
+def _read_ahead(state: Any, scope: Scope, client_id: str) -> tuple[Any, list[Any]] | None:
+    """The route's read-ahead, when it has one and the client held a grant on the path's
+    account at its last call (so nothing is read ahead for an account it cannot see)."""
+    handler = scope.get("route_handler")
+    hook = handler.opt.get(READ_AHEAD) if handler is not None else None
+    if hook is None:
+        return None
+    try:
+        account_id = int(scope["path_params"]["account_id"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    if account_id not in _grants_seen(state).get(client_id, ()):
+        return None
+    return hook(state, scope, account_id)
+
+
+def _grants_seen(state: Any) -> dict[str, frozenset[int]]:
+    seen = getattr(state, "partner_grants_seen", None)
+    if seen is None or len(seen) > 10_000:
+        seen = state.partner_grants_seen = {}
+    return seen
 
 
 async def partner_client(state: Any, settings: Settings, scope: Scope) -> Principal:
@@ -72,13 +132,19 @@ async def partner_client(state: Any, settings: Settings, scope: Scope) -> Princi
         claims = tokens.verify(settings.secret_key, settings.public_url, token)
     except tokens.InvalidToken:
         return Principal(ip=ip, bearer=Credential.INVALID)
-    standing = await _standings(state).ask(claims.client_id)
+    ahead = _read_ahead(state, scope, claims.client_id)
+    standing, checked = await _reads(state).ask(
+        _Read(claims.client_id, ahead[1] if ahead is not None else None)
+    )
     if standing is None:  # the client was deleted since the token was minted
         return Principal(ip=ip, bearer=Credential.INVALID)
     if settings.require_api_key and not partner_store.api_key_matches(
         settings.secret_key, standing.api_key_hash, header(scope, b"x-api-key")
     ):  # Lobbie's second credential, when the deployment asks for it
         return Principal(ip=ip, bearer=Credential.INVALID)
+    _grants_seen(state)[claims.client_id] = standing.accounts
+    if ahead is not None:  # for the handler, which runs only if the guard lets it
+        scope.setdefault("state", {})[READ_AHEAD] = (ahead[0], checked)
     client = PartnerClient(
         client_id=claims.client_id,
         active=standing.active,

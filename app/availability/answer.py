@@ -19,6 +19,7 @@ anonymous answer.
 from __future__ import annotations
 
 import time
+from collections.abc import Hashable
 from datetime import datetime, timedelta
 
 import asyncpg
@@ -52,7 +53,12 @@ async def availability_json(
     account_id: int,
     query: SlotSearch,
     now: datetime,
+    *,
+    alias: Hashable | None = None,
+    ahead: tuple[Answer, _Checked | None] | None = None,
 ) -> tuple[bytes, str]:
+    """`alias`: the request as sent (e.g. its raw query string), remembered so a later request
+    sent the same way can be read ahead (`read_ahead`); `ahead`: what that read-ahead found."""
     check_range(query.range_start, query.range_end)
     if cache is None:
         async with pool.acquire() as conn:
@@ -64,9 +70,14 @@ async def availability_json(
         query = msgspec.structs.replace(query, except_attempt_id=None)
     checks = _checks(cache, pool)
     key = (account_id, query)
+    if alias is not None:
+        cache.alias(alias, key)
     cached = cache.get(key, now)
     if isinstance(cached, Answer):
-        _, found = await checks.ask(cached.probes)
+        if ahead is not None and ahead[0] is cached and ahead[1] is not None:
+            found = ahead[1][1]  # checked by a statement sent after this request arrived
+        else:
+            _, found = await checks.ask(cached.probes)
         if not any(found):  # any change it did not see may touch it: drop it
             cache.hits += 1
             return cached.body, Outcome.ANSWER
@@ -135,6 +146,17 @@ async def _assemble(
         ),
     )
     return body, Outcome.COMPUTED if missing else Outcome.DAYS
+
+
+def read_ahead(cache: AnswerCache | None, alias: Hashable, now: datetime) -> Answer | None:
+    """The stored answer a request sent as `alias` got last time, if it may still be served:
+    its freshness probes can then be asked before the handler runs, together with the caller's
+    standing (app/authentication.py), instead of in a statement of their own."""
+    if cache is None:
+        return None
+    key = cache.aliases.get(alias)
+    found = cache.get(key, now) if key is not None else None
+    return found if isinstance(found, Answer) else None
 
 
 def _ordinals(time_zone: str, query: SlotSearch) -> list[int]:

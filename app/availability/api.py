@@ -3,22 +3,25 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from litestar import MediaType, Request, Response, get
 from litestar.params import QueryParameter
+from litestar.types import Scope
 
 from app.attempts import service as attempt_service
 from app.attempts import store as attempt_store
 from app.attempts.machine import Step
 from app.availability import schemas as s
-from app.availability.answer import availability_json
+from app.availability.answer import availability_json, read_ahead
+from app.availability.cache import Answer
 from app.availability.service import SlotSearch
 from app.core import clock
 from app.core.errors import invalid
 from app.core.http import DbPool, PathId
 from app.core.instants import check_instant
 from app.core.openapi import problem_responses
+from app.core.principal import READ_AHEAD
 from app.partners.guard import scope
 from app.partners.scopes import SCHEDULING
 
@@ -51,9 +54,19 @@ def parse_ids(raw: str | None, field: str) -> tuple[int, ...] | None:
     return ids
 
 
+def _alias(scope: Scope, account_id: int) -> tuple:
+    return ("partner-availability", account_id, scope["query_string"])
+
+
+def _read_ahead(state: Any, scope: Scope, account_id: int) -> tuple[Answer, list] | None:
+    """The freshness probes of the answer this exact request got last time (READ_AHEAD)."""
+    found = read_ahead(state.availability_cache, _alias(scope, account_id), clock.now())
+    return (found, found.probes) if found is not None else None
+
+
 @get(
     "/self-scheduling/availability",
-    opt=scope(SCHEDULING),
+    opt={**scope(SCHEDULING), READ_AHEAD: _read_ahead},
     tags=["self-scheduling"],
     responses=problem_responses(422),  # setting_inactive
     summary="Bookable times of a self-scheduling setting at one location",
@@ -89,8 +102,10 @@ async def get_availability(
     now = clock.now()
     cache = request.app.state.availability_cache
     body, request.state.availability_cache = await availability_json(
-        pool, cache, account_id, query, now
-    )
+        pool, cache, account_id, query, now,
+        alias=_alias(request.scope, account_id),
+        ahead=request.scope["state"].get(READ_AHEAD),
+    )  # fmt: skip
     if attempt is not None:
         await attempt_service.record_first(
             pool, account_id, attempt.id, Step.AVAILABILITY_VIEWED, now

@@ -272,6 +272,45 @@ class Probe(msgspec.Struct, frozen=True, gc=False):
     window: tuple[datetime, datetime]
 
 
+def unseen_changes_sql(first: int) -> str:
+    """A scalar subquery over `$first`..`$first + 6` (`unseen_changes_args`): per probe the
+    changes its snapshot did not see, as `[probe index (0-based), from, until]` rows. A separate
+    fragment so one statement may carry it with other reads (app/authentication.py)."""
+    a, snap, pids, lo, hi, all_lo, all_hi = (f"${first + k}" for k in range(7))
+    return f"""coalesce((
+        SELECT array_agg(ARRAY[
+                   q.i - 1,
+                   coalesce(floor(extract(epoch FROM lower(c.during)))::int8, {all_lo}),
+                   coalesce(ceil(extract(epoch FROM upper(c.during)))::int8, {all_hi})])
+          FROM unnest({a}::int8[], {snap}::text[], {pids}::text[], {lo}::timestamptz[],
+                      {hi}::timestamptz[]) WITH ORDINALITY AS q(account, snap, pids, lo, hi, i)
+          JOIN availability_changes c
+            ON c.account_id = ANY(ARRAY[q.account, 0]::bigint[])
+           AND c.xid >= pg_snapshot_xmin(q.snap::pg_snapshot)
+           AND c.practitioner_id = ANY(q.pids::bigint[])
+           AND (c.during IS NULL OR c.during && tstzrange(q.lo, q.hi))
+           AND NOT pg_visible_in_snapshot(c.xid, q.snap::pg_snapshot)), '{{}}')"""  # noqa: S608 - parameter numbers only
+
+
+def unseen_changes_args(probes: list[Probe]) -> list:
+    return [
+        [p.account_id for p in probes],
+        [p.snapshot for p in probes],
+        ["{" + ",".join(map(str, (0, *p.practitioner_ids))) + "}" for p in probes],
+        [p.window[0] for p in probes],
+        [p.window[1] for p in probes],
+        *ALL_TIME,
+    ]
+
+
+def split_unseen(changes: list[list[int]], count: int) -> list[list[tuple[int, int]]]:
+    """`unseen_changes_sql`'s value -> per probe the `(from, until)` of each change it found."""
+    found: list[list[tuple[int, int]]] = [[] for _ in range(count)]
+    for i, start, end in changes:
+        found[i].append((start, end))
+    return found
+
+
 async def unseen_changes(
     conn: Conn, probes: list[Probe]
 ) -> tuple[str, list[list[tuple[int, int]]]]:
@@ -280,32 +319,10 @@ async def unseen_changes(
     rounded outward (`ALL_TIME` for an account-wide change). The caller decides which cached
     entries each change touches."""
     now_snapshot, changes = await conn.fetchrow(
-        """
-        SELECT pg_current_snapshot()::text, coalesce((
-            SELECT array_agg(ARRAY[
-                       q.i - 1,
-                       coalesce(floor(extract(epoch FROM lower(c.during)))::int8, $6),
-                       coalesce(ceil(extract(epoch FROM upper(c.during)))::int8, $7)])
-              FROM unnest($1::int8[], $2::text[], $3::text[], $4::timestamptz[],
-                          $5::timestamptz[]) WITH ORDINALITY AS q(account, snap, pids, lo, hi, i)
-              JOIN availability_changes c
-                ON c.account_id = ANY(ARRAY[q.account, 0]::bigint[])
-               AND c.xid >= pg_snapshot_xmin(q.snap::pg_snapshot)
-               AND c.practitioner_id = ANY(q.pids::bigint[])
-               AND (c.during IS NULL OR c.during && tstzrange(q.lo, q.hi))
-               AND NOT pg_visible_in_snapshot(c.xid, q.snap::pg_snapshot)), '{}')
-        """,
-        [p.account_id for p in probes],
-        [p.snapshot for p in probes],
-        ["{" + ",".join(map(str, (0, *p.practitioner_ids))) + "}" for p in probes],
-        [p.window[0] for p in probes],
-        [p.window[1] for p in probes],
-        *ALL_TIME,
+        f"SELECT pg_current_snapshot()::text, {unseen_changes_sql(1)}",
+        *unseen_changes_args(probes),
     )
-    found: list[list[tuple[int, int]]] = [[] for _ in probes]
-    for i, start, end in changes:
-        found[i].append((start, end))
-    return now_snapshot, found
+    return now_snapshot, split_unseen(changes, len(probes))
 
 
 async def prune_changes(conn: asyncpg.Connection, keep: timedelta) -> int:

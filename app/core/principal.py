@@ -23,6 +23,10 @@ from litestar.types import Scope
 from app.core.errors import Problem
 
 STATE_KEY = "principal"
+# a route's `opt` key for its read-ahead, and the request state key of what it read: a
+# partner route may name a function (state, scope, account_id) -> (token, probes) | None whose
+# freshness probes are answered in the same statement as the caller's standing
+READ_AHEAD = "read_ahead"
 PARTNER_PATHS = ("/partner/", "/fhir/")  # called with partner access tokens
 
 

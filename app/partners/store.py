@@ -28,31 +28,37 @@ class Standing(msgspec.Struct, frozen=True):
     api_key_hash: str | None = None  # checked only with SLOTPROOF_REQUIRE_API_KEY
 
 
+def standings_sql(param: int) -> str:
+    """A scalar subquery: the standings of the client ids in `$param` (text[]) as JSON text, rows
+    `[index, active, scopes, api_key_hash, accounts]` (index 1-based; NULL when none is found).
+    A separate fragment so one statement may carry it with other reads (app/authentication.py)."""
+    return f"""(
+        SELECT json_agg(json_build_array(q.i, c.active, c.scopes, c.api_key_hash, coalesce(
+                   (SELECT array_agg(g.account_id) FROM partner_grants g
+                     WHERE g.client_pk = c.id AND g.active), '{{}}')))::text
+          FROM unnest(${param}::text[]) WITH ORDINALITY AS q(client_id, i)
+          JOIN partner_clients c ON c.client_id = q.client_id)"""  # noqa: S608 - parameter numbers only
+
+
+_StandingRow = tuple[int, bool, frozenset[str], str | None, frozenset[int]]
+_standing_rows = msgspec.json.Decoder(list[_StandingRow])
+
+
+def decode_standings(raw: str | None, count: int) -> list[Standing | None]:
+    """`standings_sql`'s value -> one standing per asked client id, None for an unknown one."""
+    found: list[Standing | None] = [None] * count
+    for i, active, scopes, api_key_hash, accounts in _standing_rows.decode(raw or "[]"):
+        found[i - 1] = Standing(active, scopes, accounts, api_key_hash)
+    return found
+
+
 async def standings(
     conn: asyncpg.Connection | asyncpg.Pool, client_ids: list[str]
 ) -> list[Standing | None]:
     """The standing of each client (None: no such client), in one statement: concurrent
     requests share it (app/authentication.py coalesces them)."""
-    rows = await conn.fetch(
-        """
-        SELECT q.i, c.active, c.scopes, c.api_key_hash,
-               coalesce(array_agg(g.account_id) FILTER (WHERE g.active), '{}') AS accounts
-        FROM unnest($1::text[]) WITH ORDINALITY AS q(client_id, i)
-        JOIN partner_clients c ON c.client_id = q.client_id
-        LEFT JOIN partner_grants g ON g.client_pk = c.id
-        GROUP BY q.i, c.id
-        """,
-        client_ids,
-    )
-    found: list[Standing | None] = [None] * len(client_ids)
-    for row in rows:
-        found[row["i"] - 1] = Standing(
-            row["active"],
-            frozenset(row["scopes"]),
-            frozenset(row["accounts"]),
-            row["api_key_hash"],
-        )
-    return found
+    raw = await conn.fetchval(f"SELECT {standings_sql(1)}", client_ids)
+    return decode_standings(raw, len(client_ids))
 
 
 async def create_client(

@@ -10,7 +10,14 @@ import pytest
 
 from app.availability.store import prune_changes
 from app.core import clock
-from tests.builders import availability, build_practice, hold_first_config, insert_appointment
+from tests.builders import (
+    availability,
+    build_practice,
+    hold_first_config,
+    insert_appointment,
+    ms,
+)
+from tests.support import make_partner
 
 # Monday 2 March 2026, 07:00 in New York (EST); 9:00-12:00 weekday rules, 30-minute grid
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
@@ -430,3 +437,79 @@ async def test_days_around_a_dst_change_are_reused_and_right(partner, app, pool,
     again, reused, computed = await call(practice, later, later + timedelta(days=4, hours=1))
     assert (reused, computed) == (5, 0)
     assert again.content == await fresh(app, practice, later, later + timedelta(days=4, hours=1))
+
+
+class ReadsSeen:
+    """Records the partner reads the authentication step sends (an observer around the real
+    coalesced statement: every batch still runs against PostgreSQL)."""
+
+    def __init__(self, app, monkeypatch):
+        self.batches: list[list] = []
+        reads = app.state.partner_reads
+        run = reads._run
+
+        async def observed(batch):
+            self.batches.append(list(batch))
+            return await run(batch)
+
+        monkeypatch.setattr(reads, "_run", observed)
+
+    def probes_of(self, client_id: str) -> list:
+        return [r.probes for b in self.batches for r in b if r.client_id == client_id]
+
+
+async def test_a_repeat_checks_freshness_with_the_callers_standing_in_one_statement(
+    app, partner, pool, cache, monkeypatch
+):
+    """The second identical call is read ahead: its freshness probes travel with the caller's
+    standing, and no freshness statement of its own is sent; a booking committed before the
+    third call is still seen by it."""
+    practice = await build_practice(partner)
+    call = Counted(cache, practice, NEXT_MONDAY, NEXT_MONDAY + timedelta(days=1))
+    first, _ = await call()
+    seen = ReadsSeen(app, monkeypatch)
+    checks_before = cache.checks.statements if cache.checks is not None else 0
+    again, cached = await call()
+    assert cached and again.content == first.content
+    assert [p is not None for p in seen.probes_of(partner.client_id)] == [True]
+    assert (cache.checks.statements if cache.checks is not None else 0) == checks_before
+    await insert_appointment(
+        pool, practice, practitioner_id=practice.practitioner_ids[0],
+        location_id=practice.location_ids[0], start=datetime(2026, 3, 9, 13, 0, tzinfo=UTC),
+    )  # fmt: skip
+    after, cached = await call()
+    assert not cached and starts(after, "3/9/2026")[0] == "09:30"
+
+
+async def test_nothing_is_read_ahead_for_an_account_the_client_holds_no_grant_on(
+    app, client, partner, pool, cache, monkeypatch
+):
+    """Another account's client sending the very request that has a stored answer: 403 as
+    always, and no freshness probe of that account is sent for it (nothing to time)."""
+    practice = await build_practice(partner)
+    call = Counted(cache, practice, NEXT_MONDAY, NEXT_MONDAY + timedelta(days=1))
+    await call()
+    stranger = await make_partner(client, pool)
+    assert (await stranger.get("/self-scheduling/availability")).status_code in (400, 422)
+    seen = ReadsSeen(app, monkeypatch)
+    path = partner.url("/self-scheduling/availability")
+    params = {
+        "selfSchedulingSettingId": practice.setting_id, "startUnix": ms(NEXT_MONDAY),
+        "endUnix": ms(NEXT_MONDAY + timedelta(days=1)), "locationId": practice.location_ids[0],
+        "appointmentTypeId": practice.appointment_type_id,
+    }  # fmt: skip
+    response = await client.get(path, params=params, headers=stranger.headers())
+    assert response.status_code == 403
+    assert seen.probes_of(stranger.client_id) == [None]
+
+
+async def test_a_revoked_grant_is_refused_even_when_the_answer_was_read_ahead(partner, pool, cache):
+    practice = await build_practice(partner)
+    call = Counted(cache, practice, NEXT_MONDAY, NEXT_MONDAY + timedelta(days=1))
+    await call()
+    await call()  # read ahead from now on
+    await pool.execute(
+        "UPDATE partner_grants SET active = false WHERE account_id = $1", partner.account_id
+    )
+    response = await availability(practice, NEXT_MONDAY, NEXT_MONDAY + timedelta(days=1))
+    assert response.status_code == 403
