@@ -451,13 +451,14 @@ def compute_starts(
 
     busy_by_pid: dict[int, list[tuple[int, int]]] = {c.practitioner_id: [] for c in chosen}
     counted: dict[int, list[int]] = {c.id: [] for c in chosen if c.max_per_day is not None}
-    for b in busy:
+    ranges_of = busy_by_pid.get
+    for b in busy:  # the hottest loop of a search: kept to the bare minimum
         if type(b) is not BusySpan:
             b = b.span()
-        ranges = busy_by_pid.get(b.practitioner_id)
+        ranges = ranges_of(b.practitioner_id)
         if ranges is not None and b.end > b.start:
             ranges.append((b.start, b.end))
-        if b.counted_at is not None and b.scheduler_config_id in counted:
+        if counted and b.counted_at is not None and b.scheduler_config_id in counted:
             counted[b.scheduler_config_id].append(b.counted_at)
     found = []
     for c in chosen:
