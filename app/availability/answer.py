@@ -19,8 +19,8 @@ anonymous answer.
 from __future__ import annotations
 
 import time
-from collections.abc import Hashable
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 import asyncpg
 import msgspec
@@ -47,6 +47,22 @@ class Outcome:
     OFF = "off"  # no cache
 
 
+class Ahead(NamedTuple):
+    """What a read-ahead (`read_ahead`) probed: the cache entries, in order (the handler uses
+    the result only if it finds these very entries), and their reads and probes."""
+
+    entries: tuple[Answer | Head | Day, ...]
+    reads: list[Read]
+    snapshots: list[str]
+    probes: list[store.Probe]
+
+
+# what a freshness statement found: its snapshot, and the changes each probe found
+_Checked = tuple[str, list[list[tuple[int, int]]]]
+# a read-ahead and what its statement found
+Checked = tuple[Ahead, _Checked]
+
+
 async def availability_json(
     pool: asyncpg.Pool,
     cache: AnswerCache | None,
@@ -54,11 +70,9 @@ async def availability_json(
     query: SlotSearch,
     now: datetime,
     *,
-    alias: Hashable | None = None,
-    ahead: tuple[Answer, _Checked | None] | None = None,
+    ahead: Checked | None = None,
 ) -> tuple[bytes, str]:
-    """`alias`: the request as sent (e.g. its raw query string), remembered so a later request
-    sent the same way can be read ahead (`read_ahead`); `ahead`: what that read-ahead found."""
+    """`ahead`: this request's read-ahead, already answered (app/authentication.py)."""
     check_range(query.range_start, query.range_end)
     if cache is None:
         async with pool.acquire() as conn:
@@ -70,12 +84,10 @@ async def availability_json(
         query = msgspec.structs.replace(query, except_attempt_id=None)
     checks = _checks(cache, pool)
     key = (account_id, query)
-    if alias is not None:
-        cache.alias(alias, key)
     cached = cache.get(key, now)
     if isinstance(cached, Answer):
-        if ahead is not None and ahead[0] is cached and ahead[1] is not None:
-            found = ahead[1][1]  # checked by a statement sent after this request arrived
+        if _same(ahead, (cached,)):
+            found = ahead[1][1]  # type: ignore[index] # asked after this request arrived
         else:
             _, found = await checks.ask(cached.probes)
         if not any(found):  # any change it did not see may touch it: drop it
@@ -83,7 +95,37 @@ async def availability_json(
             return cached.body, Outcome.ANSWER
         cache.drop(key)
     cache.misses += 1
-    return await _assemble(pool, checks, cache, account_id, query, now)
+    return await _assemble(pool, checks, cache, account_id, query, now, ahead)
+
+
+def read_ahead(
+    cache: AnswerCache | None, account_id: int, query: SlotSearch, now: datetime
+) -> Ahead | None:
+    """The freshness probes of what the cache holds for `query` (its stored answer, else the
+    scope's head and the days it holds), so they can be asked before the handler runs, with
+    the caller's standing, instead of in a statement of their own."""
+    if cache is None or query.except_attempt_id is not None:
+        return None
+    cached = cache.get((account_id, query), now)
+    if isinstance(cached, Answer):
+        return Ahead((cached,), [], [], cached.probes)
+    scope_key = (account_id, query.scope_key())
+    head = cache.get(scope_key, now)
+    if not isinstance(head, Head):
+        return None
+    days = [cache.get((scope_key, o), now) for o in _ordinals(head.scope.time_zone, query)]
+    entries = (head, *(d for d in days if isinstance(d, Day)))
+    reads = [head.read, *(d.read for d in entries[1:])]  # type: ignore[union-attr]
+    snapshots, probes = _probes(account_id, head.scope.practitioner_ids, reads)
+    return Ahead(entries, reads, snapshots, probes)
+
+
+def _same(ahead: Checked | None, entries: tuple) -> bool:
+    return (
+        ahead is not None
+        and len(ahead[0].entries) == len(entries)
+        and all(a is b for a, b in zip(ahead[0].entries, entries, strict=True))
+    )
 
 
 async def _assemble(
@@ -93,6 +135,7 @@ async def _assemble(
     account_id: int,
     query: SlotSearch,
     now: datetime,
+    ahead: Checked | None,
 ) -> tuple[bytes, str]:
     born = time.monotonic()
     scope_key = (account_id, query.scope_key())
@@ -105,7 +148,11 @@ async def _assemble(
             if isinstance(day, Day):
                 days[ordinal] = day
         reads = [head.read, *(d.read for d in days.values())]
-        snapshot, stale = await _stale(checks, account_id, head.scope.practitioner_ids, reads)
+        if _same(ahead, (head, *days.values())):
+            snapshot, found = ahead[1]  # type: ignore[index]
+            stale = _touched(ahead[0].snapshots, found, reads)  # type: ignore[index]
+        else:
+            snapshot, stale = await _stale(checks, account_id, head.scope.practitioner_ids, reads)
         if stale[0]:  # the setting or its configs changed: start over
             cache.drop(scope_key)
             head, days = None, {}
@@ -148,17 +195,6 @@ async def _assemble(
     return body, Outcome.COMPUTED if missing else Outcome.DAYS
 
 
-def read_ahead(cache: AnswerCache | None, alias: Hashable, now: datetime) -> Answer | None:
-    """The stored answer a request sent as `alias` got last time, if it may still be served:
-    its freshness probes can then be asked before the handler runs, together with the caller's
-    standing (app/authentication.py), instead of in a statement of their own."""
-    if cache is None:
-        return None
-    key = cache.aliases.get(alias)
-    found = cache.get(key, now) if key is not None else None
-    return found if isinstance(found, Answer) else None
-
-
 def _ordinals(time_zone: str, query: SlotSearch) -> list[int]:
     """The local dates (ordinals) of the location that the query's range touches."""
     first, last = span(query.range_start, query.range_end)
@@ -172,9 +208,6 @@ def _ordinals(time_zone: str, query: SlotSearch) -> list[int]:
 
 def _utc(seconds: int) -> datetime:
     return e.utc_datetime(seconds)
-
-
-_Checked = tuple[str, list[list[tuple[int, int]]]]
 
 
 def _checks(cache: AnswerCache, pool: asyncpg.Pool) -> Coalescer[list[store.Probe], _Checked]:
@@ -231,8 +264,15 @@ async def _stale(
     that asked (what a read made after it may be labelled with)."""
     snapshots, probes = _probes(account_id, practitioner_ids, reads)
     now_snapshot, found = await checks.ask(probes)
+    return now_snapshot, _touched(snapshots, found, reads)
+
+
+def _touched(
+    snapshots: list[str], found: list[list[tuple[int, int]]], reads: list[Read]
+) -> list[bool]:
+    """Per read, whether a change its snapshot did not see (found per probe) touches it."""
     unseen = dict(zip(snapshots, found, strict=True))
-    return now_snapshot, [
+    return [
         any(start <= r.window[1] and end >= r.window[0] for start, end in unseen[r.snapshot])
         for r in reads
     ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Annotated, Any
+from urllib.parse import parse_qsl
 
 from litestar import MediaType, Request, Response, get
 from litestar.params import QueryParameter
@@ -13,11 +14,10 @@ from app.attempts import service as attempt_service
 from app.attempts import store as attempt_store
 from app.attempts.machine import Step
 from app.availability import schemas as s
-from app.availability.answer import availability_json, read_ahead
-from app.availability.cache import Answer
+from app.availability.answer import Ahead, availability_json, read_ahead
 from app.availability.service import SlotSearch
 from app.core import clock
-from app.core.errors import invalid
+from app.core.errors import Problem, invalid
 from app.core.http import DbPool, PathId
 from app.core.instants import check_instant
 from app.core.openapi import problem_responses
@@ -54,14 +54,48 @@ def parse_ids(raw: str | None, field: str) -> tuple[int, ...] | None:
     return ids
 
 
-def _alias(scope: Scope, account_id: int) -> tuple:
-    return ("partner-availability", account_id, scope["query_string"])
+_QUERY_NAMES = {
+    "selfSchedulingSettingId", "startUnix", "endUnix", "locationId", "appointmentTypeId",
+    "practitionerIds",
+}  # fmt: skip
 
 
-def _read_ahead(state: Any, scope: Scope, account_id: int) -> tuple[Answer, list] | None:
-    """The freshness probes of the answer this exact request got last time (READ_AHEAD)."""
-    found = read_ahead(state.availability_cache, _alias(scope, account_id), clock.now())
+def _read_ahead(state: Any, scope: Scope, account_id: int) -> tuple[Ahead, list] | None:
+    """READ_AHEAD: the query string read as the handler will read it, and the freshness probes
+    of what the cache holds for it. Anything unusual: no read-ahead (the handler decides)."""
+    try:
+        params = dict(parse_qsl(scope["query_string"].decode(), strict_parsing=True))
+        if params.keys() - _QUERY_NAMES:  # attemptId and unknown names: not read ahead
+            return None
+        query = _search(
+            int(params["selfSchedulingSettingId"]), int(params["locationId"]),
+            int(params["appointmentTypeId"]), int(params["startUnix"]), int(params["endUnix"]),
+            params.get("practitionerIds"),
+        )  # fmt: skip
+    except (KeyError, ValueError, OverflowError, OSError, UnicodeDecodeError, Problem):
+        return None
+    found = read_ahead(state.availability_cache, account_id, query, clock.now())
     return (found, found.probes) if found is not None else None
+
+
+def _search(
+    setting_id: int,
+    location_id: int,
+    appointment_type_id: int,
+    start_unix: int,
+    end_unix: int,
+    practitioner_ids: str | None,
+    attempt_id: int | None = None,
+) -> SlotSearch:
+    return SlotSearch(
+        setting_id=setting_id,
+        location_id=location_id,
+        appointment_type_id=appointment_type_id,
+        range_start=from_unix_ms(start_unix, "startUnix"),
+        range_end=from_unix_ms(end_unix, "endUnix"),
+        practitioner_ids=parse_ids(practitioner_ids, "practitionerIds"),
+        except_attempt_id=attempt_id,
+    )
 
 
 @get(
@@ -90,22 +124,15 @@ async def get_availability(
         attempt = await attempt_store.get(pool, account_id, attempt_id)
         if attempt.setting_id != setting_id:
             raise invalid("attemptId", "belongs to another self-scheduling setting")
-    query = SlotSearch(
-        setting_id=setting_id,
-        location_id=location_id,
-        appointment_type_id=appointment_type_id,
-        range_start=from_unix_ms(start_unix, "startUnix"),
-        range_end=from_unix_ms(end_unix, "endUnix"),
-        practitioner_ids=parse_ids(practitioner_ids, "practitionerIds"),
-        except_attempt_id=attempt_id,
-    )
+    query = _search(
+        setting_id, location_id, appointment_type_id, start_unix, end_unix, practitioner_ids,
+        attempt_id,
+    )  # fmt: skip
     now = clock.now()
     cache = request.app.state.availability_cache
     body, request.state.availability_cache = await availability_json(
-        pool, cache, account_id, query, now,
-        alias=_alias(request.scope, account_id),
-        ahead=request.scope["state"].get(READ_AHEAD),
-    )  # fmt: skip
+        pool, cache, account_id, query, now, ahead=request.scope["state"].get(READ_AHEAD)
+    )
     if attempt is not None:
         await attempt_service.record_first(
             pool, account_id, attempt.id, Step.AVAILABILITY_VIEWED, now

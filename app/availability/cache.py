@@ -44,7 +44,6 @@ PRUNE_KEEP = timedelta(minutes=10)
 NEVER = datetime.max.replace(tzinfo=UTC)  # the stable_until of an entry time cannot change
 # the window of a read that depends on account-wide changes only (a head)
 NO_BUSY = (0, 0)
-MAX_ALIASES = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,8 +105,6 @@ class AnswerCache:
         self.checks: Any = None  # answer.py's coalesced freshness checks, made on first use
         self.checks_pool: Any = None  # the pool those checks run on
         self._entries: OrderedDict[Hashable, Entry] = OrderedDict()
-        # a request as sent -> the key of the answer it was given (answer.read_ahead)
-        self.aliases: dict[Hashable, Hashable] = {}
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -126,11 +123,6 @@ class AnswerCache:
             return None
         self._entries.move_to_end(key)
         return entry
-
-    def alias(self, alias: Hashable, key: Hashable) -> None:
-        if len(self.aliases) >= MAX_ALIASES and alias not in self.aliases:
-            self.aliases.clear()  # they are hints only: losing them costs one statement each
-        self.aliases[alias] = key
 
     def put(self, key: Hashable, entry: Entry) -> None:
         self.drop(key)

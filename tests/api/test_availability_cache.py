@@ -513,3 +513,31 @@ async def test_a_revoked_grant_is_refused_even_when_the_answer_was_read_ahead(pa
     )
     response = await availability(practice, NEXT_MONDAY, NEXT_MONDAY + timedelta(days=1))
     assert response.status_code == 403
+
+
+async def test_a_new_range_over_cached_days_checks_them_with_the_standing(
+    app, partner, pool, cache, monkeypatch
+):
+    """A month view moved by a minute reuses the days it shares; their freshness travels with
+    the caller's standing (no statement of its own), and a booking is still seen at once."""
+    practice = await build_practice(partner)
+
+    def call(minutes: int, days: int = 2) -> Counted:
+        start = NEXT_MONDAY + timedelta(minutes=minutes)
+        return Counted(cache, practice, start, start + timedelta(days=days))
+
+    await call(0, days=3)()
+    seen = ReadsSeen(app, monkeypatch)
+    checks_before = cache.checks.statements if cache.checks is not None else 0
+    day_misses = cache.day_misses
+    moved, cached = await call(1)()
+    assert not cached and cache.day_misses == day_misses  # assembled from cached days
+    assert [p is not None for p in seen.probes_of(partner.client_id)] == [True]
+    assert (cache.checks.statements if cache.checks is not None else 0) == checks_before
+    assert starts(moved, "3/9/2026")[0] == "09:00"
+    await insert_appointment(
+        pool, practice, practitioner_id=practice.practitioner_ids[0],
+        location_id=practice.location_ids[0], start=datetime(2026, 3, 9, 13, 0, tzinfo=UTC),
+    )  # fmt: skip
+    after, _ = await call(2)()
+    assert starts(after, "3/9/2026")[0] == "09:30"
