@@ -47,7 +47,7 @@ from app.fhir.outcome import fhir_outcomes
 from app.identity.api import IdentityProofController
 from app.notifications.callbacks import sendgrid_events, twilio_status
 from app.partners.api import issue_token, issue_token_lobbie_path
-from app.partners.guard import partner_guard
+from app.partners.guard import partner_checks
 from app.patients.api import PatientController
 from app.practice.api import AppointmentTypeController, LocationController, PractitionerController
 from app.reminders.api import ReminderLinksController, ReminderStatsController, twilio_inbound
@@ -105,7 +105,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
 
     partner = Router(
         path=PARTNER_BASE,
-        guards=[partner_guard],
+        before_request=partner_checks,
         security=[{"PartnerOAuth": []}],
         route_handlers=[
             LocationController,

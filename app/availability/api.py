@@ -18,7 +18,7 @@ from app.availability.answer import Ahead, availability_json, read_ahead
 from app.availability.service import SlotSearch
 from app.core import clock
 from app.core.errors import Problem, invalid
-from app.core.http import DbPool, PathId
+from app.core.http import PathId
 from app.core.instants import check_instant
 from app.core.openapi import problem_responses
 from app.core.principal import READ_AHEAD
@@ -64,7 +64,7 @@ def _read_ahead(state: Any, scope: Scope, account_id: int) -> tuple[Ahead, list]
     """READ_AHEAD: the query string read as the handler will read it, and the freshness probes
     of what the cache holds for it. Anything unusual: no read-ahead (the handler decides)."""
     try:
-        params = dict(parse_qsl(scope["query_string"].decode(), strict_parsing=True))
+        params = _params(scope["query_string"])
         if params.keys() - _QUERY_NAMES:  # attemptId and unknown names: not read ahead
             return None
         query = _search(
@@ -76,6 +76,18 @@ def _read_ahead(state: Any, scope: Scope, account_id: int) -> tuple[Ahead, list]
         return None
     found = read_ahead(state.availability_cache, account_id, query, clock.now())
     return (found, found.probes) if found is not None else None
+
+
+def _params(query_string: bytes) -> dict[str, str]:
+    """The query as the handler will read it; plain `name=value` pairs without escapes are
+    split directly (the availability query is ids and numbers)."""
+    text = query_string.decode()
+    if "%" in text or "+" in text:
+        return dict(parse_qsl(text, strict_parsing=True))
+    pairs = [pair.partition("=") for pair in text.split("&")]
+    if any(not sep or not name for name, sep, _ in pairs):
+        raise ValueError("not name=value pairs")
+    return {name: value for name, _, value in pairs}
 
 
 def _search(
@@ -107,7 +119,6 @@ def _search(
 )
 async def get_availability(
     request: Request,
-    pool: DbPool,
     account_id: PathId,
     setting_id: Annotated[int, QueryParameter(name="selfSchedulingSettingId", ge=1, le=_MAX_ID)],
     start_unix: StartUnix,
@@ -119,6 +130,7 @@ async def get_availability(
 ) -> Response[s.Availability]:
     """With `attemptId`, the attempt records AVAILABILITY_VIEWED (once) and its own hold
     counts as open, as in the widget."""
+    pool = request.app.state.pool  # not injected: the busiest route skips the dependency step
     attempt = None
     if attempt_id is not None:
         attempt = await attempt_store.get(pool, account_id, attempt_id)

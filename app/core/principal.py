@@ -15,7 +15,7 @@ import enum
 import ipaddress
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any, Protocol
 
 from litestar.types import Scope
@@ -126,6 +126,7 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
+@lru_cache(maxsize=4096)  # every request parses its peer: the same few addresses, mostly
 def parse_ip(raw: str) -> IPAddress | None:
     """An address from a peer or X-Forwarded-For entry ("1.2.3.4", "1.2.3.4:80", "[::1]:80"),
     IPv4-mapped IPv6 unwrapped; None when it is not one."""

@@ -27,7 +27,7 @@ from app.fhir.outcome import FHIR_JSON
 from app.fhir.params import count, offset
 from app.fhir.resources import Resource, Systems
 from app.fhir.schemas import FhirResource, Parameters
-from app.partners.guard import partner_guard, scope
+from app.partners.guard import partner_checks, scope
 from app.partners.scopes import SCHEDULING
 
 BASE = "/fhir/r4/account/{account_id:int}"
@@ -243,7 +243,7 @@ def fhir_routers() -> list[Router]:
     guarded = Router(
         path=BASE,
         opt=raw,
-        guards=[partner_guard],
+        before_request=partner_checks,
         security=[{"PartnerOAuth": []}],
         tags=["FHIR R4"],
         route_handlers=[find_get, find_post, hold, book, *resource_routes],
