@@ -9,9 +9,11 @@ Fixture: 10 practitioners at 2 locations (one works at both), a 15-minute grid, 
 2. Over HTTP, one `slotproof serve` process (rate limits off), `wrk` with `--connections`
    connections on one thread for `--seconds` per run, `--rounds` interleaved rounds of:
    * `/healthz`: every middleware, no database: the ceiling;
-   * cached: the same 30-day question every request (the stored answer, one freshness query);
+   * cached: the same 30-day question every request (the stored answer; its freshness check
+     travels in the one statement that also reads the caller's standing);
    * miss: a new range every request (shifted by one more minute, a wrk Lua script): a new
-     answer, assembled from the location-days the cache holds plus the days not held yet;
+     answer, assembled from the location-days the cache holds (checked in that same statement)
+     plus the days not held yet;
    * cache off: the same new-range requests against a second server started with
      `SLOTPROOF_AVAILABILITY_CACHE_MB=0`: every request loads and plans its whole month.
    Per kind the median over rounds of req/s and latency p50/p90/p99, and the ratios to

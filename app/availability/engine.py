@@ -372,6 +372,27 @@ def _day_windows(config: SchedulerConfig) -> tuple[dict[int, _Windows], dict[int
     return windows[1]
 
 
+_SIMPLE: dict[tuple[int, int], tuple[SchedulerConfig, dict[_Windows, bool]]] = {}
+
+
+def _simple_windows(config: SchedulerConfig, dur: int) -> dict[_Windows, bool]:
+    """Per day's windows, whether their grid points cannot interleave (each window's last
+    possible start precedes the next window's start): those are walked in order with no
+    de-duplication. Memoised like `_day_windows`."""
+    hit = _SIMPLE.get((id(config), dur))
+    if hit is not None and hit[0] is config:
+        return hit[1]
+    if len(_SIMPLE) > 10_000:
+        _SIMPLE.clear()
+    by_weekday, overrides = _day_windows(config)
+    simple = {
+        wins: all(wins[j][1] - dur < wins[j + 1][0] for j in range(len(wins) - 1))
+        for wins in (*by_weekday.values(), *overrides.values())
+    }
+    _SIMPLE[id(config), dur] = (config, simple)
+    return simple
+
+
 def _windows_of(config: SchedulerConfig) -> tuple[dict[int, _Windows], dict[int, _Windows]]:
     """(weekday -> windows, local ordinal -> override windows), as sorted wall-second pairs.
     A closed date maps to ``()``."""
@@ -538,8 +559,14 @@ def _config_slots(
         b0, b1 = _floor_s(blk.start), _ceil_s(blk.end)
         if b1 > b0:
             forbidden.append((b0 - dur + 1, b1 - 1))
-    f_starts, f_ends = _merge(forbidden)
+    # The grid walk below needs them only sorted by start: an interval nested in or
+    # overlapping an earlier one is skipped or jumped past in turn. Merging them (a Python loop
+    # over every busy time) is left to the days that look them up by bisection.
+    forbidden.sort()
+    f_starts = [a for a, _ in forbidden]
+    f_ends = [b for _, b in forbidden]
     n_forbidden = len(f_starts)
+    merged: tuple[list[int], list[int]] | None = None
 
     full_days: set[int] = set()
     if c.max_per_day is not None:
@@ -550,12 +577,7 @@ def _config_slots(
         full_days = {o for o, n in per_day.items() if n >= c.max_per_day}
 
     by_weekday, overrides = _day_windows(c)
-    # Windows of one day whose grid points cannot interleave (each window's last possible
-    # start precedes the next window's start) are walked in order with no de-duplication.
-    simple = {
-        wins: all(wins[j][1] - dur < wins[j + 1][0] for j in range(len(wins) - 1))
-        for wins in (*by_weekday.values(), *overrides.values())
-    }
+    simple = _simple_windows(c, dur)
     source = RULE
     push = pending.extend
     get_override, get_rule, get_day = overrides.get, by_weekday.get, z.days.get
@@ -624,9 +646,12 @@ def _config_slots(
                         if lo <= s <= hi:
                             found.add(s)
                     sec += step
+        if merged is None:
+            merged = _merge(forbidden)
+        m_starts, m_ends = merged
         for s in sorted(found):  # explicit candidates: check each against forbidden intervals
-            j = bisect_right(f_starts, s) - 1
-            if j < 0 or s > f_ends[j]:
+            j = bisect_right(m_starts, s) - 1
+            if j < 0 or s > m_ends[j]:
                 pending.append(s)
     if pending and (not runs or runs[-1][1] < len(pending)):
         runs.append((source, len(pending)))

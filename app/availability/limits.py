@@ -41,9 +41,13 @@ def before_limit(at: datetime, amount: int, unit: Unit, active: bool) -> datetim
     the first slot at `before_limit(first_start, notice…)`, and the forward limit reaches the
     next start beyond it at `before_limit(next_start, forward…)`."""
     # in UTC: arithmetic on a zoned datetime is wall-clock arithmetic, wrong across DST
-    at = at.astimezone(UTC)
+    return at.astimezone(UTC) - timedelta(seconds=lead_seconds(amount, unit, active))
+
+
+def lead_seconds(amount: int, unit: Unit, active: bool) -> int:
+    """`before_limit` as a number: `before_limit(at) == at - lead_seconds` (in UTC)."""
     if not active:
-        return at
+        return 0
     if unit == "MONTHS":
-        return at - timedelta(days=31) * amount
-    return at - _FIXED[unit] * amount
+        return 31 * 86_400 * amount
+    return int(_FIXED[unit].total_seconds()) * amount

@@ -19,7 +19,7 @@ import msgspec
 
 from app.availability import engine as e
 from app.availability import schemas as s
-from app.availability.limits import before_limit
+from app.availability.limits import lead_seconds
 from app.availability.plan import MARGIN_SECONDS, NEVER, Plan, Scope
 
 _encode = msgspec.json.Encoder().encode
@@ -131,6 +131,7 @@ def days_of(found: Plan, ordinals: list[int] | None = None) -> list[DayPiece]:
     for start in found.beyond:
         beyond.setdefault(e.local_datetime(zone, start).toordinal(), start)
     holds = [b for b in found.busy if b.expires_at is not None]
+    leads = lead_seconds(*scope.notice), lead_seconds(*scope.forward)
     days = []
     for ordinal in ordinals:
         i = bisect_left(starts, midnight(zone, ordinal))
@@ -138,7 +139,7 @@ def days_of(found: Plan, ordinals: list[int] | None = None) -> list[DayPiece]:
         if i == j and not keep_empty:
             continue
         day = DayPiece(ordinal, starts[i:j], chunks[i:j], masks[i:j], pids)
-        _finish(found, day, beyond.get(ordinal), holds)
+        _finish(zone, day, beyond.get(ordinal), holds, leads)
         days.append(day)
     return days
 
@@ -170,19 +171,27 @@ def _assigned(found, configs, heads, starts, masks) -> list[bytes]:
     return chunks
 
 
-def _finish(found: Plan, day: DayPiece, cut_off: int | None, holds: list[e.BusySpan]) -> None:
-    """The day's encoded body, the busy window it depends on and how long time leaves it be."""
-    scope = found.scope
+def _finish(
+    zone: str,
+    day: DayPiece,
+    cut_off: int | None,
+    holds: list[e.BusySpan],
+    leads: tuple[int, int],
+) -> None:
+    """The day's encoded body, the busy window it depends on and how long time leaves it be:
+    until a hold it overlaps expires, the notice reaches its first time, or the forward limit
+    reaches the first start it cut off (`leads`: the two limits as `lead_seconds`)."""
     if day.chunks:
         day.body = b"%s:[%s]" % (date_key(day.ordinal), b",".join(day.chunks))
-    lo = midnight(scope.time_zone, day.ordinal) - MARGIN_SECONDS
-    hi = midnight(scope.time_zone, day.ordinal + 1) + MARGIN_SECONDS
+    lo = midnight(zone, day.ordinal) - MARGIN_SECONDS
+    hi = midnight(zone, day.ordinal + 1) + MARGIN_SECONDS
     day.window = (lo, hi)
     bounds = [b.expires_at for b in holds if b.start < hi and b.end > lo]
-    if day.starts:
-        bounds.append(before_limit(_utc(day.starts[0]), *scope.notice))
+    moments = [day.starts[0] - leads[0]] if day.starts else []
     if cut_off is not None:
-        bounds.append(before_limit(_utc(cut_off), *scope.forward))
+        moments.append(cut_off - leads[1])
+    if moments:
+        bounds.append(_utc(min(moments)))
     day.stable_until = min(bounds, default=NEVER)
 
 
