@@ -58,6 +58,7 @@ from app.partners.store import create_client
 from bench.common import (
     bench_database,
     cpu_seconds,
+    outcomes,
     partner_token,
     percentile,
     served,
@@ -246,18 +247,6 @@ def wrk(
         "p50": _ms(latency["50"]), "p90": _ms(latency["90"]), "p99": _ms(latency["99"]),
         "non_2xx": int(non_2xx.group(1)) if non_2xx else 0,
     }  # fmt: skip
-
-
-def outcomes(log: Path, offset: int) -> tuple[Counter, int]:
-    """How the cache answered each availability request logged after `offset` bytes."""
-    with open(log, "rb") as f:
-        f.seek(offset)
-        data = f.read()
-    counts: Counter = Counter()
-    for line in data.splitlines():
-        if b'"route"' in line and b"availability" in line:
-            counts[msgspec.json.decode(line).get("cache", "none")] += 1
-    return counts, offset + len(data)
 
 
 def _pids_of(pids: list[int], base: str) -> list[int]:

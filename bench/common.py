@@ -9,11 +9,13 @@ import statistics
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 import httpx
+import msgspec
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -203,3 +205,15 @@ def cpu_seconds(pids: list[int]) -> float:
         except (OSError, ValueError, IndexError):
             continue
     return total / os.sysconf("SC_CLK_TCK")
+
+
+def outcomes(log: Path, offset: int) -> tuple[Counter, int]:
+    """How the cache answered each availability request logged after `offset` bytes."""
+    with open(log, "rb") as f:
+        f.seek(offset)
+        data = f.read()
+    counts: Counter = Counter()
+    for line in data.splitlines():
+        if b'"route"' in line and b"availability" in line:
+            counts[msgspec.json.decode(line).get("cache", "none")] += 1
+    return counts, offset + len(data)
