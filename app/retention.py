@@ -16,6 +16,9 @@ number of times, from several processes at once; every statement works in batche
 * Holds: deleted once expired (app.appointments.store.sweep_expired_holds, run by the same
   periodic pass before this).
 * Idempotency records: deleted 24 hours after first use (app.core.idempotency.purge_expired).
+* SMS budget counts (`sms_budget_usage`, one row per budget and UTC day): a budget counts only
+  its current UTC day, so the rows of days before yesterday are deleted
+  (app.identity.sms_limits.BUDGET_ROWS_KEPT).
 
 Attempts, steps and audit_log rows are never touched here.
 """
@@ -28,7 +31,7 @@ import asyncpg
 
 from app.config import Settings
 from app.core.idempotency import purge_expired
-from app.identity import policy
+from app.identity import policy, sms_limits
 from app.notifications.messages import VERIFICATION_CODE
 
 BATCH = 1000
@@ -83,6 +86,10 @@ _DELETE_FAILURES = """
 DELETE FROM identity_failures WHERE id IN (
     SELECT id FROM identity_failures WHERE at <= $1 LIMIT $2)
 """
+_DELETE_SMS_BUDGETS = """
+DELETE FROM sms_budget_usage WHERE (scope, scope_id, day) IN (
+    SELECT scope, scope_id, day FROM sms_budget_usage WHERE day < $1 LIMIT $2)
+"""
 
 
 def _count(status: str) -> int:
@@ -124,4 +131,7 @@ async def run_retention(
             pool, _DELETE_FAILURES, (now - policy.CONTACT_FAILURE_WINDOW,)
         ),
         "idempotencyPurged": await purge_expired(pool),
+        "smsBudgetsPruned": await _batches(
+            pool, _DELETE_SMS_BUDGETS, (sms_limits.budget_day(now - sms_limits.BUDGET_ROWS_KEPT),)
+        ),
     }

@@ -179,13 +179,13 @@ async def hold_first_config(practice: Practice, start_date_time: str) -> dict[st
     return attempt
 
 
-def first_slot(practice: Practice, start_date_time: str) -> dict[str, Any]:
-    """A hold/booking body for `start_date_time` with the practice's first practitioner,
-    location and config."""
+def first_slot(practice: Practice, start_date_time: str, practitioner: int = 0) -> dict[str, Any]:
+    """A hold/booking body for `start_date_time` at the practice's first location, with its
+    first practitioner (or the `practitioner`-th) and that practitioner's config there."""
     return {
         "appointmentTypeId": practice.appointment_type_id,
         "locationId": practice.location_ids[0],
-        "practitionerId": practice.practitioner_ids[0],
-        "schedulerConfigId": practice.config_ids[0],
+        "practitionerId": practice.practitioner_ids[practitioner],
+        "schedulerConfigId": practice.config_ids[practitioner * len(practice.location_ids)],
         "startDateTime": start_date_time,
     }

@@ -15,8 +15,10 @@ from typing import Any
 
 import asyncpg
 import httpx
+import pytest
 from litestar import Litestar
 
+from app.core import clock
 from app.partners.scopes import ALL_SCOPES
 from app.partners.store import create_client
 
@@ -280,6 +282,38 @@ def daytime_zone(at: datetime) -> str:
     then (tests and benchmarks that run on the real clock)."""
     offset = (12 - at.hour + 12) % 24 - 12  # -12..11 hours from UTC
     return "Etc/UTC" if offset == 0 else f"Etc/GMT{-offset:+d}"  # Etc signs are inverted
+
+
+def frozen_clock_at(at: datetime) -> Any:
+    """An autouse fixture for a test module, `frozen_clock = frozen_clock_at(NOW)`: the app's
+    clock answers `at`; a test moves it through the fixture's value,
+    `frozen_clock["now"] = NOW + timedelta(minutes=5)`."""
+
+    @pytest.fixture(autouse=True)
+    def frozen_clock(monkeypatch: pytest.MonkeyPatch) -> dict[str, datetime]:
+        current = {"now": at}
+        monkeypatch.setattr(clock, "now", lambda: current["now"])
+        return current
+
+    return frozen_clock
+
+
+def partner_calls_below_500() -> Any:
+    """An autouse fixture for a test module, `never_a_5xx = partner_calls_below_500()`: every
+    partner call of the module must answer below 500, whatever the test asserts about it."""
+
+    @pytest.fixture(autouse=True)
+    def never_a_5xx(monkeypatch: pytest.MonkeyPatch) -> None:
+        original = Partner.request
+
+        async def checked(self: Partner, method: str, path: str, **kw: Any) -> httpx.Response:
+            response = await original(self, method, path, **kw)
+            assert response.status_code < 500, (method, path, response.text)
+            return response
+
+        monkeypatch.setattr(Partner, "request", checked)
+
+    return never_a_5xx
 
 
 class FakeClock:

@@ -11,7 +11,7 @@ import httpx
 
 from app.config import Settings
 from app.waitlist.worker import run_once
-from tests.builders import Practice, build_practice
+from tests.builders import Practice, build_practice, first_slot
 from tests.support import Partner
 
 
@@ -71,16 +71,6 @@ async def window_entry(
     return (await practice.partner.create("/waitlist", body))["waitlistEntryId"]
 
 
-def slot_body(practice: Practice, start: str, practitioner: int = 0) -> dict[str, Any]:
-    return {
-        "appointmentTypeId": practice.appointment_type_id,
-        "locationId": practice.location_ids[0],
-        "practitionerId": practice.practitioner_ids[practitioner],
-        "schedulerConfigId": practice.config_ids[practitioner * len(practice.location_ids)],
-        "startDateTime": start,
-    }
-
-
 async def widget_book(
     client: httpx.AsyncClient, practice: Practice, start: str, email: str, **kw: Any
 ) -> tuple[dict[str, Any], str]:
@@ -114,7 +104,7 @@ async def widget_booking(
     booked = await client.post(
         "/widget/v1/attempt/appointment",
         headers=headers,
-        json=slot_body(practice, start, practitioner),
+        json=first_slot(practice, start, practitioner),
     )
     assert booked.status_code == 201, booked.text
     return booked.json()

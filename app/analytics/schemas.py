@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from app.attempts.schemas import AttemptStatus, StepName
+from app.attempts.schemas import AttemptSource, AttemptStatus, StepName
 from app.core.schema import Schema
 
 
@@ -21,7 +21,7 @@ class AnalyticsAttempt(Schema):
     id: int
     self_scheduling_setting_id: int
     location_id: int | None
-    source: str
+    source: AttemptSource
     status: AttemptStatus
     is_verified: bool
     steps: list[RecordedStep]

@@ -178,7 +178,8 @@ class AppointmentController(Controller):
         opt=audit("appointment", "update", "path:appointment_id"),
         summary="Change status, time, practitioner or note",
         description="A new startTime is re-checked like a booking (409 on conflict); CANCELLED"
-        " frees the slot; every status change is recorded and emits appointment.status_changed.",
+        " frees the slot; every status change is recorded, with its reason, and emits"
+        " appointment.status_changed; notifyPatient false changes without telling the patient.",
     )
     async def update_appointment(
         self,

@@ -221,8 +221,8 @@ async def insert_appointment(
     patient_id: int,
     attempt_id: int | None,
     manage_token_hash: str | None,
+    source: s.Source,
     rescheduled_from_id: int | None = None,
-    source: str = "SELF_SCHEDULING",
     note: str | None = None,
 ) -> int:
     try:
@@ -276,7 +276,7 @@ async def create(
     *,
     patient_id: int,
     attempt_id: int | None,
-    source: str,
+    source: s.Source,
     note: str | None = None,
     override_availability: bool = False,
     contacts: notify.Contacts | None = None,

@@ -21,9 +21,14 @@ Status rules (the `actor` "patient" is the manage link; anything else is staff/p
   off-calendar status (CANCELLED, RESCHEDULED, VOIDED) back to a live one reclaims the time:
   409 `slot_unavailable` when another appointment or an unexpired hold now has it.
 - the patient is notified of cancellations (not of the clean-up of a past appointment) and of
-  reschedules; `appointment.cancelled` / `appointment.rescheduled` events always; every
-  status change (a cancellation included) also emits `appointment.status_changed`, plus
-  `appointment.confirmed` when it confirms, and appears in the appointment's `statusHistory`.
+  reschedules, unless the partner's PUT says `notifyPatient: false` (the practice tells them
+  itself); `appointment.cancelled` / `appointment.rescheduled` events always, with
+  `patientNotified`; every status change (a cancellation included) also emits
+  `appointment.status_changed`, plus `appointment.confirmed` when it confirms, and appears in
+  the appointment's `statusHistory` with the `reason` given for it. The reason is free text
+  the practice wrote (it may concern the patient's health): it is stored on the change (and as
+  the cancellation's reason) and read back through the audited partner API only; events,
+  patient messages and logs never carry it.
 """
 
 from __future__ import annotations
@@ -71,7 +76,7 @@ async def cancel(
     manage_token: str | None = None,
 ) -> Row:
     """`manage_token`: the patient's link, when that link cancelled (the notice repeats it);
-    otherwise the notice carries a new link."""
+    otherwise the notice carries a new link. `reason`: shown on the statusHistory entry."""
     async with transaction(pool) as conn:
         appointment = await _locked(conn, account_id, appointment_id, location_id)
         await _cancel(
@@ -179,12 +184,16 @@ async def apply(
     now: datetime,
     location_id: int | None = None,
 ) -> Row:
-    """A partner PUT: any of {status, startTime, practitionerId, note}, in one transaction.
-    Order: note, then the move (new time and/or practitioner), then the status — so
-    `{startTime, status: CONFIRMED}` moves and confirms. Taking an appointment off the calendar
-    and moving it at once is refused (400); a cancelled appointment is restored first
-    (`{status}`), then moved."""
+    """A partner PUT: any of {status, startTime, practitionerId, note}, in one transaction,
+    with the status change's `reason` and `notifyPatient`. Order: note, then the move (new time
+    and/or practitioner), then the status — so `{startTime, status: CONFIRMED}` moves and
+    confirms. Taking an appointment off the calendar and moving it at once is refused (400); a
+    cancelled appointment is restored first (`{status}`), then moved. A `reason` without a
+    `status` is refused (400): it would be recorded nowhere."""
     changes = patch.changes()
+    if patch.reason is not None and "status" not in changes:
+        raise invalid("reason", "explains a status change: send it together with status")
+    notify_patient = patch.notify_patient
     start = changes.get("start_time")
     if start is not None:
         if start.utcoffset() is None:
@@ -208,11 +217,15 @@ async def apply(
                 practitioner_id=changes.get("practitioner_id"),
                 scheduler_config_id=None,
                 manage_token=None,
+                notify_patient=notify_patient,
             )
             if moved:
                 appointment = await store.get(conn, account_id, appointment_id)
         if "status" in changes:
-            await _set_status(conn, settings, appointment, changes["status"], actor=actor, now=now)
+            await _set_status(
+                conn, settings, appointment, changes["status"], actor=actor, now=now,
+                reason=patch.reason, notify_patient=notify_patient,
+            )  # fmt: skip
         return await store.get(conn, account_id, appointment_id)
 
 
@@ -241,8 +254,10 @@ async def _cancel(
     now: datetime,
     reason: str | None,
     manage_token: str | None = None,
+    notify_patient: bool = True,
 ) -> None:
     status = appointment["status"]
+    reason = reason or None  # an empty FHIR comment is no reason
     allowed = PATIENT_CANCELLABLE if actor == PATIENT else CANCELLABLE
     if status not in allowed:
         raise Problem(
@@ -256,10 +271,14 @@ async def _cancel(
             "The appointment has already started; it can no longer be changed online.",
         )
     await store.set_status(conn, appointment["id"], "CANCELLED", cancel_reason=reason)
-    await store.record_change(conn, appointment, "cancelled", "CANCELLED", actor, now)
+    await store.record_change(conn, appointment, "cancelled", "CANCELLED", actor, now, reason)
     await reminders.sync(conn, appointment["id"], now)  # disarms them
     # the clean-up of a past appointment is not news to the patient; partners still hear of it
-    contacts = await notify.patient_contacts(conn, appointment["patient_id"]) if upcoming else []
+    contacts = (
+        await notify.patient_contacts(conn, appointment["patient_id"])
+        if upcoming and notify_patient
+        else []
+    )
     await notify.announce(
         conn,
         account_id=appointment["account_id"],
@@ -271,7 +290,7 @@ async def _cancel(
         secret_key=settings.secret_key,
         now=now,
         manage_token=manage_token,
-        extra={"previousStatus": status, "changedBy": actor},
+        extra={"previousStatus": status, "changedBy": actor, "patientNotified": bool(contacts)},
     )
     await notify.status_changed(conn, appointment["id"], status, actor)
 
@@ -345,6 +364,7 @@ async def reschedule_locked(
     practitioner_id: int | None,
     scheduler_config_id: int | None,
     manage_token: str | None,
+    notify_patient: bool = True,
 ) -> bool:
     """Move the appointment, locked by the caller in its transaction; False when nothing
     changes (same start, practitioner and config: a repeated PUT is a no-op). Also the path of
@@ -427,13 +447,16 @@ async def reschedule_locked(
         ) from None
     await store.record_change(conn, appointment, "rescheduled", status, actor, now)
     await reminders.sync(conn, appointment["id"], now)  # re-armed for the new start
+    contacts = (
+        await notify.patient_contacts(conn, appointment["patient_id"]) if notify_patient else []
+    )
     await notify.announce(
         conn,
         account_id=account_id,
         appointment_id=appointment["id"],
         event_type=events.APPOINTMENT_RESCHEDULED,
         purpose=APPOINTMENT_RESCHEDULED,
-        contacts=await notify.patient_contacts(conn, appointment["patient_id"]),
+        contacts=contacts,
         public_url=settings.public_url,
         secret_key=settings.secret_key,
         now=now,
@@ -443,6 +466,7 @@ async def reschedule_locked(
             "previousPractitionerId": appointment["practitioner_id"],
             "generatedFromType": slot.generated_from,
             "changedBy": actor,
+            "patientNotified": bool(contacts),
         },
     )
     return True
@@ -456,9 +480,14 @@ async def _set_status(
     *,
     actor: str,
     now: datetime,
+    reason: str | None = None,
+    notify_patient: bool = True,
 ) -> None:
     if status == "CANCELLED":
-        await _cancel(conn, settings, appointment, actor=actor, now=now, reason=None)
+        await _cancel(
+            conn, settings, appointment, actor=actor, now=now, reason=reason,
+            notify_patient=notify_patient,
+        )  # fmt: skip
         return
     if status == appointment["status"]:
         return
@@ -466,7 +495,7 @@ async def _set_status(
         await _reclaim(conn, settings, appointment, status, now)
     else:
         await store.set_status(conn, appointment["id"], status)
-    await store.record_change(conn, appointment, "status", status, actor, now)
+    await store.record_change(conn, appointment, "status", status, actor, now, reason)
     await reminders.sync(conn, appointment["id"], now)
     # appointment.status_changed, and appointment.confirmed on a confirmation
     await notify.status_changed(conn, appointment["id"], appointment["status"], actor)

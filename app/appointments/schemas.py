@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 
@@ -16,11 +16,23 @@ Status = Literal[
 ]  # fmt: skip
 LIVE_STATUSES = ("SCHEDULED", "NO_SHOW", "CHECKED_IN", "IN_TREATMENT", "CHECKED_OUT", "CONFIRMED")
 Note = Annotated[str, msgspec.Meta(max_length=2000, pattern=r"^[^\x00]*$")]
-# how an appointment was made: through a self-scheduling attempt (widget or partner), or
-# directly by a partner or staff (POST /location/{locationId}/appointment). A new way of
-# booking (waitlist claim, FHIR $book) passes its own `source=` to booking.create: add it here
-# too, it is a declared response enum (then `make openapi-snapshot`)
-Source = Literal["SELF_SCHEDULING", "PARTNER"]
+Reason = Annotated[
+    str,
+    msgspec.Meta(
+        min_length=1,
+        max_length=500,
+        pattern=r"^[^\x00]*$",
+        description="Why the status changes; shown on its statusHistory entry (and kept as a"
+        " cancellation's reason). The practice's own record: not sent to the patient, not in"
+        " webhook events.",
+    ),
+]
+# how an appointment was made: through a self-scheduling attempt (widget or partner), directly
+# by a partner or staff (POST /location/{locationId}/appointment), through the FHIR facade's
+# $book, or by a patient claiming a waitlist offer. Exactly the values of the database CHECK
+# `appointments_source_check` (tests/api/test_enum_constraints.py): a new way of booking adds
+# its value in both, with a migration (then `make openapi-snapshot`)
+Source = Literal["SELF_SCHEDULING", "PARTNER", "FHIR", "WAITLIST"]
 SortBy = Literal["START_TIME", "CREATED_DATE"]
 SortDir = Literal["ASC", "DESC"]
 
@@ -53,6 +65,9 @@ class StatusChange(Schema):
     status: Status
     at: datetime
     by: Annotated[str, msgspec.Meta(description="`partner`, `patient` or `staff`")]
+    reason: Annotated[
+        str | None, msgspec.Meta(description="The reason given with the change, if any.")
+    ] = None
 
 
 class LocationAppointment(Schema):
@@ -114,7 +129,26 @@ class Hold(Schema):
 
 
 class AppointmentPatch(Patch):
+    """The fields sent change. `reason` goes with a `status`; `notifyPatient: false` changes
+    without a message to the patient (the history and the webhook events are the same)."""
+
     status: Status | UnsetType = UNSET
     start_time: datetime | UnsetType = UNSET
     practitioner_id: Id | UnsetType = UNSET
     note: Note | UnsetType | None = UNSET
+    reason: Reason | None = None
+    notify_patient: Annotated[
+        bool,
+        msgspec.Meta(
+            description="Send the patient the change (a move or a cancellation) with a working"
+            " manage link; false leaves telling them to the practice."
+        ),
+    ] = True
+
+    def changes(self) -> dict[str, Any]:
+        """The appointment's fields to change (not how: `reason`, `notifyPatient`)."""
+        return {
+            field: value
+            for field, value in super().changes().items()
+            if field not in ("reason", "notify_patient")
+        }

@@ -112,8 +112,8 @@ async def insert(
     generated_from: str | None,
     attempt_id: int | None,
     manage_token_hash: str | None,
+    source: str,
     rescheduled_from_id: int | None = None,
-    source: str = "SELF_SCHEDULING",
     note: str | None = None,
 ) -> int:
     """Raises asyncpg.ExclusionViolationError when the time is taken (run in a savepoint)."""
@@ -180,10 +180,11 @@ async def record_change(
     to_status: str | None,
     actor: str,
     at: datetime | None = None,
+    reason: str | None = None,
 ) -> None:
     await conn.execute(
         "INSERT INTO appointment_changes (appointment_id, account_id, change, from_status,"
-        " to_status, actor, at) VALUES ($1, $2, $3, $4, $5, $6, coalesce($7, now()))",
+        " to_status, actor, at, reason) VALUES ($1, $2, $3, $4, $5, $6, coalesce($7, now()), $8)",
         appointment["id"],
         appointment["account_id"],
         change,
@@ -191,6 +192,7 @@ async def record_change(
         to_status,
         actor,
         at,
+        reason,
     )
 
 
@@ -332,7 +334,7 @@ async def list_for_location(
 async def status_changes(conn: Conn, appointment_ids: list[int]) -> dict[int, list[Row]]:
     """Each appointment's status changes (cancellations included), oldest first."""
     rows = await conn.fetch(
-        "SELECT appointment_id, to_status, actor, at FROM appointment_changes"
+        "SELECT appointment_id, to_status, actor, at, reason FROM appointment_changes"
         " WHERE appointment_id = ANY($1::bigint[]) AND change IN ('status', 'cancelled')"
         " ORDER BY id",
         appointment_ids,

@@ -12,7 +12,8 @@ from app.reminders.views import ReminderState, reminder_states
 
 _MINUTE = timedelta(minutes=1)
 # who made an appointment, by how it was made (the first statusHistory entry)
-_CREATED_BY = {"SELF_SCHEDULING": "patient", "PARTNER": "partner"}
+_CREATED_BY = {"SELF_SCHEDULING": "patient", "PARTNER": "partner", "FHIR": "partner",
+               "WAITLIST": "patient"}  # fmt: skip
 
 
 def location_appointment(
@@ -23,7 +24,8 @@ def location_appointment(
         status="SCHEDULED", at=row["created_at"], by=_CREATED_BY.get(row["source"], "staff")
     )
     history = [created] + [
-        s.StatusChange(status=c["to_status"], at=c["at"], by=c["actor"]) for c in changes
+        s.StatusChange(status=c["to_status"], at=c["at"], by=c["actor"], reason=c["reason"])
+        for c in changes
     ]
     return s.LocationAppointment(
         id=row["id"],

@@ -18,6 +18,9 @@ StepName = Literal[
     "STARTED", "CODE_SENT", "VERIFIED", "PATIENT_SET", "BOOKED", "ABANDONED",
     "AVAILABILITY_VIEWED", "SLOT_SELECTED",
 ]  # fmt: skip
+# who started the attempt: a partner's API calls, the widget, or the FHIR facade ($hold, $book);
+# exactly the values of the database CHECK (tests/api/test_enum_constraints.py)
+AttemptSource = Literal["PARTNER", "WIDGET", "FHIR"]
 
 
 class AttemptIn(Schema):

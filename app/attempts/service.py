@@ -382,7 +382,7 @@ async def book(
             now,
             patient_id=attempt.patient_id,  # type: ignore[arg-type]  # PATIENT_SET guarantees it
             attempt_id=attempt.id,
-            source="SELF_SCHEDULING",
+            source="FHIR" if attempt.source == "FHIR" else "SELF_SCHEDULING",
             contacts=contacts or None,  # type: ignore[arg-type]
             extra={"attemptId": attempt.id},
         )

@@ -53,11 +53,11 @@ DESCRIPTIONS = {
     "getSetting": "One self-scheduling setting with its scheduler configs and widget.",
     "updateSetting": "Change the fields sent of a self-scheduling setting.",
     "deleteSetting": "Delete a self-scheduling setting and its scheduler configs.",
-    "listConfigs": "The scheduler configs of a setting.",
-    "createConfig": "Add a scheduler config (rules, overrides, blocks) to a setting.",
-    "getConfig": "One scheduler config of the setting.",
-    "updateConfig": "Change the fields sent of a scheduler config.",
-    "deleteConfig": "Remove a scheduler config from its setting.",
+    "listSchedulerConfigs": "The scheduler configs of a setting.",
+    "createSchedulerConfig": "Add a scheduler config (rules, overrides, blocks) to a setting.",
+    "getSchedulerConfig": "One scheduler config of the setting.",
+    "updateSchedulerConfig": "Change the fields sent of a scheduler config.",
+    "deleteSchedulerConfig": "Remove a scheduler config from its setting.",
     "createIdentityProof": "Start a proof for EMAIL, SMS or EMAIL_AND_SMS; its token is shown"
     " only in this answer.",
     "getIdentityProofStatus": "The proof's verification state and verified contacts.",
@@ -101,14 +101,15 @@ DESCRIPTIONS = {
     "twilioInbound": "Twilio's signed inbound SMS (replies to reminders), answered with TwiML.",
     "reminderStats": "Reminders sent, confirmation and no-show rates, per appointment day or"
     " setting.",
-    "widgetConfirmConfirmPage": "A reminder email's confirm link: the appointment and a button.",
+    "widgetConfirmPage": "A reminder email's confirm link: the appointment and a button.",
     "widgetConfirm": "Confirm the appointment behind the link (SCHEDULED to CONFIRMED).",
-    "widgetUnsubscribeUnsubscribePage": "A reminder email's unsubscribe link: asks first.",
+    "widgetUnsubscribePage": "A reminder email's unsubscribe link: asks first.",
     "widgetUnsubscribe": "One-click unsubscribe (RFC 8058): no more reminder emails there.",
-    "listEntries": "The account's waitlist entries, oldest first, with a cursor.",
-    "add": "Add a waitlist entry: an earlier-time request for an appointment, or a window.",
-    "remove": "Take an entry off the waitlist.",
-    "stats": "Waitlist entries, offers, claims and minutes gained per setting and day.",
+    "listWaitlistEntries": "The account's waitlist entries, oldest first, with a cursor.",
+    "createWaitlistEntry": "Add a waitlist entry: an earlier-time request for an appointment,"
+    " or a window.",
+    "deleteWaitlistEntry": "Take an entry off the waitlist.",
+    "getWaitlistStats": "Waitlist entries, offers, claims and minutes gained per setting and day.",
     "widgetManageEarlier": "Ask for an earlier time for the appointment behind the link.",
     "widgetAttemptJoin": "Join the waitlist for a window (verified attempt, patient set).",
     "widgetOfferClaim": "Claim an offer: book it, or move your appointment to it; one wins.",
@@ -156,15 +157,15 @@ def finish(document: dict[str, Any]) -> dict[str, Any]:
 def operation_id(handler: Any, method: str, path_components: list[Any]) -> str:
     """Litestar `operation_id_creator`: the handler's name in camelCase (`createLocation`); on
     the widget API `widget` + the path's first part + the name (`widgetManageShow`,
-    `widgetOfferShow`), as widget handlers reuse short names. Lobbie's operations get Lobbie's
-    ids (app.core.lobbie)."""
+    `widgetOfferShow`), as widget handlers reuse short names; the part is not repeated when
+    the name starts with it (`widgetConfirmPage`). Lobbie's operations get Lobbie's ids
+    (app.core.lobbie); a handler's own `operation_id=` wins."""
     name = camel(handler.handler_name)
     if path_components[:2] != ["widget", "v1"]:
         return name
     area = next((str(part) for part in path_components[2:3] if isinstance(part, str)), "")
-    words = (
-        [camel(area.replace("-", "_"))] if area and camel(area.replace("-", "_")) != name else []
-    )
+    area = camel(area.replace("-", "_"))
+    words = [area] if area and not name.startswith(area) else []
     return "widget" + "".join(w[:1].upper() + w[1:] for w in [*words, name])
 
 

@@ -29,6 +29,10 @@ PREFIX_TAIL = 4
 PREFIX_MAX = 10
 PREFIX_WINDOW = timedelta(hours=1)
 CLIENT_WINDOW = timedelta(hours=1)
+# a budget counts one UTC day (`sms_budget_usage`, a row per budget and day); the retention
+# pass deletes the rows of days before yesterday: yesterday's stays for a process whose clock
+# lags a little behind midnight
+BUDGET_ROWS_KEPT = timedelta(days=1)
 
 
 class SmsCaller(msgspec.Struct, frozen=True):
@@ -111,7 +115,7 @@ async def _spend(conn: asyncpg.Connection, budget: Exhausted, now: datetime) -> 
         " WHERE sms_budget_usage.used < $4 RETURNING used",
         budget.scope,
         budget.scope_id,
-        _day(now),
+        budget_day(now),
         budget.limit,
     )
     return used is not None
@@ -151,12 +155,13 @@ async def _announce_once(
         " WHERE sms_budget_usage.exhausted_at IS NULL RETURNING 1",
         budget.scope,
         budget.scope_id,
-        _day(now),
+        budget_day(now),
         now,
     )
     if first is None:
         return
-    data: dict[str, object] = {"budget": budget.scope, "limit": budget.limit, "day": str(_day(now))}
+    day = str(budget_day(now))
+    data: dict[str, object] = {"budget": budget.scope, "limit": budget.limit, "day": day}
     if budget.scope == "setting":
         data["selfSchedulingSettingId"] = budget.scope_id
     await events.record(conn, account_id=account_id, type=events.BUDGET_EXHAUSTED, data=data)
@@ -165,7 +170,7 @@ async def _announce_once(
 def refusal(exhausted: Exhausted, now: datetime) -> Exception:
     """429 `budget_exhausted`, to retry when the next UTC day's budget starts."""
     what = "this booking page" if exhausted.scope == "setting" else "this practice"
-    tomorrow = datetime.combine(_day(now) + timedelta(days=1), time(), UTC)
+    tomorrow = datetime.combine(budget_day(now) + timedelta(days=1), time(), UTC)
     return too_many(
         "budget_exhausted",
         f"Today's text messages for {what} are used up; use email or try tomorrow.",
@@ -173,5 +178,6 @@ def refusal(exhausted: Exhausted, now: datetime) -> Exception:
     )
 
 
-def _day(now: datetime) -> date:
+def budget_day(now: datetime) -> date:
+    """The UTC day a budget counts `now` in."""
     return now.astimezone(UTC).date()

@@ -95,7 +95,7 @@ class SchedulerConfigController(Controller):
     path = "/self-scheduling/setting/{setting_id:int}/scheduler-config"
     tags = ["scheduler configs"]
 
-    @get("/", opt=scope(SCHEDULING))
+    @get("/", operation_id="listSchedulerConfigs", opt=scope(SCHEDULING))
     async def list_configs(
         self, pool: DbPool, account_id: PathId, setting_id: PathId
     ) -> s.SchedulerConfigList:
@@ -104,7 +104,7 @@ class SchedulerConfigController(Controller):
             rows = await store.list_configs(conn, account_id, setting_id)
         return s.SchedulerConfigList([store.to_config(r) for r in rows])
 
-    @get("/{config_id:int}", opt=scope(SCHEDULING))
+    @get("/{config_id:int}", operation_id="getSchedulerConfig", opt=scope(SCHEDULING))
     async def get_config(
         self, pool: DbPool, account_id: PathId, setting_id: PathId, config_id: PathId
     ) -> s.SchedulerConfig:
@@ -113,7 +113,7 @@ class SchedulerConfigController(Controller):
             row = await store.get_config(conn, account_id, setting_id, config_id)
         return store.to_config(row)
 
-    @post("/", opt=scope(CONFIG))
+    @post("/", operation_id="createSchedulerConfig", opt=scope(CONFIG))
     async def create_config(
         self,
         pool: DbPool,
@@ -128,7 +128,7 @@ class SchedulerConfigController(Controller):
             row = await store.insert_config(conn, account_id, setting_id, changes)
         return store.to_config(row)
 
-    @put("/{config_id:int}", opt=scope(CONFIG))
+    @put("/{config_id:int}", operation_id="updateSchedulerConfig", opt=scope(CONFIG))
     async def update_config(
         self,
         pool: DbPool,
@@ -145,7 +145,7 @@ class SchedulerConfigController(Controller):
             row = await store.update_config(conn, account_id, config_id, changes)
         return store.to_config(row)
 
-    @delete("/{config_id:int}", opt=scope(CONFIG))
+    @delete("/{config_id:int}", operation_id="deleteSchedulerConfig", opt=scope(CONFIG))
     async def delete_config(
         self, pool: DbPool, account_id: PathId, setting_id: PathId, config_id: PathId
     ) -> None:

@@ -192,6 +192,7 @@ class WaitlistController(Controller):
 
     @post(
         "/",
+        operation_id="createWaitlistEntry",
         opt=audit("waitlist_entry", "create", "response:waitlistEntryId"),
         summary="Add a waitlist entry (an earlier-request with appointmentId, else a window)",
     )
@@ -202,6 +203,7 @@ class WaitlistController(Controller):
 
     @get(
         "/",
+        operation_id="listWaitlistEntries",
         opt=audit("waitlist_entry", "read", "response:entries[].id"),
         summary="Waitlist entries (oldest first; status, patientId, cursor)",
     )
@@ -228,6 +230,7 @@ class WaitlistController(Controller):
 
     @delete(
         "/{entry_id:int}",
+        operation_id="deleteWaitlistEntry",
         opt=audit("waitlist_entry", "update", "path:entry_id"),
         summary="Take an entry off the waitlist",
     )
@@ -238,6 +241,7 @@ class WaitlistController(Controller):
 
     @get(
         "/stats",
+        operation_id="getWaitlistStats",
         opt=scope(ANALYTICS),
         summary="Per setting and local day: entries, offers sent, claims, refills, minutes gained",
     )

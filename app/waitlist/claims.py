@@ -148,6 +148,7 @@ async def _book(
         patient_id=entry["patient_id"],
         attempt_id=None,
         manage_token_hash=token_hash,
+        source="WAITLIST",
     )
     await notify.announce(
         conn,
@@ -160,7 +161,11 @@ async def _book(
         secret_key=settings.secret_key,
         now=now,
         manage_token=token,
-        extra={"waitlistEntryId": entry["id"], "generatedFromType": slot.generated_from},
+        extra={
+            "waitlistEntryId": entry["id"],
+            "source": "WAITLIST",
+            "generatedFromType": slot.generated_from,
+        },
     )
     return Claimed(await appointment_store.get(conn, account_id, appointment_id), True, token)
 

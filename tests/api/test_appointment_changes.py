@@ -7,33 +7,22 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from app.appointments import changes
-from app.core import clock
 from app.core.errors import Problem
-from tests.builders import build_practice, insert_appointment
-from tests.support import Partner, make_partner, open_manage_link, problem_code
+from tests.builders import build_practice, first_slot, insert_appointment
+from tests.support import (
+    frozen_clock_at,
+    make_partner,
+    open_manage_link,
+    partner_calls_below_500,
+    problem_code,
+)
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)  # Monday, 07:00 in New York (EST)
 MONDAY_9 = "2026-03-09T09:00:00-04:00"  # EDT from 2026-03-08
 
 
-@pytest.fixture(autouse=True)
-def frozen_clock(monkeypatch):
-    current = {"now": NOW}
-    monkeypatch.setattr(clock, "now", lambda: current["now"])
-    return current
-
-
-@pytest.fixture(autouse=True)
-def never_a_5xx(monkeypatch):
-    """Every partner call in this module must answer below 500."""
-    original = Partner.request
-
-    async def checked(self, method, path, **kw):
-        response = await original(self, method, path, **kw)
-        assert response.status_code < 500, (method, path, response.text)
-        return response
-
-    monkeypatch.setattr(Partner, "request", checked)
+frozen_clock = frozen_clock_at(NOW)
+never_a_5xx = partner_calls_below_500()
 
 
 def at(text: str) -> datetime:
@@ -51,14 +40,7 @@ async def book(p, practice, start=MONDAY_9, *, practitioner=0, email="pat@change
         json={"firstName": "Ana", "lastName": "Núñez", "dateOfBirth": "1984-05-06", "email": email},
     )
     assert patient.status_code in (200, 201), patient.text
-    body = {
-        "appointmentTypeId": practice.appointment_type_id,
-        "locationId": practice.location_ids[0],
-        "practitionerId": practice.practitioner_ids[practitioner],
-        "schedulerConfigId": practice.config_ids[practitioner * len(practice.location_ids)],
-        "startDateTime": start,
-    }
-    r = await p.post(f"{base}/appointment", json=body)
+    r = await p.post(f"{base}/appointment", json=first_slot(practice, start, practitioner))
     assert r.status_code == 201, r.text
     return r.json()
 
@@ -575,6 +557,146 @@ async def test_an_appointment_without_a_config_moves_with_the_practitioners_conf
         await pool.fetchval("SELECT scheduler_config_id FROM appointments WHERE id = $1", loose)
         == practice.config_ids[0]
     )
+
+
+# ------------------------------------------------------------------ reason and notifyPatient
+
+
+async def manage_links(pool, appointment_id):
+    return await pool.fetchval(
+        "SELECT count(*) FROM manage_links WHERE appointment_id = $1", appointment_id
+    )
+
+
+async def event_data(pool, account_id, appointment_id):
+    rows = await pool.fetch(
+        "SELECT type, data FROM events WHERE account_id = $1"
+        " AND (data->>'appointmentId')::bigint = $2 ORDER BY id",
+        account_id,
+        appointment_id,
+    )
+    return [(r["type"], r["data"]) for r in rows]
+
+
+async def test_notify_patient_false_changes_without_a_message_but_tells_partners(
+    partner, client, pool
+):
+    practice = await build_practice(partner, method=None)
+    booked = await book(partner, practice)
+    url = path(practice, booked["id"])
+    account = partner.account_id
+    links = await manage_links(pool, booked["id"])
+
+    # the practice moved it and phones the patient itself
+    r = await partner.put(
+        url, json={"startTime": "2026-03-09T10:00:00-04:00", "notifyPatient": False}
+    )
+    assert r.status_code == 200 and r.json()["startTime"] == "2026-03-09T10:00:00-04:00", r.text
+    assert await notices(pool, account, "appointment_rescheduled") == []
+    # a confirmation is no news to the patient either way; CONFIRMED then CANCELLED
+    r = await partner.put(url, json={"status": "CONFIRMED", "notifyPatient": False})
+    assert r.status_code == 200 and r.json()["status"] == "CONFIRMED", r.text
+    reason = "Dr. Test is ill; the front desk calls to rebook"
+    r = await partner.put(
+        url, json={"status": "CANCELLED", "reason": reason, "notifyPatient": False}
+    )
+    assert r.status_code == 200 and r.json()["status"] == "CANCELLED", r.text
+    assert await notices(pool, account, "appointment_cancelled") == []
+    assert await manage_links(pool, booked["id"]) == links  # no link for a message not sent
+    # the history and the partners' events are complete all the same
+    assert [(h["status"], h["by"], h["reason"]) for h in r.json()["statusHistory"]] == [
+        ("SCHEDULED", "patient", None),
+        ("CONFIRMED", "partner", None),
+        ("CANCELLED", "partner", reason),
+    ]
+    assert await change_rows(pool, booked["id"]) == [
+        ("rescheduled", "SCHEDULED", "SCHEDULED", "partner"),
+        ("status", "SCHEDULED", "CONFIRMED", "partner"),
+        ("cancelled", "CONFIRMED", "CANCELLED", "partner"),
+    ]
+    sent = await event_data(pool, account, booked["id"])
+    assert [kind for kind, _ in sent] == [
+        "appointment.created",
+        "appointment.rescheduled",
+        "appointment.status_changed",
+        "appointment.confirmed",
+        "appointment.cancelled",
+        "appointment.status_changed",
+    ]
+    by_type = dict(sent)
+    assert by_type["appointment.rescheduled"]["patientNotified"] is False
+    assert by_type["appointment.cancelled"]["patientNotified"] is False
+    assert by_type["appointment.cancelled"]["previousStatus"] == "CONFIRMED"
+    # the reason is free text that may name a health matter: never in events (ids only)
+    assert all("ill" not in str(data) for _, data in sent)
+    assert (
+        await pool.fetchval("SELECT cancel_reason FROM appointments WHERE id = $1", booked["id"])
+        == reason
+    )
+
+
+async def test_changes_notify_the_patient_by_default_with_a_working_link(partner, client, pool):
+    practice = await build_practice(partner, method=None)
+    booked = await book(partner, practice)
+    url = path(practice, booked["id"])
+    account = partner.account_id
+
+    r = await partner.put(url, json={"startTime": "2026-03-09T10:00:00-04:00"})
+    assert r.status_code == 200, r.text
+    moved = await notices(pool, account, "appointment_rescheduled")
+    assert [(n["channel"], n["recipient"]) for n in moved] == [("EMAIL", "pat@changes.example")]
+    shown = await open_manage_link(client, moved[0]["params"]["manage_url"])
+    assert shown["appointment"]["startDateTime"] == "2026-03-09T10:00:00-04:00"
+
+    reason = "Patient asked by phone"
+    body = {"status": "CANCELLED", "reason": reason, "notifyPatient": True}
+    r = await partner.put(url, json=body)
+    assert r.status_code == 200, r.text
+    cancelled = await notices(pool, account, "appointment_cancelled")
+    assert [(n["channel"], n["recipient"]) for n in cancelled] == [("EMAIL", "pat@changes.example")]
+    shown = await open_manage_link(client, cancelled[0]["params"]["manage_url"])
+    assert (shown["appointment"]["id"], shown["appointment"]["status"]) == (
+        booked["id"], "CANCELLED",
+    )  # fmt: skip
+    # the reason is the practice's own record: not in the patient's message
+    assert reason not in str(dict(cancelled[0]["params"]))
+    history = (await partner.get(url)).json()["statusHistory"]
+    assert [(h["status"], h["reason"]) for h in history] == [
+        ("SCHEDULED", None), ("CANCELLED", reason),
+    ]  # fmt: skip
+    sent = dict(await event_data(pool, account, booked["id"]))
+    assert sent["appointment.rescheduled"]["patientNotified"] is True
+    assert sent["appointment.cancelled"]["patientNotified"] is True
+
+
+async def test_reason_and_notify_patient_are_validated(partner, pool):
+    practice = await build_practice(partner, method=None)
+    booked = await book(partner, practice)
+    url = path(practice, booked["id"])
+    for body, field in [
+        ({"reason": "Asked by phone"}, "reason"),  # a reason explains a status change
+        ({"startTime": "2026-03-09T10:00:00-04:00", "reason": "Asked by phone"}, "reason"),
+        ({"status": "CANCELLED", "reason": ""}, "reason"),
+        ({"status": "CANCELLED", "reason": "x" * 501}, "reason"),
+        ({"status": "CANCELLED", "reason": "nul\x00"}, "reason"),
+        ({"status": "CANCELLED", "reason": 7}, "reason"),
+        ({"status": "CANCELLED", "notifyPatient": "no"}, "notifyPatient"),
+        ({"status": "CANCELLED", "notifyPatient": 0}, "notifyPatient"),
+        ({"status": "CANCELLED", "notifyPatient": None}, "notifyPatient"),
+    ]:
+        r = await partner.put(url, json=body)
+        assert r.status_code == 400, (body, r.text)
+        assert problem_code(r) == "validation_failed"
+        assert r.json()["errors"][0]["field"] == field, (body, r.json())
+    assert as_booked((await partner.get(url)).json()) == booked
+    assert await change_rows(pool, booked["id"]) == []
+    assert await notices(pool, partner.account_id, "appointment_cancelled") == []
+    # a field this operation does not know is ignored, as everywhere in this API
+    r = await partner.put(url, json={"status": "CONFIRMED", "reasonCode": "patient_request"})
+    assert r.status_code == 200 and r.json()["status"] == "CONFIRMED", r.text
+    # an explicit null reason is no reason
+    r = await partner.put(url, json={"status": "NO_SHOW", "reason": None})
+    assert r.status_code == 200 and r.json()["statusHistory"][-1]["reason"] is None, r.text
 
 
 # ------------------------------------------------------------------ the patient's side

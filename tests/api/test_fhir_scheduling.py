@@ -172,10 +172,12 @@ async def test_an_ehr_finds_holds_books_searches_and_cancels(partner, client, po
         "SELECT count(*) FROM webhook_deliveries WHERE endpoint_id = $1", hook["id"]
     )
     assert deliveries == 1
-    partner_view = await partner.get(
-        f"/location/{practice.location_ids[0]}/appointment/{appointment['id']}"
-    )
+    partner_url = f"/location/{practice.location_ids[0]}/appointment/{appointment['id']}"
+    partner_view = await partner.get(partner_url)
     assert partner_view.status_code == 200
+    # booked through the FHIR facade, and the location-appointment list says so
+    assert partner_view.json()["source"] == "FHIR"
+    assert partner_view.json()["statusHistory"][0]["by"] == "partner"
 
     # cancel via $book: the slot is offered again
     cancelled = await operation(
@@ -196,6 +198,11 @@ async def test_an_ehr_finds_holds_books_searches_and_cancels(partner, client, po
         )
     ]
     assert "appointment.cancelled" in types
+    # the comment is the cancellation's reason, on its statusHistory entry
+    history = (await partner.get(partner_url)).json()["statusHistory"]
+    assert [(h["status"], h["reason"]) for h in history] == [
+        ("SCHEDULED", None), ("CANCELLED", "Patient called"),
+    ]  # fmt: skip
     disarmed = await pool.fetch(
         "SELECT status FROM appointment_reminders WHERE appointment_id = $1",
         int(appointment["id"]),

@@ -31,7 +31,7 @@ from app.main import create_app
 from app.notifications.channels import build_channels
 from app.notifications.worker import run_once
 from app.webhooks import dispatcher
-from tests.builders import build_practice
+from tests.builders import build_practice, first_slot
 from tests.conftest import TEST_SECRET_KEY
 from tests.fakes.providers import TWILIO_TOKEN, FakeProviders, provider_settings
 from tests.support import make_partner, running, scratch_database
@@ -64,6 +64,7 @@ PLANTED = [
     "555-0142",
     "555 0142",
     "Mrs. Q has a heart murmur",  # an appointment note
+    "Chest pain since Tuesday",  # a status change's reason
 ]
 
 SENDGRID_SIGNER = ec.generate_private_key(ec.SECP256R1())
@@ -188,16 +189,6 @@ def fake():
     server.close()
 
 
-def slot(practice, start: str) -> dict:
-    return {
-        "appointmentTypeId": practice.appointment_type_id,
-        "locationId": practice.location_ids[0],
-        "practitionerId": practice.practitioner_ids[0],
-        "schedulerConfigId": practice.config_ids[0],
-        "startDateTime": start,
-    }
-
-
 async def latest_code(pool, recipient: str) -> str:
     code = await pool.fetchval(
         "SELECT params->>'code' FROM notifications WHERE recipient = $1"
@@ -298,20 +289,17 @@ async def drive_everything(http, pool, settings, fake, codes, secrets_) -> None:
     assert (await partner.get(f"{proof_path}/patient")).status_code == 404
     assert (await partner.get(proof_path)).status_code == 200
 
-    assert (
-        await partner.post(f"{base}/hold", json=slot(practice, "2026-03-09T09:00:00-04:00"))
-    ).status_code == 201
+    nine = first_slot(practice, "2026-03-09T09:00:00-04:00")
+    assert (await partner.post(f"{base}/hold", json=nine)).status_code == 201
     bad = {"firstName": FIRST, "lastName": LAST, "dateOfBirth": "1931-02-30"}
     assert (await partner.post(f"{base}/patient", json=bad)).status_code == 400
     person = {"firstName": FIRST, "lastName": LAST, "dateOfBirth": DOB}
     r = await partner.post(f"{base}/patient", json=person)
     assert r.status_code == 201, r.text
-    r = await partner.post(f"{base}/appointment", json=slot(practice, "2026-03-09T09:00:00-04:00"))
+    r = await partner.post(f"{base}/appointment", json=nine)
     assert r.status_code == 201, r.text
     appointment = r.json()
-    taken = await partner.post(
-        f"{base}/appointment", json=slot(practice, "2026-03-09T09:00:00-04:00")
-    )
+    taken = await partner.post(f"{base}/appointment", json=nine)
     assert taken.status_code == 409
     assert (await partner.get(f"{proof_path}/patient")).status_code == 200
     where = f"/location/{practice.location_ids[0]}/appointment"
@@ -324,6 +312,10 @@ async def drive_everything(http, pool, settings, fake, codes, secrets_) -> None:
         f"{where}/{appointment['id']}", json={"startTime": "2026-03-09T11:00:00-04:00"}
     )
     assert r.status_code == 200, r.text
+    reason = {"reason": "Chest pain since Tuesday"}
+    r = await partner.put(f"{where}/{appointment['id']}", json={"status": "CONFIRMED", **reason})
+    assert r.status_code == 200, r.text
+    assert (await partner.put(f"{where}/{appointment['id']}", json=reason)).status_code == 400
 
     # ---- the widget flow, same person (matched, not created)
     key = {"X-Widget-Key": practice.publishable_key}
@@ -345,7 +337,7 @@ async def drive_everything(http, pool, settings, fake, codes, secrets_) -> None:
         },
     )
     assert r.status_code == 200, r.text
-    ten = slot(practice, "2026-03-09T10:00:00-04:00")
+    ten = first_slot(practice, "2026-03-09T10:00:00-04:00")
     tick()
     r = await http.post("/widget/v1/attempt/send-code", headers=widget, json={"email": EMAIL})
     assert r.status_code == 200, r.text

@@ -5,26 +5,22 @@ import secrets
 from datetime import UTC, datetime, timedelta
 
 import msgspec
-import pytest
 
 from app.config import Settings
-from app.core import clock
+from app.identity import sms_limits
+from app.identity.sms_limits import SmsCaller
 from app.jobs import run_periodic_once
 from app.notifications.channels import build_channels
 from app.notifications.worker import run_once as deliver
 from app.retention import ERASED, run_retention
 from tests.builders import build_practice
-from tests.support import last_code
+from tests.support import frozen_clock_at, last_code, make_account
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 SLOT = {"startDateTime": "2026-03-09T09:00:00-04:00"}
 
 
-@pytest.fixture(autouse=True)
-def frozen_clock(monkeypatch):
-    current = {"now": NOW}
-    monkeypatch.setattr(clock, "now", lambda: current["now"])
-    return current
+frozen_clock = frozen_clock_at(NOW)
 
 
 async def verified_proof(p, pool, email, *, setting_id=None):
@@ -191,3 +187,44 @@ async def test_the_retention_period_is_configurable(partner, pool, settings, fro
     await run_retention(pool, short, frozen_clock["now"])
     assert await contacts(pool, proof) == (None, None)
     assert isinstance(short, Settings)
+
+
+async def test_sms_budget_counts_go_once_their_day_is_over(pool, settings):
+    """`sms_budget_usage` keeps one row per budget and UTC day; a day's row counts nothing once
+    the day is over. The pass keeps today's and yesterday's (a process whose clock lags may
+    still spend yesterday's) and deletes every older one; today's count is untouched, so the
+    budget still refuses what it refused before."""
+    account = await make_account(pool)
+    setting_id = 2**62 + account  # budgets have no foreign key: an id no setting has
+    setting = (setting_id, 2)
+    caller = SmsCaller(account_daily_cap=100)
+    today = datetime(2026, 5, 20, 15, 0, tzinfo=UTC)
+
+    async def spend(at):
+        async with pool.acquire() as conn:
+            return await sms_limits.spend(conn, account, setting, caller, at)
+
+    for days in (40, 3, 2, 1, 0, 0):
+        assert await spend(today - timedelta(days=days)) is None
+    assert await spend(today) is not None  # the setting's 2 a day are spent
+
+    async def days_kept():
+        rows = await pool.fetch(
+            "SELECT scope, day FROM sms_budget_usage WHERE (scope, scope_id) IN"
+            " (('account', $1), ('setting', $2)) ORDER BY scope, day",
+            account,
+            setting_id,
+        )
+        return [(r["scope"], (today.date() - r["day"]).days) for r in rows]
+
+    assert await days_kept() == [
+        ("account", 40), ("account", 3), ("account", 2), ("account", 1), ("account", 0),
+        ("setting", 40), ("setting", 3), ("setting", 2), ("setting", 1), ("setting", 0),
+    ]  # fmt: skip
+    done = await run_retention(pool, settings, today)
+    assert done["smsBudgetsPruned"] >= 6
+    assert await days_kept() == [
+        ("account", 1), ("account", 0), ("setting", 1), ("setting", 0),
+    ]  # fmt: skip
+    assert await spend(today) is not None  # today's count is intact
+    assert (await run_retention(pool, settings, today))["smsBudgetsPruned"] == 0

@@ -9,7 +9,8 @@ import pytest
 
 from app.core import clock
 from app.waitlist.matcher import MAX_CASCADE_DEPTH, MAX_REOFFER_ROUNDS
-from tests.support import Partner, problem_code
+from tests.builders import first_slot
+from tests.support import frozen_clock_at, partner_calls_below_500, problem_code
 from tests.waitlist_helpers import (
     cancel,
     make_patient,
@@ -26,28 +27,27 @@ MON_9 = "2026-03-09T09:00:00-04:00"  # EDT from 2026-03-08
 DAY_START, DAY_END = "2026-03-09T00:00:00-04:00", "2026-03-10T00:00:00-04:00"
 
 
-@pytest.fixture(autouse=True)
-def frozen_clock(monkeypatch):
-    current = {"now": NOW}
-    monkeypatch.setattr(clock, "now", lambda: current["now"])
-    return current
-
-
-@pytest.fixture(autouse=True)
-def never_a_5xx(monkeypatch):
-    original = Partner.request
-
-    async def checked(self, method, path, **kw):
-        response = await original(self, method, path, **kw)
-        assert response.status_code < 500, (method, path, response.text)
-        return response
-
-    monkeypatch.setattr(Partner, "request", checked)
+frozen_clock = frozen_clock_at(NOW)
+never_a_5xx = partner_calls_below_500()
 
 
 async def drain(pool, settings):
     """Match everything pending (other tests' openings included) at the frozen time."""
     await match(pool, settings, clock.now())
+
+
+async def one_offer_of_monday_9(partner, client, pool, settings):
+    """A waitlist practice whose Monday 9:00 was booked, then cancelled, and offered to the one
+    patient waiting for that day: (practice, the offer)."""
+    practice = await waitlist_practice(partner)
+    await drain(pool, settings)  # the new schedule's own opening
+    booked, _ = await widget_book(client, practice, MON_9, "gone@example.com")
+    patient = await make_patient(pool, partner.account_id, "a@x.io")
+    await window_entry(practice, patient, DAY_START, DAY_END)
+    await cancel(practice, booked["id"])
+    await drain(pool, settings)
+    (offer,) = await offers(pool, partner.account_id)
+    return practice, offer
 
 
 async def test_a_cancel_offers_the_slot_to_the_oldest_matching_entries_only(
@@ -128,6 +128,17 @@ async def test_twenty_concurrent_claims_one_winner(partner, client, pool, settin
     winner = next(a for a in answers if a.status_code == 201).json()
     assert winner["appointment"]["startDateTime"] == MON_9
     assert winner["manageUrl"].startswith("http://127.0.0.1:8000/widget/v1/frame#manage=mg_")
+    # the partner sees how it was booked: a patient claiming a waitlist offer
+    at_location = f"/location/{practice.location_ids[0]}/appointment"
+    shown = (await partner.get(f"{at_location}/{winner['appointment']['id']}")).json()
+    assert (shown["source"], shown["statusHistory"][0]["by"]) == ("WAITLIST", "patient")
+    created = await pool.fetchval(
+        "SELECT data FROM events WHERE account_id = $1 AND type = 'appointment.created'"
+        " AND (data->>'appointmentId')::bigint = $2",
+        account,
+        winner["appointment"]["id"],
+    )
+    assert created["source"] == "WAITLIST"
     states = await pool.fetch(
         "SELECT status, count(*) FROM waitlist_entries WHERE account_id = $1 GROUP BY status",
         account,
@@ -144,21 +155,14 @@ async def test_twenty_concurrent_claims_one_winner(partner, client, pool, settin
 
 
 async def test_one_link_claimed_five_times_at_once_books_once(partner, client, pool, settings):
-    practice = await waitlist_practice(partner)
-    await drain(pool, settings)  # the new schedule's own opening
-    account = partner.account_id
-    booked, _ = await widget_book(client, practice, MON_9, "gone@example.com")
-    await window_entry(practice, await make_patient(pool, account, "a@x.io"), DAY_START, DAY_END)
-    await cancel(practice, booked["id"])
-    await drain(pool, settings)
-    (offer,) = await offers(pool, account)
+    _, offer = await one_offer_of_monday_9(partner, client, pool, settings)
     answers = await asyncio.gather(
         *(client.post(f"/widget/v1/offer/{offer['token']}/claim") for _ in range(5))
     )
     assert sorted(a.status_code for a in answers) == [201, 409, 409, 409, 409]
     live = await pool.fetchval(
         "SELECT count(*) FROM appointments WHERE account_id = $1 AND status = 'SCHEDULED'",
-        account,
+        partner.account_id,
     )
     assert live == 1
 
@@ -199,6 +203,8 @@ async def test_earlier_claim_moves_the_appointment_and_its_old_time_is_offered(
     moved = claimed.json()["appointment"]
     assert moved["id"] == mine["id"] and moved["startDateTime"] == MON_9
     assert "manageUrl" not in claimed.json()  # the patient's link is unchanged
+    at_location = f"/location/{practice.location_ids[0]}/appointment/{mine['id']}"
+    assert (await partner.get(at_location)).json()["source"] == "SELF_SCHEDULING"  # moved only
     rescheduled = await pool.fetchval(
         "SELECT count(*) FROM notifications WHERE account_id = $1"
         " AND purpose = 'appointment_rescheduled' AND recipient = 'me@x.io'",
@@ -327,14 +333,7 @@ async def test_cancelling_the_appointment_ends_its_earlier_request(partner, clie
 
 
 async def test_a_slot_booked_by_someone_else_first_is_taken(partner, client, pool, settings):
-    practice = await waitlist_practice(partner)
-    await drain(pool, settings)  # the new schedule's own opening
-    account = partner.account_id
-    booked, _ = await widget_book(client, practice, MON_9, "gone@example.com")
-    await window_entry(practice, await make_patient(pool, account, "a@x.io"), DAY_START, DAY_END)
-    await cancel(practice, booked["id"])
-    await drain(pool, settings)
-    (offer,) = await offers(pool, account)
+    practice, offer = await one_offer_of_monday_9(partner, client, pool, settings)
     await widget_book(client, practice, MON_9, "quicker@example.com")
     lost = await client.post(f"/widget/v1/offer/{offer['token']}/claim")
     assert lost.status_code == 409 and problem_code(lost) == "offer_taken"
@@ -378,13 +377,7 @@ async def test_new_capacity_and_expired_holds_open_slots(
     hold = await client.post(
         "/widget/v1/attempt/hold",
         headers=headers,
-        json={
-            "appointmentTypeId": practice.appointment_type_id,
-            "locationId": practice.location_ids[0],
-            "practitionerId": practice.practitioner_ids[0],
-            "schedulerConfigId": practice.config_ids[0],
-            "startDateTime": f"{saturday}T10:30:00-04:00",
-        },
+        json=first_slot(practice, f"{saturday}T10:30:00-04:00"),
     )
     assert hold.status_code == 201, hold.text
     frozen_clock["now"] += timedelta(minutes=15)

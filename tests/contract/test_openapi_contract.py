@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import ast
+import itertools
 import json
 import os
 import re
@@ -87,6 +88,26 @@ def test_every_operation_is_named_and_described(document):
         assert description.strip(), f"{where}: give its handler description='one line'"
     assert len(seen) == len(set(seen)), "operationIds must be unique"
     assert all(re.fullmatch(r"[a-z][A-Za-z0-9]*(_1)?", name) for name in seen), seen
+
+
+# the conventional names of the health probes; every other id says what it does to what
+PROBES = {"healthz", "readyz"}
+
+
+def test_operation_ids_are_descriptive_and_distinct_in_every_sdk(document):
+    """An SDK generated from the document names its methods after the operation ids: `add`,
+    `remove` or `stats` say nothing next to sixty other methods. Every id has at least two
+    words (a verb or area and its object: `createWaitlistEntry`, `reminderStats`), never the
+    same word twice in a row (`widgetConfirmConfirmPage`), and stays distinct once a generator
+    turns it into snake_case or drops its case."""
+    seen = [op["operationId"] for _, _, op in operations(document)]
+    for name in seen:
+        words = re.findall(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])", name.removesuffix("_1"))
+        assert name in PROBES or len(words) >= 2, f"{name}: say what it acts on"
+        assert all(a.lower() != b.lower() for a, b in itertools.pairwise(words)), name
+    snake = [re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower() for name in seen]
+    assert len(set(snake)) == len(seen), "operationIds collide in snake_case"
+    assert len({name.lower() for name in seen}) == len(seen), "operationIds differ only in case"
 
 
 def test_lobbie_operation_ids_and_camel_case_path_parameters(document):
