@@ -72,6 +72,15 @@ async def window_entry(
 
 
 async def widget_book(
+    client: httpx.AsyncClient, practice: Practice, start: str, email: str, **kw: Any
+) -> tuple[dict[str, Any], str]:
+    """Book through the widget (a setting without verification): (appointment, manage
+    token). `kw`: `widget_booking`'s."""
+    booked = await widget_booking(client, practice, start, email, **kw)
+    return booked["appointment"], booked["manageToken"]
+
+
+async def widget_booking(
     client: httpx.AsyncClient,
     practice: Practice,
     start: str,
@@ -79,9 +88,9 @@ async def widget_book(
     *,
     practitioner: int = 0,
     phone: str | None = None,
-) -> tuple[dict[str, Any], str]:
-    """Book through the widget (a setting without verification): (appointment, manage
-    token)."""
+) -> dict[str, Any]:
+    """`widget_book`'s whole answer: the appointment, its manage token and link, and whether
+    an earlier time may be asked."""
     headers = {"X-Widget-Key": practice.publishable_key}
     started = await client.post("/widget/v1/attempt", headers=headers)
     assert started.status_code == 201, started.text
@@ -98,7 +107,7 @@ async def widget_book(
         json=first_slot(practice, start, practitioner),
     )
     assert booked.status_code == 201, booked.text
-    return booked.json()["appointment"], booked.json()["manageToken"]
+    return booked.json()
 
 
 async def cancel(practice: Practice, appointment_id: int) -> None:

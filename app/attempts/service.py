@@ -341,6 +341,8 @@ async def hold(
 class Booked(msgspec.Struct, frozen=True):
     appointment: Row
     manage_token: str
+    # the setting keeps a waitlist: the patient may ask for an earlier time right away
+    can_ask_earlier: bool = False
 
 
 async def book(
@@ -394,7 +396,11 @@ async def book(
             appointment_id=appointment_id,
             location_id=req.location_id,
         )
-        return Booked(await appointment_store.get(conn, account_id, appointment_id), token)
+        return Booked(
+            await appointment_store.get(conn, account_id, appointment_id),
+            token,
+            can_ask_earlier=setting["waitlist"]["enabled"],
+        )
 
 
 async def abandon_idle(pool: asyncpg.Pool, idle: timedelta, now: datetime, batch: int = 200) -> int:

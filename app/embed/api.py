@@ -412,7 +412,7 @@ class WidgetController(Controller):
         "/attempt/appointment",
         security=WIDGET_ATTEMPT,
         opt=audit("appointment", "create", "response:appointment.id"),
-        summary="Book; returns the manage link",
+        summary="Book; returns the manage link and whether an earlier time may be asked",
     )
     async def book(
         self, request: Request, pool: DbPool, data: JSONBody[appointment_schemas.SlotRequest]
@@ -431,6 +431,7 @@ class WidgetController(Controller):
             appointment=booking.to_appointment(booked.appointment),
             manage_token=booked.manage_token,
             manage_url=manage_url(settings.public_url, booked.manage_token, session.attempt.locale),
+            can_ask_earlier=booked.can_ask_earlier,
         )
 
 

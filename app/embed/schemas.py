@@ -152,6 +152,9 @@ class Booked(Schema):
     appointment: Appointment
     manage_token: str
     manage_url: str
+    # the setting keeps a waitlist: `POST /widget/v1/manage/{manageToken}/earlier` may be asked
+    # at once (the confirmation step offers it, as the manage page does: docs/waitlist.md)
+    can_ask_earlier: bool
 
 
 class ManagedAppointment(Schema):

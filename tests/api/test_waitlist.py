@@ -18,6 +18,7 @@ from tests.waitlist_helpers import (
     offers,
     waitlist_practice,
     widget_book,
+    widget_booking,
     window_entry,
 )
 
@@ -491,6 +492,33 @@ async def test_waitlist_disabled_or_closed(partner, client, pool):
     )
     assert late.status_code == 400 and problem_code(late) == "validation_failed"
     assert (await client.post("/widget/v1/manage/mg_nope/earlier", json={})).status_code == 404
+
+
+async def test_the_booking_answer_says_whether_an_earlier_time_may_be_asked(partner, client, pool):
+    """The widget's confirmation step offers the earlier-time request straight from the
+    booking's answer: its manage token and `canAskEarlier` (as the manage page has it)."""
+    practice = await waitlist_practice(partner)
+    booked = await widget_booking(client, practice, "2026-03-09T11:00:00-04:00", "now@x.io")
+    assert booked["canAskEarlier"] is True
+    link = booked["manageToken"]
+    shown = (await client.get(f"/widget/v1/manage/{link}")).json()
+    assert (shown["canAskEarlier"], shown["earlierRequested"]) == (True, False)
+    for status in (201, 200):  # asked from the confirmation, then again: one entry
+        r = await client.post(f"/widget/v1/manage/{link}/earlier", json={"lang": "es"})
+        assert r.status_code == status, r.text
+    entries = await pool.fetch(
+        "SELECT kind, appointment_id, locale FROM waitlist_entries WHERE account_id = $1",
+        partner.account_id,
+    )
+    assert [tuple(e) for e in entries] == [("EARLIER", booked["appointment"]["id"], "es")]
+
+    await partner.put(
+        f"/self-scheduling/setting/{practice.setting_id}", json={"waitlist": {"enabled": False}}
+    )
+    later = await widget_booking(client, practice, "2026-03-09T10:00:00-04:00", "off@x.io")
+    assert later["canAskEarlier"] is False
+    schema = (await partner.http.get("/schema/openapi.json")).json()["components"]["schemas"]
+    assert "canAskEarlier" in schema["Booked"]["required"]
 
 
 async def test_a_matcher_that_dies_mid_pass_loses_nothing_and_offers_once(

@@ -11,7 +11,14 @@ import pytest
 from app.core import clock
 from app.waitlist.entries import MAX_ACTIVE_PER_PATIENT, MAX_JOINS_PER_ORIGIN_PER_HOUR
 from tests.support import last_code, problem_code
-from tests.waitlist_helpers import make_patient, waitlist_practice, widget_book, window_entry
+from tests.waitlist_helpers import (
+    cancel,
+    make_patient,
+    waitlist_practice,
+    widget_book,
+    widget_booking,
+    window_entry,
+)
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 DAY_START, DAY_END = "2026-03-09T00:00:00-04:00", "2026-03-10T00:00:00-04:00"
@@ -44,6 +51,61 @@ async def test_earlier_requests_spammed_from_one_link_make_one_entry(partner, cl
         "SELECT count(*) FROM waitlist_entries WHERE account_id = $1", partner.account_id
     )
     assert count == 1
+
+
+async def test_only_an_appointments_own_manage_token_asks_earlier_for_it(partner, client, pool):
+    """The earlier-time request (manage page, widget confirmation) is authorized by the manage
+    token alone: a guessed, altered or borrowed token is 404 and writes nothing, and no body
+    can point a good token at another patient's appointment."""
+    practice = await waitlist_practice(partner)
+    mine = await widget_booking(client, practice, "2026-03-09T11:00:00-04:00", "mine@x.io")
+    theirs = await widget_booking(client, practice, "2026-03-09T10:00:00-04:00", "them@x.io")
+    token = mine["manageToken"]
+    stored = await pool.fetchval(
+        "SELECT manage_token_hash FROM appointments WHERE id = $1", mine["appointment"]["id"]
+    )
+    guesses = [f"mg_{secrets.token_urlsafe(24)}" for _ in range(10)]
+    guesses += [
+        token[:-1] + ("A" if token[-1] != "A" else "B"),  # one character off
+        token[:-1],
+        token + "x",
+        token.upper(),
+        token.removeprefix("mg_"),
+        stored,  # the keyed hash the database keeps is not a token
+        f"at_{secrets.token_urlsafe(24)}",
+        f"of_{secrets.token_urlsafe(24)}",
+        "mg_",
+        "mg_%00",
+        "mg_" + "a" * 200,
+    ]
+
+    async def asked_for() -> list[int]:
+        return [
+            row["appointment_id"]
+            for row in await pool.fetch(
+                "SELECT appointment_id FROM waitlist_entries WHERE account_id = $1",
+                partner.account_id,
+            )
+        ]
+
+    for guess in guesses:
+        r = await client.post(f"/widget/v1/manage/{guess}/earlier", json={})
+        assert r.status_code == 404 and problem_code(r) == "not_found", guess
+    assert await asked_for() == []
+
+    # my token, naming their appointment in the body: the body cannot choose the appointment
+    r = await client.post(
+        f"/widget/v1/manage/{token}/earlier",
+        json={"appointmentId": theirs["appointment"]["id"], "lang": "es"},
+    )
+    assert r.status_code == 201, r.text  # unknown members are ignored
+    assert await asked_for() == [mine["appointment"]["id"]]
+
+    # a token whose appointment was cancelled asks for nothing
+    await cancel(practice, theirs["appointment"]["id"])
+    r = await client.post(f"/widget/v1/manage/{theirs['manageToken']}/earlier", json={})
+    assert r.status_code == 409 and problem_code(r) == "not_reschedulable", r.text
+    assert await asked_for() == [mine["appointment"]["id"]]
 
 
 async def test_one_patient_holds_a_bounded_number_of_entries(partner, pool):

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
 import time
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -94,6 +96,113 @@ def to_contact_step(page: Any, server: Server) -> Any:
     frame.locator(".sp-time").first.click()
     frame.get_by_role("heading", name="Confirm your email").wait_for()
     return frame
+
+
+SIZES = {1280: {"width": 1280, "height": 900}, 320: {"width": 320, "height": 640}}
+
+
+def step(frame: Any, name: str) -> Any:
+    section = frame.locator(f'section[data-step="{name}"]')
+    section.wait_for()
+    return section
+
+
+def no_axe_violations(target: Any, where: str) -> None:
+    found = axe_violations(target)
+    assert not found, f"{where}: {json.dumps(found, indent=1)}"
+
+
+def no_overflow(frame: Any) -> None:
+    width = frame.evaluate(
+        "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    )
+    assert width <= 0, f"horizontal overflow of {width}px"
+
+
+def open_widget(page: Any, server: Server, lang: str) -> Any:
+    page.goto(f"{server.url}/demo" + ("?lang=es" if lang == "es" else ""))
+    frame = widget_frame(page)
+    page.wait_for_function(READY_JS)
+    return frame
+
+
+def to_times(frame: Any, *, location_index: int = 0) -> None:
+    step(frame, "service")
+    frame.locator("#sp-type input").first.check()
+    frame.locator("#sp-loc input").nth(location_index).check()
+    frame.locator('section[data-step="service"] button[type="submit"]').click()
+    step(frame, "time")
+    frame.locator(".sp-time").first.wait_for()
+
+
+def pick_time(frame: Any, index: int) -> str:
+    """Each test its own time (holds of other tests' attempts last 10 minutes); its label."""
+    times = frame.locator(".sp-time")
+    chosen = times.nth(index % times.count())
+    label = chosen.inner_text()
+    chosen.click()
+    return label
+
+
+def send_code(frame: Any, server: Server, email: str) -> str:
+    frame.locator("#sp-contact").fill(email)
+    sent = time.time() - 0.05  # not a code written just before (the same address may have one)
+    frame.locator('#sp-contact ~ * , form button[type="submit"]').last.click()
+    frame.locator("#sp-code").wait_for()
+    return server.code_for(email, newer_than=sent)
+
+
+def enter_code(frame: Any, code: str) -> None:
+    frame.locator("#sp-code").fill(code)
+    frame.locator('#sp-code-area button[type="submit"]').click()
+
+
+def wrong(code: str) -> str:
+    return f"{(int(code) + 1) % 1_000_000:06d}"
+
+
+def fill_patient(frame: Any, first="Pat", last="Quintero", dob=("7", "31", "1985")) -> None:
+    frame.locator("#sp-first").fill(first)
+    frame.locator("#sp-last").fill(last)
+    for part, value in zip(("m", "d", "y"), dob, strict=True):
+        frame.locator(f"#sp-dob-{part}").fill(value)
+    frame.locator('section[data-step="patient"] button[type="submit"]').click()
+
+
+def book_in_widget(page: Any, server: Server, lang: str, email: str, *, time_index: int) -> Any:
+    """Book the demo's first type and location in the widget with the mouse, the
+    `time_index`-th time of the first open day; returns the frame on the confirmation step."""
+    frame = open_widget(page, server, lang)
+    to_times(frame)
+    pick_time(frame, time_index)
+    enter_code(frame, send_code(frame, server, email))
+    step(frame, "patient")
+    fill_patient(frame)
+    step(frame, "review")
+    frame.locator('section[data-step="review"] .sp-actions .sp-btn').first.click()
+    step(frame, "confirmation")
+    return frame
+
+
+FOCUSED_JS = """() => { const a = document.activeElement;
+  return { inFrame: document.hasFocus(), id: a.id, name: a.getAttribute('name'),
+    tag: a.tagName.toLowerCase(), text: (a.textContent || '').trim(), cls: a.className || '',
+    day: a.dataset.day, tabindex: a.getAttribute('tabindex') }; }"""
+
+
+def focused(frame: Any) -> dict[str, Any]:
+    """What has the keyboard's focus in `frame` (and whether the frame has it at all)."""
+    return frame.evaluate(FOCUSED_JS)
+
+
+def tab_to(page: Any, frame: Any, wanted: Callable[[dict[str, Any]], bool], limit: int = 80):
+    """Press Tab until the focused element of `frame` is `wanted` (tested on `focused`)."""
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        now = focused(frame)
+        if now["inFrame"] and wanted(now):
+            return now
+    raise AssertionError("never reached by Tab")
 
 
 AXE = ROOT / "widget" / "node_modules" / "axe-core" / "axe.min.js"

@@ -10,7 +10,15 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from tests.browser.flows import READY_JS, heading_focused, normalise, widget_frame
+from tests.browser.flows import (
+    READY_JS,
+    focused,
+    heading_focused,
+    no_overflow,
+    normalise,
+    tab_to,
+    widget_frame,
+)
 from tests.browser.harness import Server, Shots, needs_browser, unique_email
 
 pytestmark = needs_browser
@@ -168,57 +176,35 @@ def test_book_by_keyboard_only_at_320px(
     frame = widget_frame(page)
     page.wait_for_function(READY_JS)
 
-    def active() -> dict[str, Any]:
-        return frame.evaluate(
-            """() => { const a = document.activeElement;
-              return { inFrame: document.hasFocus(), id: a.id, name: a.getAttribute('name'),
-                text: (a.textContent || '').trim(), cls: a.className || '', day: a.dataset.day,
-                tabindex: a.getAttribute('tabindex') }; }"""
-        )
-
-    def tab_to(wanted, limit: int = 80) -> dict[str, Any]:
-        for _ in range(limit):
-            keys.press("Tab")
-            now = active()
-            if now["inFrame"] and wanted(now):
-                return now
-        raise AssertionError("never reached by Tab")
-
-    def fits() -> None:
-        width = frame.evaluate(
-            "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
-        )
-        assert width <= 0, f"horizontal overflow of {width}px at 320 px"
-
-    fits()
+    no_overflow(frame)
     shots(page, "service")
-    tab_to(lambda a: a["name"] == "type")
+    tab_to(page, frame, lambda a: a["name"] == "type")
     keys.press("ArrowDown")  # radios: the arrow selects "Follow-up"
     assert frame.get_by_label("Follow-up").is_checked()
-    tab_to(lambda a: a["name"] == "loc")
+    tab_to(page, frame, lambda a: a["name"] == "loc")
     keys.press("Space")
     assert frame.get_by_label("Riverside Family Health - Brooklyn").is_checked()
-    tab_to(lambda a: a["text"] == "Continue")
+    tab_to(page, frame, lambda a: a["text"] == "Continue")
     keys.press("Enter")
 
     heading_focused(frame, "Choose a date and time")
     frame.locator(".sp-day.sp-open").first.wait_for()
-    fits()
-    start = tab_to(lambda a: "sp-day" in a["cls"])
+    no_overflow(frame)
+    start = tab_to(page, frame, lambda a: "sp-day" in a["cls"])
     assert start["tabindex"] == "0" and "sp-open" in start["cls"]
     keys.press("ArrowRight")
-    assert active()["day"] != start["day"]
+    assert focused(frame)["day"] != start["day"]
     keys.press("ArrowLeft")
-    assert active()["day"] == start["day"]
+    assert focused(frame)["day"] == start["day"]
     keys.press("Enter")
     frame.locator(".sp-time").first.wait_for()
     shots(page, "calendar and times")
-    chosen = tab_to(lambda a: "sp-time" in a["cls"])
+    chosen = tab_to(page, frame, lambda a: "sp-time" in a["cls"])
     keys.press("Enter")
 
     heading_focused(frame, "Confirm your email")
-    fits()
-    tab_to(lambda a: a["id"] == "sp-contact")
+    no_overflow(frame)
+    tab_to(page, frame, lambda a: a["id"] == "sp-contact")
     keys.type(email)
     sent = time.time() - 1
     keys.press("Enter")
@@ -228,8 +214,8 @@ def test_book_by_keyboard_only_at_320px(
     keys.press("Enter")
 
     heading_focused(frame, "About you")
-    fits()
-    tab_to(lambda a: a["id"] == "sp-first")
+    no_overflow(frame)
+    tab_to(page, frame, lambda a: a["id"] == "sp-first")
     keys.type("Kay")
     keys.press("Tab")
     keys.type("Board")
@@ -240,16 +226,16 @@ def test_book_by_keyboard_only_at_320px(
     keys.press("Enter")
 
     heading_focused(frame, "Review and book")
-    fits()
+    no_overflow(frame)
     assert normalise(chosen["text"]) in normalise(frame.locator(".sp-details").inner_text())
     shots(page, "review")
-    tab_to(lambda a: a["text"] == "Book appointment")
+    tab_to(page, frame, lambda a: a["text"] == "Book appointment")
     keys.press("Enter")
 
     heading_focused(frame, "You're booked")
-    fits()
+    no_overflow(frame)
     shots(page, "confirmation")
-    tab_to(lambda a: a["text"] == "Add to calendar (.ics)")
+    tab_to(page, frame, lambda a: a["text"] == "Add to calendar (.ics)")
     posted, _ = host_events(page)
     booked = next(e for e in posted if e["type"] == "slotproof:booked")
     row = appointment_row(server, booked["appointmentId"])

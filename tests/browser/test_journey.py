@@ -9,87 +9,32 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
-from tests.browser.flows import READY_JS, axe_violations, book_via_api, normalise, widget_frame
+from tests.browser.flows import (
+    SIZES,
+    book_via_api,
+    enter_code,
+    fill_patient,
+    no_axe_violations,
+    no_overflow,
+    normalise,
+    open_widget,
+    pick_time,
+    send_code,
+    step,
+    to_times,
+    widget_frame,
+    wrong,
+)
 from tests.browser.harness import ARTIFACTS, Server, Shots, needs_browser, unique_email
 
 pytestmark = needs_browser
 
 SCREENS = ARTIFACTS.parent / "screens"
-SIZES = {1280: {"width": 1280, "height": 900}, 320: {"width": 320, "height": 640}}
-
-
-def step(frame: Any, name: str) -> Any:
-    section = frame.locator(f'section[data-step="{name}"]')
-    section.wait_for()
-    return section
-
-
-def no_axe_violations(target: Any, where: str) -> None:
-    found = axe_violations(target)
-    assert not found, f"{where}: {json.dumps(found, indent=1)}"
-
-
-def no_overflow(frame: Any) -> None:
-    width = frame.evaluate(
-        "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
-    )
-    assert width <= 0, f"horizontal overflow of {width}px"
-
-
-def open_widget(page: Any, server: Server, lang: str) -> Any:
-    page.goto(f"{server.url}/demo" + ("?lang=es" if lang == "es" else ""))
-    frame = widget_frame(page)
-    page.wait_for_function(READY_JS)
-    return frame
-
-
-def to_times(frame: Any, *, location_index: int = 0) -> None:
-    step(frame, "service")
-    frame.locator("#sp-type input").first.check()
-    frame.locator("#sp-loc input").nth(location_index).check()
-    frame.locator('section[data-step="service"] button[type="submit"]').click()
-    step(frame, "time")
-    frame.locator(".sp-time").first.wait_for()
-
-
-def pick_time(frame: Any, index: int) -> str:
-    """Each test its own time (holds of other tests' attempts last 10 minutes); its label."""
-    times = frame.locator(".sp-time")
-    chosen = times.nth(index % times.count())
-    label = chosen.inner_text()
-    chosen.click()
-    return label
-
-
-def send_code(frame: Any, server: Server, email: str) -> str:
-    frame.locator("#sp-contact").fill(email)
-    sent = time.time() - 0.05  # not a code written just before (the same address may have one)
-    frame.locator('#sp-contact ~ * , form button[type="submit"]').last.click()
-    frame.locator("#sp-code").wait_for()
-    return server.code_for(email, newer_than=sent)
-
-
-def enter_code(frame: Any, code: str) -> None:
-    frame.locator("#sp-code").fill(code)
-    frame.locator('#sp-code-area button[type="submit"]').click()
-
-
-def wrong(code: str) -> str:
-    return f"{(int(code) + 1) % 1_000_000:06d}"
-
-
-def fill_patient(frame: Any, first="Pat", last="Quintero", dob=("7", "31", "1985")) -> None:
-    frame.locator("#sp-first").fill(first)
-    frame.locator("#sp-last").fill(last)
-    for part, value in zip(("m", "d", "y"), dob, strict=True):
-        frame.locator(f"#sp-dob-{part}").fill(value)
-    frame.locator('section[data-step="patient"] button[type="submit"]').click()
 
 
 @pytest.mark.parametrize("width", [1280, 320])

@@ -1,20 +1,31 @@
-"""The waitlist as a patient sees it, in English and Spanish, axe-clean: the manage page's
-"earlier time" request, then — after another patient cancels an earlier time, matched by the
-server's own background loop — the offer link from the message, claimed with one button."""
+"""The waitlist as a patient sees it, in English and Spanish, axe-clean: the "earlier time"
+request on the widget's confirmation step (by keyboard, at 1280 and 320 px) and on the manage
+page, then — after another patient cancels an earlier time, matched by the server's own
+background loop — the offer link from the message, claimed with one button."""
 
 from __future__ import annotations
 
 import json
 import re
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.browser.flows import axe_violations
-from tests.browser.harness import Server, needs_browser, unique_email
+from app.embed.assets import FILES
+from tests.browser.flows import (
+    SIZES,
+    book_in_widget,
+    book_via_api,
+    focused,
+    no_axe_violations,
+    no_overflow,
+    tab_to,
+)
+from tests.browser.harness import Server, Shots, needs_browser, unique_email
 
 pytestmark = needs_browser
 
@@ -24,11 +35,6 @@ TITLES = {
     "es": ("Pedir una hora más temprana", "Se liberó un horario para usted",
            "Cambiar mi cita a esta hora", "Su cita ha cambiado"),
 }  # fmt: skip
-
-
-def no_axe_violations(target: Any, where: str) -> None:
-    found = axe_violations(target)
-    assert not found, f"{where}: {json.dumps(found, indent=1)}"
 
 
 def partner(server: Server) -> httpx.Client:
@@ -46,6 +52,18 @@ def partner(server: Server) -> httpx.Client:
         headers={"Authorization": f"Bearer {token}"},
         timeout=15,
     )
+
+
+@pytest.fixture
+def waitlist_on(server: Server) -> Iterator[None]:
+    """The demo setting keeps a waitlist (one offer per freed slot) for one test."""
+    with partner(server) as p:
+        path = f"/self-scheduling/setting/{server.demo['settingId']}"
+        before = p.get(path).raise_for_status().json()["waitlist"]
+        r = p.put(path, json={"waitlist": {"enabled": True, "offersPerSlot": 1}})
+        assert r.status_code == 200, r.text
+        yield
+        p.put(path, json={"waitlist": before}).raise_for_status()
 
 
 def book(server: Server, email: str, *, practitioner: int | None, before: str | None) -> dict:
@@ -119,15 +137,9 @@ def offer_link(server: Server, to: str, timeout: float = 60.0) -> str:
 
 @pytest.mark.parametrize("lang", ["en", "es"])
 def test_earlier_request_then_the_offer_link_moves_the_appointment(
-    server: Server, new_page: Any, lang: str, problems: list
+    server: Server, new_page: Any, lang: str, problems: list, waitlist_on: None
 ) -> None:
     ask, offered, take, moved = TITLES[lang]
-    with partner(server) as p:
-        r = p.put(
-            f"/self-scheduling/setting/{server.demo['settingId']}",
-            json={"waitlist": {"enabled": True, "offersPerSlot": 1}},
-        )
-        assert r.status_code == 200, r.text
     my_email = unique_email()
     mine = book(server, my_email, practitioner=None, before=None)
     doctor = mine["appointment"]["practitionerId"]
@@ -170,3 +182,85 @@ def test_a_guessed_offer_link_says_so(server: Server, page: Any) -> None:
     page.goto(f"{server.url}/widget/v1/frame#offer=of_not-a-real-token")
     page.get_by_role("heading", name="Offer not found").wait_for()
     no_axe_violations(page, "unknown offer")
+
+
+@pytest.mark.parametrize("lang", ["en", "es"])
+def test_the_confirmation_step_asks_for_an_earlier_time_by_keyboard(
+    server: Server, new_page: Any, lang: str, shots: Shots, problems: list, waitlist_on: None
+) -> None:
+    ask = TITLES[lang][0]
+    asked = FILES.strings()[lang]["earlierOn"]
+    page = new_page(viewport=SIZES[1280], locale="es-US" if lang == "es" else "en-US")
+    frame = book_in_widget(page, server, lang, unique_email(), time_index=11 + (lang == "es"))
+    booked = page.evaluate(
+        "() => window.__slotproofEvents.find(e => e.type === 'slotproof:booked').appointmentId"
+    )
+    manage_url = frame.locator("#sp-manage-link").get_attribute("href")
+    token = manage_url.split("#manage=")[1]
+    frame.wait_for_function("() => document.activeElement.id === 'sp-title'")
+
+    def looks_right(width: int, label: str) -> None:
+        page.set_viewport_size(SIZES[width])
+        frame.wait_for_function(f"() => window.innerWidth <= {width}")
+        no_overflow(frame)
+        no_axe_violations(frame, f"{lang} {width} confirmation: {label}")
+        shots(page, f"{label} {width}")
+
+    looks_right(1280, "confirmation")
+    looks_right(320, "confirmation")
+    # the keyboard alone, from the heading that has the focus: Tab to the button, Enter
+    button = tab_to(page, frame, lambda a: a["tag"] == "button", limit=10)
+    assert button["text"] == ask
+    page.keyboard.press("Enter")
+    frame.locator(".sp-earlier .sp-note").wait_for()
+    assert frame.get_by_role("button", name=ask).count() == 0
+    assert (focused(frame)["cls"], focused(frame)["text"]) == ("sp-note", asked)
+    looks_right(320, "earlier asked")
+    looks_right(1280, "earlier asked")
+
+    entries = server.db(
+        "SELECT id, kind, locale, status FROM waitlist_entries WHERE appointment_id = $1", booked
+    )
+    assert [tuple(e)[1:] for e in entries] == [("EARLIER", lang, "ACTIVE")]
+    # asking again (the manage link, another tab) is the same request, not a second entry
+    again = httpx.post(f"{server.url}/widget/v1/manage/{token}/earlier", json={"lang": lang})
+    assert again.status_code == 200 and again.json()["waitlistEntryId"] == entries[0]["id"]
+    page.goto(manage_url)
+    page.locator(".sp-earlier .sp-note").wait_for()
+    assert page.get_by_role("button", name=ask).count() == 0
+    count = "SELECT count(*) FROM waitlist_entries WHERE appointment_id = $1"
+    assert server.db(count, booked)[0][0] == 1
+
+    # cancelled, its request ends: no offer of a later test goes to this one
+    cancelled = httpx.post(f"{server.url}/widget/v1/manage/{token}/cancel")
+    assert cancelled.status_code == 200, cancelled.text
+    assert not problems, problems
+
+
+def test_an_earlier_request_the_practice_no_longer_takes_says_so(
+    server: Server, page: Any, problems: list, waitlist_on: None
+) -> None:
+    """The practice turns its waitlist off while the page is open: the button gives way to a
+    note (focused, as after asking), not to an error with a "start over"."""
+    booked = book_via_api(server, unique_email(), day_index=3)
+    page.goto(booked["manageUrl"])
+    ask = page.get_by_role("button", name=TITLES["en"][0])
+    ask.wait_for()
+    with partner(server) as p:
+        r = p.put(
+            f"/self-scheduling/setting/{server.demo['settingId']}",
+            json={"waitlist": {"enabled": False}},
+        )
+        assert r.status_code == 200, r.text
+    ask.click()
+    note = page.locator(".sp-earlier .sp-note")
+    note.wait_for()
+    assert note.inner_text() == FILES.strings()["en"]["earlierClosed"]
+    assert focused(page.main_frame)["cls"] == "sp-note"
+    assert page.locator(".sp-alert").count() == 0
+    no_axe_violations(page, "manage: earlier closed")
+    entries = "SELECT count(*) FROM waitlist_entries WHERE appointment_id = $1"
+    assert server.db(entries, booked["appointment"]["id"])[0][0] == 0
+    # Chromium logs every 4xx answer to fetch() as a console error: the 422 and nothing else
+    assert [p for p in problems if "status of 422" not in p] == [], problems
+    assert len(problems) == 1, problems

@@ -1,10 +1,12 @@
-/* Step: booked. Date, time, place or video visit, an .ics built here, and the manage link. */
+/* Step: booked. Date, time, place or video visit, an .ics built here, the manage link, and —
+ * while the practice keeps a waitlist — asking for an earlier time (earlier.js). */
 import { actions, details, h, para } from '../dom.js';
 import { register, screen } from '../flow.js';
 import { F, t } from '../i18n.js';
 import { attempt, locOf, practitionerName, typeOf, visit, zoneOf } from '../state.js';
 import { ics } from '../ics.js';
 import { timeLines } from '../held.js';
+import { earlierBlock } from './earlier.js';
 import { place, typeName } from './review.js';
 
 export function icsLink(appointment, type, loc) {
@@ -37,7 +39,8 @@ function stepDone() {
     ]),
     actions(icsLink(a, type, locOf()),
       h('a', { href: attempt.booked.manageUrl, target: '_blank', rel: 'noopener', class: 'sp-btn sp-secondary', id: 'sp-manage-link' }, t('manageLink'))),
-    para(t('doneNote'), 'sp-hint'));
+    para(t('doneNote'), 'sp-hint'),
+    earlierBlock(attempt.booked.manageToken, attempt.booked));
 }
 
 register('done', stepDone);

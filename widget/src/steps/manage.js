@@ -10,7 +10,7 @@ import { visit } from '../state.js';
 import { phoneHref, phoneText } from '../text.js';
 import { lostSlot, timeLines } from '../held.js';
 import { icsLink } from './done.js';
-import { earlierBlock } from './offer.js';
+import { earlierBlock } from './earlier.js';
 import { place } from './review.js';
 
 function bootManage(token, showBrand) {

@@ -1,12 +1,12 @@
 /* The waitlist (docs/waitlist.md): the offer page (#offer=<token>, opened from the offer's SMS
- * or email) with one button to take the time, and the earlier-time request of the manage page
- * and of the confirmation. An offer is first come, first served: when someone else was
- * quicker, the patient is told so and stays on the list. */
+ * or email) with one button to take the time (the earlier-time request that leads here is
+ * earlier.js). An offer is first come, first served: when someone else was quicker, the
+ * patient is told so and stays on the list. */
 import { api } from '../api.js';
 import { actions, announce, button, details, h, loadingScreen, main, para } from '../dom.js';
 import { explain, register, run, screen } from '../flow.js';
 import { ready } from '../host.js';
-import { F, lang, t, when } from '../i18n.js';
+import { F, t, when } from '../i18n.js';
 import { icsLink } from './done.js';
 import { place } from './review.js';
 
@@ -81,30 +81,6 @@ function claimed(r) {
       r.manageUrl ? h('a', { href: r.manageUrl, target: '_blank', rel: 'noopener', class: 'sp-btn sp-secondary' }, t('manageLink')) : null),
     para(t('doneNote'), 'sp-hint'));
   announce(t(title));
-}
-
-/* ---------- asking for an earlier time (manage page, confirmation) ---------- */
-
-/** The block offering an earlier time for the appointment behind `manageToken`: a button, or
- * a note once asked. `state` is {canAskEarlier, earlierRequested}, kept up to date here. */
-export function earlierBlock(manageToken, state) {
-  if (!state.canAskEarlier && !state.earlierRequested) return null;
-  const box = h('div', { class: 'sp-earlier' });
-  const show = () => {
-    if (state.earlierRequested) {
-      box.replaceChildren(para(t('earlierOn'), 'sp-note'));
-      return;
-    }
-    const ask = button(t('earlierAsk'), () => run(ask, box, async () => {
-      await api('POST', `/manage/${encodeURIComponent(manageToken)}/earlier`, { lang }, { idem: true });
-      state.earlierRequested = true;
-      show();
-      announce(t('earlierOn'));
-    }), 'sp-btn sp-secondary');
-    box.replaceChildren(para(t('earlierLead'), 'sp-hint'), actions(ask));
-  };
-  show();
-  return box;
 }
 
 register('offer-boot', bootOffer);
