@@ -163,6 +163,11 @@ async def scratch_database(admin: str) -> AsyncIterator[str]:
             await conn.close()
 
 
+def normalise(text: str) -> str:
+    """Intl output uses narrow no-break spaces (9:00\u202fAM); compare with plain spaces."""
+    return " ".join(text.replace("\u202f", " ").replace("\xa0", " ").split())
+
+
 def with_database(dsn: str, name: str) -> str:
     """The same server DSN pointing at another database (TCP URLs and socket URLs alike)."""
     base, _, query = dsn.partition("?")

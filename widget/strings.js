@@ -5,6 +5,7 @@
 self.SlotproofStrings = {
  "en": {
   "locale": "en-US",
+  "dayPeriods": ["AM", "PM"],
   "weekStart": 0,
   "loaderBook": "Book online",
   "loaderClose": "Close",
@@ -188,7 +189,8 @@ self.SlotproofStrings = {
   "offerMissing": "This link isn't valid. Please use the latest message from the practice, or contact them."
  },
  "es": {
-  "locale": "es",
+  "locale": "es-US",
+  "dayPeriods": ["a. m.", "p. m."],
   "weekStart": 1,
   "loaderBook": "Reservar cita",
   "loaderClose": "Cerrar",

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
 
 from tests.browser.harness import ROOT, Server
+from tests.support import normalise
 
 READY_JS = "() => (window.__slotproofEvents || []).some(e => e.type === 'slotproof:ready')"
 
@@ -22,11 +25,6 @@ def widget_frame(page: Any) -> Any:
     frame = handle.content_frame()
     assert frame is not None
     return frame
-
-
-def normalise(text: str) -> str:
-    """Intl output uses narrow no-break spaces (9:00\u202fAM); compare with plain spaces."""
-    return " ".join(text.replace("\u202f", " ").replace("\xa0", " ").split())
 
 
 def heading_focused(frame: Any, name: str) -> None:
@@ -119,6 +117,15 @@ def no_overflow(frame: Any) -> None:
     assert width <= 0, f"horizontal overflow of {width}px"
 
 
+def no_clipped_buttons(frame: Any) -> None:
+    """No button's label runs out of it (times never wrap, so they must fit)."""
+    clipped = frame.evaluate(
+        "() => [...document.querySelectorAll('button')]"
+        ".filter(b => b.offsetParent && b.scrollWidth > b.clientWidth + 1).map(b => b.textContent)"
+    )
+    assert not clipped, f"labels wider than their buttons: {clipped}"
+
+
 def open_widget(page: Any, server: Server, lang: str) -> Any:
     page.goto(f"{server.url}/demo" + ("?lang=es" if lang == "es" else ""))
     frame = widget_frame(page)
@@ -169,9 +176,9 @@ def fill_patient(frame: Any, first="Pat", last="Quintero", dob=("7", "31", "1985
     frame.locator('section[data-step="patient"] button[type="submit"]').click()
 
 
-def book_in_widget(page: Any, server: Server, lang: str, email: str, *, time_index: int) -> Any:
-    """Book the demo's first type and location in the widget with the mouse, the
-    `time_index`-th time of the first open day; returns the frame on the confirmation step."""
+def to_review(page: Any, server: Server, lang: str, email: str, *, time_index: int) -> Any:
+    """Take the demo's first type and location in the widget with the mouse to the review
+    step, the `time_index`-th time of the first open day held; returns the frame."""
     frame = open_widget(page, server, lang)
     to_times(frame)
     pick_time(frame, time_index)
@@ -179,9 +186,54 @@ def book_in_widget(page: Any, server: Server, lang: str, email: str, *, time_ind
     step(frame, "patient")
     fill_patient(frame)
     step(frame, "review")
+    return frame
+
+
+def book_in_widget(page: Any, server: Server, lang: str, email: str, *, time_index: int) -> Any:
+    """Book the demo's first type and location in the widget with the mouse, the
+    `time_index`-th time of the first open day; returns the frame on the confirmation step."""
+    frame = to_review(page, server, lang, email, time_index=time_index)
     frame.locator('section[data-step="review"] .sp-actions .sp-btn').first.click()
     step(frame, "confirmation")
     return frame
+
+
+FAIL = "fail"
+
+
+def shorten_holds(page: Any, seconds: Callable[[int], int | str | None]) -> list[int]:
+    """The server's holds last 10 minutes; shortened on their way to the browser, a hold's
+    whole life plays out in seconds. The n-th answer to POST /attempt/hold (from 1) expires
+    `seconds(n)` seconds from now; FAIL answers 503 instead (a renewal that does not get
+    through), None passes the server's answer on as it is. Returns the numbers of the
+    answers so far (a list that grows). Undo with `page.unroute_all(behavior="ignoreErrors")`."""
+    answers: list[int] = []
+
+    def shortened(route: Any) -> None:
+        answers.append(len(answers) + 1)
+        wanted = seconds(len(answers))
+        if wanted == FAIL:
+            route.fulfill(status=503, json={"code": "database_unavailable", "status": 503})
+            return
+        try:
+            response = route.fetch()
+            body = response.json()
+        except Exception:
+            return
+        if wanted is not None:
+            expires = datetime.now(UTC) + timedelta(seconds=float(wanted))
+            body["expiresAt"] = expires.isoformat()
+        route.fulfill(response=response, json=body)
+
+    page.route("**/widget/v1/attempt/hold", shortened)
+    return answers
+
+
+def hold_seconds(frame: Any) -> int:
+    """The seconds the hold's countdown shows ('… for 9:58.' -> 598)."""
+    found = re.search(r"(\d+):(\d\d)\.?$", normalise(frame.locator("#sp-hold").inner_text()))
+    assert found, frame.locator("#sp-hold").inner_text()
+    return int(found[1]) * 60 + int(found[2])
 
 
 FOCUSED_JS = """() => { const a = document.activeElement;

@@ -3,29 +3,40 @@
 artifacts/screens/<lang>-<width>/ (`make screenshots`), and the issue-13 bugs a patient hit:
 tries left and a locked code (3), a code sent from another tab (4), a named alternative (5),
 practitioners per location and the booking horizon (6), the hold's countdown, renewal and
-lapse (7), a red, announced date-of-birth error (8), an existing visit (9), a reload (10)."""
+lapse on every step after the time, review included (7), a red, announced date-of-birth error
+(8), an existing visit (9), a reload (10)."""
 
 from __future__ import annotations
 
 import json
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import pytest
 
+from app.embed.assets import FILES
+from app.notifications.formats import human_when
 from tests.browser.flows import (
+    FAIL,
+    MANNY,
     SIZES,
     book_via_api,
     enter_code,
     fill_patient,
+    focused,
+    hold_seconds,
     no_axe_violations,
+    no_clipped_buttons,
     no_overflow,
     normalise,
     open_widget,
     pick_time,
     send_code,
+    shorten_holds,
     step,
+    tab_to,
+    to_review,
     to_times,
     widget_frame,
     wrong,
@@ -50,6 +61,7 @@ def test_every_step_in_both_languages_passes_axe(
 
     def check(name: str) -> None:
         no_axe_violations(frame, f"{lang} {width} {name}")
+        no_clipped_buttons(frame)
         if width == 320:
             no_overflow(frame)
         shots(page, name)
@@ -189,26 +201,9 @@ def test_practitioners_follow_the_location_and_months_stop_at_the_horizon(
 def test_the_hold_counts_down_is_renewed_and_says_when_it_lapsed(
     server: Server, page: Any, shots: Shots, problems: list
 ) -> None:
-    """The server's holds last 10 minutes; here its answers are shortened on the way to the
-    browser (100 s, then 3 s, then the renewal fails), so the whole life of a hold plays out
-    in seconds."""
-    answers: list[int] = []
-
-    def shortened(route: Any) -> None:
-        answers.append(len(answers))
-        if len(answers) > 2:
-            route.fulfill(status=503, json={"code": "database_unavailable", "status": 503})
-            return
-        try:
-            response = route.fetch()
-            body = response.json()
-        except Exception:
-            return
-        seconds = 100 if len(answers) == 1 else 3
-        body["expiresAt"] = (datetime.now(UTC) + timedelta(seconds=seconds)).isoformat()
-        route.fulfill(response=response, json=body)
-
-    page.route("**/widget/v1/attempt/hold", shortened)
+    """The hold's answers are shortened (100 s, then 3 s, then the renewal fails), so the
+    whole life of a hold plays out in seconds."""
+    answers = shorten_holds(page, lambda n: 100 if n == 1 else 3 if n == 2 else FAIL)
     frame = open_widget(page, server, "en")
     to_times(frame)
     pick_time(frame, 6)
@@ -221,6 +216,119 @@ def test_the_hold_counts_down_is_renewed_and_says_when_it_lapsed(
     assert hold.inner_text() == ""
     shots(page, "lapsed")
     page.unroute_all(behavior="ignoreErrors")
+
+
+@pytest.mark.parametrize("width", [1280, 320])
+@pytest.mark.parametrize("lang", ["en", "es"])
+def test_the_review_step_counts_the_hold_down(
+    server: Server, new_page: Any, shots: Shots, lang: str, width: int, problems: list
+) -> None:
+    """Review is the last moment before Book: the hold's countdown ticks there too, quietly
+    (not a live region: only its lapse is announced), and the time reads as the patient's
+    messages write it (es: '2:30 p. m.', not '14:30')."""
+    page = new_page(viewport=SIZES[width], locale="es-US" if lang == "es" else "en-US")
+    with page.expect_request("**/widget/v1/attempt/hold") as held:
+        frame = to_review(
+            page, server, lang, unique_email(), time_index=12 + 2 * (lang == "es") + (width == 320)
+        )
+    first = hold_seconds(frame)
+    assert 500 < first <= 600, first
+    for _ in range(20):
+        page.wait_for_timeout(250)
+        if hold_seconds(frame) < first:
+            break
+    assert hold_seconds(frame) < first, "the countdown on the review step does not count"
+    assert frame.locator("#sp-hold").evaluate(
+        "e => !e.closest('[aria-live], [role=status], [role=alert], [role=log], [role=timer]')"
+    )
+    chosen = json.loads(held.value.post_data)
+    [location] = server.db("SELECT time_zone FROM locations WHERE id = $1", chosen["locationId"])
+    message = human_when(
+        datetime.fromisoformat(chosen["startDateTime"]), location["time_zone"], lang
+    )  # '… a las 2:30 p. m. EST'
+    shown = normalise(frame.locator('section[data-step="review"] .sp-details').inner_text())
+    assert message.rsplit(" ", 1)[0] in shown, (message, shown)
+    no_axe_violations(frame, f"{lang} {width} review")
+    if width == 320:
+        no_overflow(frame)
+    shots(page, "review")
+    assert not problems, problems
+
+
+@pytest.mark.parametrize("width", [1280, 320])
+@pytest.mark.parametrize("lang", ["en", "es"])
+def test_the_review_step_renews_the_hold_and_says_when_it_lapsed(
+    server: Server, new_page: Any, shots: Shots, lang: str, width: int, problems: list
+) -> None:
+    """Holds shortened to 130 s are renewed every few seconds while the patient is active.
+    Once on the review step the next renewal answers 3 s and those after it fail, so the hold
+    lapses there: an alert says so, its actions are reached by keyboard, and holding the time
+    again brings the countdown back."""
+    text = FILES.strings()[lang]
+    page = new_page(viewport=SIZES[width], locale="es-US" if lang == "es" else "en-US")
+    plan: dict[str, Any] = {"armed": None, "done": False}
+
+    def seconds(n: int) -> int | str | None:
+        if plan["done"]:
+            return None
+        if plan["armed"] is None:
+            return 130
+        return 3 if n == plan["armed"] + 1 else FAIL
+
+    answers = shorten_holds(page, seconds)
+    frame = to_review(
+        page, server, lang, unique_email(), time_index=16 + 2 * (lang == "es") + (width == 320)
+    )
+    plan["armed"] = len(answers)
+    review = step(frame, "review")
+    lapse = review.locator('.sp-alert[role="alert"]', has_text=text["holdLapsed"])
+    lapse.wait_for(timeout=30_000)
+    assert len(answers) > plan["armed"], "not renewed on the review step"
+    assert frame.locator("#sp-hold").inner_text() == ""
+    no_axe_violations(frame, f"{lang} {width} review, hold lapsed")
+    if width == 320:
+        no_overflow(frame)
+    shots(page, "lapsed")
+    plan["done"] = True  # the server's own answers again
+    tab_to(page, frame, lambda a: a["text"] == text["holdAgain"])
+    page.keyboard.press("Tab")
+    assert focused(frame)["text"] == text["pickAnother"]
+    page.keyboard.press("Shift+Tab")
+    page.keyboard.press("Enter")
+    lapse.wait_for(state="detached")
+    frame.locator("#sp-hold:not(:empty)").wait_for()
+    assert hold_seconds(frame) > 500
+    assert focused(frame)["id"] == "sp-hold"  # not lost with the alert's button
+    shots(page, "held again")
+    page.unroute_all(behavior="ignoreErrors")
+    assert not [p for p in problems if "status of 503" not in p], problems  # but ours
+
+
+def test_a_hold_that_lapsed_before_the_review_is_said_there_too(
+    server: Server, page: Any, problems: list
+) -> None:
+    """A hold of 3 s whose renewals fail, and so does holding it again once the code is
+    verified: the hold placed first stays shown and lapses, and every later step says so,
+    the review step too (not only the step where it lapsed) — and the notice of the
+    patient's existing visit there does not remove it."""
+    email = unique_email()
+    book_via_api(server, email, patient=MANNY, day_index=4)
+    # as if a minute had passed: the contact's send cooldown (the server's clock is real)
+    server.db("UPDATE identity_codes SET created_at = created_at - interval '2 minutes'")
+    shorten_holds(page, lambda n: 3 if n == 1 else FAIL)
+    frame = open_widget(page, server, "en")
+    to_times(frame)  # the type and location book_via_api books
+    pick_time(frame, 20)
+    enter_code(frame, send_code(frame, server, email))
+    lapsed = "We held this time for you, but the hold has ended"
+    step(frame, "patient").get_by_text(lapsed).wait_for()
+    fill_patient(frame, "Manny", "Ager", ("1", "2", "1970"))
+    review = step(frame, "review")
+    review.get_by_text("You already have a").wait_for()
+    assert review.get_by_text(lapsed).is_visible()
+    assert frame.get_by_role("button", name="Hold it again").is_visible()
+    page.unroute_all(behavior="ignoreErrors")
+    assert not [p for p in problems if "status of 503" not in p], problems  # but ours
 
 
 def test_a_bad_date_of_birth_is_red_and_announced(server: Server, page: Any) -> None:

@@ -63,9 +63,10 @@ export function busy(el, on) {
   else el.removeAttribute('aria-busy');
 }
 
-/** An error or notice for the step: right under its heading (or at the top of `area`). */
+/** An error or notice for the step: right under its heading (or at the top of `area`). An
+ * error replaces the area's earlier ones; a notice removes none (a lapsed hold stays said). */
 export function alertBox(area, message, buttons, kind = 'alert') {
-  clearAlert(area);
+  if (kind === 'alert') clearAlert(area);
   const box = h('div', { class: `sp-alert${kind === 'status' ? ' sp-notice' : ''}`, role: kind },
     para(message), buttons && buttons.length ? actions(buttons) : null);
   const slot = area.querySelector(':scope > .sp-step-alerts') || area;

@@ -59,13 +59,18 @@ export function timeLines(ms, tz, telehealth) {
   return lines;
 }
 
+/* Not a live region: a screen reader hears the countdown when it reads the step, not each
+ * second; the lapse alone is announced (role=alert). Focused once held again (the button
+ * that did it goes with its alert). */
+const countdownLine = () => h('p', { class: 'sp-hold', id: 'sp-hold', tabindex: '-1' });
+
 /** The box naming the chosen time, with the hold's countdown (steps after the time). */
 export function chosenBox() {
   const c = attempt.slot;
   if (!c) return null;
   const type = typeOf();
   const tz = zoneOf();
-  const countdown = h('p', { class: 'sp-hold', id: 'sp-hold' });
+  const countdown = countdownLine();
   const box = h('div', { class: 'sp-chosen', id: 'sp-chosen' },
     h('p', { class: 'sp-chosen-label' }, t('yourChoice')),
     timeLines(c.startUnix, tz, type && type.telehealth).map((line) => para(line, 'sp-chosen-time')),
@@ -76,9 +81,21 @@ export function chosenBox() {
   return box;
 }
 
-let lapsedShown = false;
-function watch(box, countdown) {
+/** The hold's countdown on its own, for a step that lists the chosen time itself (review):
+ * the same renewal, and the lapse said right above it. */
+export function holdLine() {
+  const countdown = countdownLine();
+  const line = h('div', { class: 'sp-hold-line' }, countdown);
+  watch(line, countdown);
+  return line;
+}
+
+/* Tick the countdown each second while it is on screen, renew the hold while the patient is
+ * active, and once it lapses say so in `area` (once per countdown shown: each later step
+ * says it again while the hold stays lapsed). */
+function watch(area, countdown) {
   let renewing = false;
+  let lapsed = null; // the alert saying the hold lapsed, while it shows
   const tick = () => {
     if (!attempt.hold) {
       countdown.textContent = '';
@@ -86,13 +103,13 @@ function watch(box, countdown) {
     }
     const left = secondsLeft(attempt.hold.expiresAt, Date.now());
     if (left > 0) {
-      lapsedShown = false;
+      if (lapsed) lapsed.remove();
+      lapsed = null;
       countdown.textContent = t('heldFor', { time: clock(left) });
-    } else if (!lapsedShown) {
-      lapsedShown = true;
+    } else if (!lapsed) {
       countdown.textContent = '';
-      alertBox(box, t('holdLapsed'), [
-        button(t('holdAgain'), (e) => run(e.currentTarget, box, () => placeHold(attempt.slot).then(tick), (err) => lostSlot(err, box, (alt) => run(null, box, () => placeHold(alt).then(() => go('afterTime'))))), 'sp-btn'),
+      lapsed = alertBox(area, t('holdLapsed'), [
+        button(t('holdAgain'), (e) => run(e.currentTarget, area, () => placeHold(attempt.slot).then(() => { tick(); countdown.focus(); }), (err) => lostSlot(err, area, (alt) => run(null, area, () => placeHold(alt).then(() => go('afterTime'))))), 'sp-btn'),
         button(t('pickAnother'), () => go('time'), 'sp-btn sp-secondary'),
       ]);
     }
@@ -106,10 +123,10 @@ function watch(box, countdown) {
   };
   refresh = tick;
   tick();
-  // started once the box is on screen: screen() stops the previous step's timers, and the
-  // box is built before screen() runs
+  // started once the countdown is on screen: screen() stops the previous step's timers, and
+  // the countdown is built before screen() runs
   setTimeout(() => {
-    if (box.isConnected) every(1000, tick);
+    if (countdown.isConnected) every(1000, tick);
   }, 0);
 }
 

@@ -1,5 +1,5 @@
 /* The hold on the chosen time: how long it has left, when to renew it. Pure (tested with
- * node --test); steps/hold-bar.js shows it. */
+ * node --test); held.js shows it. */
 
 export const RENEW_BEFORE = 120000; // renew an active patient's hold 2 minutes before it ends
 export const ACTIVE_WITHIN = 180000; // "active": a key or pointer in the last 3 minutes

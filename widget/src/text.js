@@ -22,14 +22,20 @@ export function dateFormat(locale, options, timeZone) {
   return cache.get(id);
 }
 
-/** Formatters of one locale: every time is shown in an explicit zone. */
-export function formatters(locale) {
+/** The hour (0-23) of an instant in a zone. */
+const hourIn = (ms, tz) => Number(dateFormat('en-US', { hour: 'numeric', hourCycle: 'h23' }, tz).format(ms));
+
+/** Formatters of one locale: every time is shown in an explicit zone. `periods`: the
+ * language's own words for AM and PM, written in place of Intl's (es-US: ICU writes 'p.m.',
+ * the patient's messages 'p. m.'). A time never breaks across lines. */
+export function formatters(locale, periods) {
   const f = (options, tz) => dateFormat(locale, options, tz);
   return {
     date: (ms, tz) => f({ weekday: 'long', month: 'long', day: 'numeric', year: 'numeric' }, tz).format(ms),
     day: (ms, tz) => f({ weekday: 'long', month: 'long', day: 'numeric' }, tz).format(ms),
     shortDay: (ms, tz) => f({ weekday: 'short', month: 'short', day: 'numeric' }, tz).format(ms),
-    time: (ms, tz) => f({ hour: 'numeric', minute: '2-digit' }, tz).format(ms),
+    time: (ms, tz) => f({ hour: 'numeric', minute: '2-digit' }, tz).formatToParts(ms)
+      .map((p) => (p.type === 'dayPeriod' && periods ? periods[+(hourIn(ms, tz) >= 12)] : p.value)).join('').replace(/ /g, '\u00a0'),
     month: (y, m) => f({ month: 'long', year: 'numeric' }, 'UTC').format(Date.UTC(y, m - 1, 15)),
     weekday: (wd, style) => f({ weekday: style }, 'UTC').format(Date.UTC(2023, 0, 1 + wd)), // 1 Jan 2023: a Sunday
     zoneName(ms, tz) {

@@ -21,9 +21,21 @@ test('times are shown in the location’s zone, in the language', () => {
   assert.equal(plain(en.time(at, 'America/Los_Angeles')), '6:45 AM');
   assert.equal(en.zoneName(at, 'America/New_York'), 'Eastern Standard Time');
   assert.equal(en.month(2027, 2), 'February 2027');
-  const es = formatters('es');
+  const es = formatters('es-US');
   assert.equal(es.date(at, 'America/New_York'), 'miércoles, 2 de diciembre de 2026');
   assert.deepEqual(zoned(Date.UTC(2026, 2, 1, 4), 'America/Los_Angeles'), { year: 2026, month: 2, day: 28 });
+});
+
+test('Spanish times are 12-hour, written as the patient’s messages write them', () => {
+  const es = formatters('es-US', ['a. m.', 'p. m.']);
+  const ny = 'America/New_York';
+  const at = (h, m) => es.time(Date.UTC(2026, 11, 2, h + 5, m), ny); // EST: UTC-5
+  assert.equal(plain(at(14, 30)), '2:30 p. m.');
+  assert.equal(plain(at(9, 5)), '9:05 a. m.');
+  assert.equal(plain(at(12, 0)), '12:00 p. m.');
+  assert.equal(plain(at(0, 15)), '12:15 a. m.');
+  assert.doesNotMatch(at(14, 30), / /); // never broken across lines: '2:30' / 'p.' / 'm.'
+  assert.equal(plain(formatters('en-US', ['AM', 'PM']).time(Date.UTC(2026, 11, 2, 19, 30), ny)), '2:30 PM');
 });
 
 test('a video visit shows the patient’s own time only when it differs', () => {

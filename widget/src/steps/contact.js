@@ -8,7 +8,7 @@ import { t } from '../i18n.js';
 import { attempt, locOf, visit } from '../state.js';
 import { codeOk, emailOk, phoneOk } from '../checks.js';
 import { phoneText } from '../text.js';
-import { chosenBox, lostSlot, tryHold } from '../held.js';
+import { chosenBox, lostSlot, placeHold, tryHold } from '../held.js';
 
 const CODE_TTL = 10 * 60000; // codes are valid 10 minutes (contract)
 const RESEND_WAIT = 60000; // one send per contact per minute (contract)
@@ -154,8 +154,9 @@ function codeForm(area, channel, sent, focus) {
       attempt.missing = r.missingVerifications || [];
       announce(t('verified'));
       // a verified attempt is held for the full time: hold again now (the short hold of an
-      // unverified attempt would otherwise run out while the patient types their name)
-      if (!attempt.missing.length && attempt.hold) await tryHold(attempt.slot).catch(() => {});
+      // unverified attempt would otherwise run out while the patient types their name); if
+      // that fails, the first hold stays shown and its lapse is said
+      if (!attempt.missing.length && attempt.hold) await placeHold(attempt.slot).catch(() => {});
       if (attempt.missing.length) go('contact');
       else go('afterTime');
     }, (e) => {

@@ -1,5 +1,6 @@
-/* Step: review and book. A patient who already has an upcoming visit of this type is told so
- * first and may manage that one instead (two tabs booked the same day twice). */
+/* Step: review and book, the hold's countdown above Book (renewed, its lapse said there). A
+ * patient who already has an upcoming visit of this type is told so first and may manage
+ * that one instead (two tabs booked the same day twice). */
 import { api } from '../api.js';
 import { actions, alertBox, button, details, h } from '../dom.js';
 import { go, register, run, screen, startOver } from '../flow.js';
@@ -7,7 +8,7 @@ import { emit } from '../host.js';
 import { t, when } from '../i18n.js';
 import { attempt, locOf, practitionerName, typeOf, visit, zoneOf } from '../state.js';
 import { address } from '../text.js';
-import { lostSlot, placeHold, slotBody, timeLines } from '../held.js';
+import { holdLine, lostSlot, placeHold, slotBody, timeLines } from '../held.js';
 
 export function typeName(type) {
   return visit.cfg && !visit.cfg.appointmentTypeVisible ? t('appointment') : (type && type.name) || t('appointment');
@@ -31,6 +32,7 @@ function stepReview() {
       [t('where'), place(type, locOf())],
       [t('patient'), attempt.patient ? `${attempt.patient.firstName} ${attempt.patient.lastName}` : ''],
     ]),
+    holdLine(),
     actions(submit, button(t('changeTime'), () => go('time'), 'sp-btn sp-secondary')));
   if (!attempt.upcomingChecked) warnUpcoming(section);
 }
