@@ -47,7 +47,7 @@ from app.fhir.outcome import fhir_outcomes
 from app.identity.api import IdentityProofController
 from app.notifications.callbacks import sendgrid_events, twilio_status
 from app.partners.api import issue_token, issue_token_lobbie_path
-from app.partners.guard import partner_checks
+from app.partners.guard import answered_ahead_middleware, partner_checks
 from app.patients.api import PatientController
 from app.practice.api import AppointmentTypeController, LocationController, PractitionerController
 from app.reminders.api import ReminderLinksController, ReminderStatsController, twilio_inbound
@@ -182,6 +182,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             audit_middleware,  # outside idempotency: replays of PHI responses are audited too
             lobbie_statuses_middleware,  # Lobbie's operations answer 400 where we say 422
             idempotency_middleware,
+            answered_ahead_middleware,  # innermost: after every check above
         ],
         openapi_config=OpenAPIConfig(
             title="slotproof",

@@ -138,16 +138,20 @@ def ms(dt: datetime) -> int:
     return int(dt.timestamp() * 1000)
 
 
-async def availability(practice: Practice, start: datetime, end: datetime, **extra: Any):
-    """GET the partner availability of the practice's first location."""
-    params = {
+def availability_params(practice: Practice, start: datetime, end: datetime) -> dict[str, Any]:
+    """The partner availability query of the practice's first location."""
+    return {
         "selfSchedulingSettingId": practice.setting_id,
         "startUnix": ms(start),
         "endUnix": ms(end),
         "locationId": practice.location_ids[0],
         "appointmentTypeId": practice.appointment_type_id,
-        **extra,
     }
+
+
+async def availability(practice: Practice, start: datetime, end: datetime, **extra: Any):
+    """GET the partner availability of the practice's first location."""
+    params = {**availability_params(practice, start, end), **extra}
     return await practice.partner.get("/self-scheduling/availability", params=params)
 
 

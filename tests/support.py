@@ -15,9 +15,11 @@ from typing import Any
 
 import asyncpg
 import httpx
+import msgspec
 import pytest
 from litestar import Litestar
 
+from app.config import Settings
 from app.core import clock
 from app.partners.scopes import ALL_SCOPES
 from app.partners.store import create_client
@@ -327,3 +329,32 @@ class FakeClock:
 
     def advance(self, **delta: float) -> None:
         self.now += timedelta(**delta)
+
+
+class Limited:
+    """An app of its own with tiny limits; `client(ip)` talks to it from that address."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+        self._clients: list[httpx.AsyncClient] = []
+
+    def client(self, ip: str = "203.0.113.10") -> httpx.AsyncClient:
+        transport = httpx.ASGITransport(app=self.app, client=(ip, 40000))
+        c = httpx.AsyncClient(transport=transport, base_url="http://testserver")
+        self._clients.append(c)
+        return c
+
+
+@asynccontextmanager
+async def limited(settings: Settings, **overrides) -> AsyncIterator[Limited]:
+    from app.main import create_app  # the app module imports much: only when used
+
+    values = {"rate_limits": "on", "db_pool_min": 1, "db_pool_max": 2, **overrides}
+    app = create_app(msgspec.structs.replace(settings, **values))
+    async with running(app):
+        holder = Limited(app)
+        try:
+            yield holder
+        finally:
+            for c in holder._clients:
+                await c.aclose()

@@ -38,6 +38,9 @@ from app.core.coalesce import Coalescer
 _SLACK = timedelta(hours=3)
 
 
+_MAX_QUERIES = 8  # spellings of one query remembered per answer
+
+
 class Outcome:
     """How the cache answered (the access log's `cache` field)."""
 
@@ -55,6 +58,20 @@ class Ahead(NamedTuple):
     reads: list[Read]
     snapshots: list[str]
     probes: list[store.Probe]
+    cache: AnswerCache
+    raw_query: bytes
+
+    def ready(self, found: list[list[tuple[int, int]]]) -> tuple[bytes, str, dict] | None:
+        """The stored answer (body, media type, request state for the access log), when it
+        may be sent without running the handler: for the very query string the handler
+        already answered with it, and with no change its reads did not see."""
+        answer = self.entries[0]
+        if len(self.entries) != 1 or not isinstance(answer, Answer) or any(found):
+            return None
+        if self.raw_query not in answer.queries:
+            return None
+        self.cache.hits += 1
+        return answer.body, "application/json", {"availability_cache": Outcome.ANSWER}
 
 
 # what a freshness statement found: its snapshot, and the changes each probe found
@@ -71,8 +88,10 @@ async def availability_json(
     now: datetime,
     *,
     ahead: Checked | None = None,
+    raw_query: bytes | None = None,
 ) -> tuple[bytes, str]:
-    """`ahead`: this request's read-ahead, already answered (app/authentication.py)."""
+    """`ahead`: this request's read-ahead, already answered (app/authentication.py);
+    `raw_query`: the query string as sent, remembered with the answer it got (`Ahead.ready`)."""
     check_range(query.range_start, query.range_end)
     if cache is None:
         async with pool.acquire() as conn:
@@ -92,14 +111,22 @@ async def availability_json(
             _, found = await checks.ask(cached.probes)
         if not any(found):  # any change it did not see may touch it: drop it
             cache.hits += 1
+            _remember(cached, raw_query)
             return cached.body, Outcome.ANSWER
         cache.drop(key)
     cache.misses += 1
-    return await _assemble(pool, checks, cache, account_id, query, now, ahead)
+    answer, outcome = await _assemble(pool, checks, cache, account_id, query, now, ahead)
+    _remember(answer, raw_query)
+    return answer.body, outcome
+
+
+def _remember(answer: Answer, raw_query: bytes | None) -> None:
+    if raw_query is not None and len(answer.queries) < _MAX_QUERIES:
+        answer.queries.add(raw_query)
 
 
 def read_ahead(
-    cache: AnswerCache | None, account_id: int, query: SlotSearch, now: datetime
+    cache: AnswerCache | None, account_id: int, query: SlotSearch, now: datetime, raw_query: bytes
 ) -> Ahead | None:
     """The freshness probes of what the cache holds for `query` (its stored answer, else the
     scope's head and the days it holds), so they can be asked before the handler runs, with
@@ -108,7 +135,7 @@ def read_ahead(
         return None
     cached = cache.get((account_id, query), now)
     if isinstance(cached, Answer):
-        return Ahead((cached,), [], [], cached.probes)
+        return Ahead((cached,), [], [], cached.probes, cache, raw_query)
     scope_key = (account_id, query.scope_key())
     head = cache.get(scope_key, now)
     if not isinstance(head, Head):
@@ -117,7 +144,7 @@ def read_ahead(
     entries = (head, *(d for d in days if isinstance(d, Day)))
     reads = [head.read, *(d.read for d in entries[1:])]  # type: ignore[union-attr]
     snapshots, probes = _probes(account_id, head.scope.practitioner_ids, reads)
-    return Ahead(entries, reads, snapshots, probes)
+    return Ahead(entries, reads, snapshots, probes, cache, raw_query)
 
 
 def _same(ahead: Checked | None, entries: tuple) -> bool:
@@ -136,7 +163,7 @@ async def _assemble(
     query: SlotSearch,
     now: datetime,
     ahead: Checked | None,
-) -> tuple[bytes, str]:
+) -> tuple[Answer, str]:
     born = time.monotonic()
     scope_key = (account_id, query.scope_key())
     head = cache.get(scope_key, now)
@@ -182,17 +209,15 @@ async def _assemble(
     parts = [days[o] for o in wanted]
     body = assemble(scope, [d.piece for d in parts], *span(query.range_start, query.range_end))
     _, probes = _probes(account_id, scope.practitioner_ids, [head.read, *(d.read for d in parts)])
-    cache.put(
-        (account_id, query),
-        Answer(
-            body=body,
-            probes=probes,
-            computed_at=max([head.computed_at, *(d.computed_at for d in parts)]),
-            stable_until=min([head.stable_until, *(d.stable_until for d in parts)]),
-            born=min([head.born, *(d.born for d in parts)]),
-        ),
+    answer = Answer(
+        body=body,
+        probes=probes,
+        computed_at=max([head.computed_at, *(d.computed_at for d in parts)]),
+        stable_until=min([head.stable_until, *(d.stable_until for d in parts)]),
+        born=min([head.born, *(d.born for d in parts)]),
     )
-    return body, Outcome.COMPUTED if missing else Outcome.DAYS
+    cache.put((account_id, query), answer)
+    return answer, Outcome.COMPUTED if missing else Outcome.DAYS
 
 
 def _ordinals(time_zone: str, query: SlotSearch) -> list[int]:

@@ -74,7 +74,8 @@ def _read_ahead(state: Any, scope: Scope, account_id: int) -> tuple[Ahead, list]
         )  # fmt: skip
     except (KeyError, ValueError, OverflowError, OSError, UnicodeDecodeError, Problem):
         return None
-    found = read_ahead(state.availability_cache, account_id, query, clock.now())
+    cache = state.availability_cache
+    found = read_ahead(cache, account_id, query, clock.now(), scope["query_string"])
     return (found, found.probes) if found is not None else None
 
 
@@ -143,8 +144,9 @@ async def get_availability(
     now = clock.now()
     cache = request.app.state.availability_cache
     body, request.state.availability_cache = await availability_json(
-        pool, cache, account_id, query, now, ahead=request.scope["state"].get(READ_AHEAD)
-    )
+        pool, cache, account_id, query, now,
+        ahead=request.scope["state"].get(READ_AHEAD), raw_query=request.scope["query_string"],
+    )  # fmt: skip
     if attempt is not None:
         await attempt_service.record_first(
             pool, account_id, attempt.id, Step.AVAILABILITY_VIEWED, now

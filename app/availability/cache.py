@@ -59,6 +59,8 @@ class Answer:
     computed_at: datetime  # the latest `now` of its parts
     stable_until: datetime  # time cannot change the answer before this
     born: float  # time.monotonic() before the oldest part's snapshot was taken
+    # raw query strings the handler answered with these bytes (answer.remember_query)
+    queries: set[bytes] = field(default_factory=set)
 
     @property
     def size(self) -> int:

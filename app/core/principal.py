@@ -26,7 +26,9 @@ from app.core.errors import Problem
 STATE_KEY = "principal"
 # a route's `opt` key for its read-ahead, and the request state key of what it read: a
 # partner route may name a function (state, scope, account_id) -> (token, probes) | None whose
-# freshness probes are answered in the same statement as the caller's standing
+# freshness probes are answered in the same statement as the caller's standing; the state then
+# holds (token, (snapshot, changes per probe)), and a token with `ready(changes)` returning
+# (body, media type, state) is answered by app/partners/guard.py's innermost middleware
 READ_AHEAD = "read_ahead"
 PARTNER_PATHS = ("/partner/", "/fhir/")  # called with partner access tokens
 # a route's `opt` key: the route is a provider callback, signed by that provider (a

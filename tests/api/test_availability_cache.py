@@ -8,16 +8,17 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 import pytest
 
+from app.availability import api as availability_api
 from app.availability.store import prune_changes
 from app.core import clock
 from tests.builders import (
     availability,
+    availability_params,
     build_practice,
     hold_first_config,
     insert_appointment,
-    ms,
 )
-from tests.support import make_partner
+from tests.support import limited, make_partner
 
 # Monday 2 March 2026, 07:00 in New York (EST); 9:00-12:00 weekday rules, 30-minute grid
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
@@ -493,11 +494,7 @@ async def test_nothing_is_read_ahead_for_an_account_the_client_holds_no_grant_on
     assert (await stranger.get("/self-scheduling/availability")).status_code in (400, 422)
     seen = ReadsSeen(app, monkeypatch)
     path = partner.url("/self-scheduling/availability")
-    params = {
-        "selfSchedulingSettingId": practice.setting_id, "startUnix": ms(NEXT_MONDAY),
-        "endUnix": ms(NEXT_MONDAY + timedelta(days=1)), "locationId": practice.location_ids[0],
-        "appointmentTypeId": practice.appointment_type_id,
-    }  # fmt: skip
+    params = availability_params(practice, NEXT_MONDAY, NEXT_MONDAY + timedelta(days=1))
     response = await client.get(path, params=params, headers=stranger.headers())
     assert response.status_code == 403
     assert seen.probes_of(stranger.client_id) == [None]
@@ -541,3 +538,56 @@ async def test_a_new_range_over_cached_days_checks_them_with_the_standing(
     )  # fmt: skip
     after, _ = await call(2)()
     assert starts(after, "3/9/2026")[0] == "09:30"
+
+
+class HandlerRuns:
+    """Counts the availability handler's own work (an observer around the real function)."""
+
+    def __init__(self, monkeypatch):
+        self.count = 0
+        real = availability_api.availability_json
+
+        async def observed(*args, **kwargs):
+            self.count += 1
+            return await real(*args, **kwargs)
+
+        monkeypatch.setattr(availability_api, "availability_json", observed)
+
+
+def _headers(response) -> dict:
+    drop = {"x-request-id", "ratelimit-limit", "ratelimit-remaining", "ratelimit-reset"}
+    return {k: v for k, v in response.headers.items() if k not in drop}
+
+
+async def test_a_repeat_read_ahead_is_answered_before_the_handler_with_the_same_response(
+    partner, cache, monkeypatch
+):
+    """Once the handler answered a query string, the same string (and only the same string)
+    is answered by the innermost middleware from the read-ahead: same status, bytes and
+    headers; the handler does not run again until something changes."""
+    practice = await build_practice(partner)
+    call = Counted(cache, practice, NEXT_MONDAY, NEXT_MONDAY + timedelta(days=1))
+    handled, _ = await call()  # the handler remembers this spelling with the answer it stored
+    runs = HandlerRuns(monkeypatch)
+    fast, cached = await call()
+    assert cached and runs.count == 0  # answered without the handler
+    assert fast.status_code == 200 and fast.content == handled.content
+    assert _headers(fast) == _headers(handled)
+    # the same query spelled in another order: a new string, so through the handler first
+    params = dict(reversed(list(fast.request.url.params.multi_items())))
+    for expected_runs in (1, 1):
+        reordered = await practice.partner.get("/self-scheduling/availability", params=params)
+        assert reordered.content == handled.content and runs.count == expected_runs
+
+
+async def test_answers_from_the_read_ahead_still_count_against_the_rate_limit(settings, partner):
+    practice = await build_practice(partner)
+    async with limited(settings, rate_limit_partner_client_per_minute=4) as app:
+        client = app.client()
+        url = partner.url("/self-scheduling/availability")
+        params = availability_params(practice, NEXT_MONDAY, NEXT_MONDAY + timedelta(days=1))
+        statuses = [
+            (await client.get(url, params=params, headers=partner.headers())).status_code
+            for _ in range(5)
+        ]
+    assert statuses == [200, 200, 200, 200, 429]

@@ -4,45 +4,14 @@ token endpoint, the headers, and X-Forwarded-For believed only from trusted prox
 from __future__ import annotations
 
 import secrets
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 
 import httpx
-import msgspec
 import pytest
 
 from app.config import Settings
-from app.main import create_app
-from tests.support import Partner, make_partner, problem_code, running
+from tests.support import Partner, limited, make_partner, problem_code
 
 UNAUTHED = "/partner/v2/account/1/location"  # 401 from the guard, no database work
-
-
-class Limited:
-    """An app of its own with tiny limits; `client(ip)` talks to it from that address."""
-
-    def __init__(self, app) -> None:
-        self.app = app
-        self._clients: list[httpx.AsyncClient] = []
-
-    def client(self, ip: str = "203.0.113.10") -> httpx.AsyncClient:
-        transport = httpx.ASGITransport(app=self.app, client=(ip, 40000))
-        c = httpx.AsyncClient(transport=transport, base_url="http://testserver")
-        self._clients.append(c)
-        return c
-
-
-@asynccontextmanager
-async def limited(settings: Settings, **overrides) -> AsyncIterator[Limited]:
-    values = {"rate_limits": "on", "db_pool_min": 1, "db_pool_max": 2, **overrides}
-    app = create_app(msgspec.structs.replace(settings, **values))
-    async with running(app):
-        holder = Limited(app)
-        try:
-            yield holder
-        finally:
-            for c in holder._clients:
-                await c.aclose()
 
 
 def assert_limited(r: httpx.Response, limit: int) -> int:
