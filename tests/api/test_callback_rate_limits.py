@@ -28,9 +28,9 @@ from tests.api.test_notifications_callbacks import (
     sending_sms,
     twilio_form,
 )
-from tests.api.test_rate_limits import Limited, assert_limited, limited, remaining
+from tests.api.test_rate_limits import assert_limited, remaining
 from tests.fakes.providers import PUBLIC_URL, TWILIO_TOKEN
-from tests.support import problem_code
+from tests.support import Limited, limited, problem_code
 
 INBOUND_PATH = "/callbacks/twilio/inbound"
 TWILIO_IPS = ("198.51.100.201", "198.51.100.202")  # as if Twilio's shared egress addresses
