@@ -162,6 +162,9 @@ async def _forged(c: httpx.AsyncClient, forgery: str) -> httpx.Response:
             "X-Twilio-Webhooks-Signature-Settings": "algorithm=MD5",
         }
         return await c.post(TWILIO_PATH, data=form, headers=headers)
+    if forgery == "too_many_fields":  # signed, but no Twilio callback has 300 fields
+        padded = form | {f"F{i}": "" for i in range(300)}
+        return await post_twilio(c, padded)
     if forgery == "forged_reply":
         return await reply(c, "STOP", token="not-the-auth-token")
     if forgery == "sendgrid_other_key":
@@ -182,14 +185,16 @@ async def _forged(c: httpx.AsyncClient, forgery: str) -> httpx.Response:
         "tampered",
         "garbage",
         "bad_algorithm",
+        "too_many_fields",
         "forged_reply",
         "sendgrid_other_key",
         "sendgrid_other_body",
     ],
 )
 async def test_forged_callbacks_are_403_and_count_under_the_ip(settings: Settings, forgery):
-    """An attacker gains nothing by hitting callback paths: a signature that does not verify
-    leaves the request anonymous, held to its IP's budget, and the handler refuses it."""
+    """An attacker gains nothing by hitting callback paths: a signature that does not verify (or
+    a form no Twilio callback has, never checked) leaves the request anonymous, held to its IP's
+    budget, and the handler refuses it."""
     async with provider_facing(
         settings, rate_limit_ip_per_minute=2, rate_limit_provider_per_minute=5
     ) as app:
