@@ -11,9 +11,14 @@ Which credential counts depends on the path, and only one does:
 * a route with a `manage_token` path parameter: the appointment behind that token.
 * `/widget/v1/*`: the setting behind `X-Widget-Key`, and the attempt behind
   `Authorization: Bearer <attempt token>` when the attempt belongs to that setting.
+* a provider callback route (one whose `opt` names its `PROVIDER_CALLBACK`): the provider's
+  signature over the body. Only when a signature was sent and we hold the secret to check it is
+  the body read, at most up to the route's `request_max_body_size` (a longer one is not checked),
+  and handed on to the app unconsumed; a signature that verifies makes the request a provider
+  callback, carrying what was signed for the handler, which checks nothing again.
 
-Nothing here refuses a request: the guards and handlers answer 401/403/422 from the principal,
-in the contract's order.
+Nothing here refuses a request: the guards and handlers answer 401/403/413/422 from the
+principal, in the contract's order.
 """
 
 from __future__ import annotations
@@ -27,19 +32,24 @@ from app.appointments.notify import manage_token_hash
 from app.attempts import store as attempt_store
 from app.availability import store as availability_store
 from app.config import Settings
+from app.core.bodies import read_body, replaying
 from app.core.coalesce import Coalescer
 from app.core.principal import (
     PARTNER_PATHS,
+    PROVIDER_CALLBACK,
     READ_AHEAD,
     STATE_KEY,
+    CallbackRoute,
     Credential,
     PartnerClient,
     Principal,
+    ProviderCallback,
     bearer_token,
     header,
     scope_client_address,
 )
 from app.embed.auth import attempt_token_hash, looks_like_widget_key
+from app.notifications import signatures
 from app.partners import store as partner_store
 from app.partners import tokens
 from app.selfscheduling import store as setting_store
@@ -183,9 +193,39 @@ async def widget_caller(pool: Any, settings: Settings, scope: Scope) -> Principa
     )
 
 
-async def authenticate(scope: Scope) -> Principal:
+async def provider_callback(
+    settings: Settings, scope: Scope, receive: Receive, route: CallbackRoute
+) -> tuple[Principal, Receive]:
+    """The callback's principal, and `receive` for the app (the body, when read, again)."""
+    anonymous = Principal(ip=scope_client_address(scope, settings.trusted_proxies))
+    if not signatures.checkable(settings, route, scope):
+        return anonymous, receive
+    limit = scope["route_handler"].resolve_request_max_body_size() or 0  # unbounded: unread
+    announced = header(scope, b"content-length")
+    if announced.isdigit() and int(announced) > limit:  # the handler answers 413 unread
+        return anonymous, receive
+    messages, body = await read_body(receive, limit)
+    receive = replaying(messages, receive)
+    if body is None:  # longer than the bound (413 from the handler), or the client went away
+        return anonymous, receive
+    form = signatures.verified(settings, route, scope, body)
+    if form is None:
+        return anonymous, receive
+    return Principal(ip=anonymous.ip, callback=ProviderCallback(route, body, form)), receive
+
+
+async def authenticate(scope: Scope, receive: Receive) -> tuple[Principal, Receive]:
+    """The request's principal, and the `receive` the app must use from here on."""
     state = scope["app"].state
     settings: Settings = state.settings
+    handler = scope.get("route_handler")
+    route = handler.opt.get(PROVIDER_CALLBACK) if handler is not None else None
+    if route is not None:
+        return await provider_callback(settings, scope, receive, route)
+    return await _authenticate(state, settings, scope), receive
+
+
+async def _authenticate(state: Any, settings: Settings, scope: Scope) -> Principal:
     path: str = scope["path"]
     if path.startswith(PARTNER_PATHS):
         return await partner_client(state, settings, scope)
@@ -200,7 +240,8 @@ async def authenticate(scope: Scope) -> Principal:
 def authentication_middleware(app: ASGIApp) -> ASGIApp:
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            scope.setdefault("state", {})[STATE_KEY] = await authenticate(scope)
+            principal, receive = await authenticate(scope, receive)
+            scope.setdefault("state", {})[STATE_KEY] = principal
         await app(scope, receive, send)
 
     return middleware

@@ -63,6 +63,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     rate_limit_widget_key_per_minute: int = 150
     rate_limit_widget_key_costly_per_minute: int = 1500
     rate_limit_partner_client_per_minute: int = 1200
+    # callbacks whose provider signature verifies (Twilio, SendGrid) count per callback route
+    # against this instead of their sending IP's budget: the providers post from a few shared
+    # addresses, and the 08:00 end of quiet hours sends a burst of statuses and replies
+    rate_limit_provider_per_minute: int = 6000
     trusted_proxies: tuple[str, ...] = ()  # IPs/CIDRs whose X-Forwarded-For is believed
     rate_limit_redis_prefix: str = "slotproof:ratelimit:"
     access_token_ttl_seconds: int = 3600
@@ -247,6 +251,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             1,
             1_000_000,
         ),
+        ("SLOTPROOF_RATE_LIMIT_PROVIDER", "rate_limit_provider_per_minute", 1, 1_000_000),
         ("SLOTPROOF_AVAILABILITY_CACHE_MB", "availability_cache_mb", 0, 65_536),
         ("SLOTPROOF_HOLD_MINUTES", "hold_minutes", 1, 120),
         ("SLOTPROOF_UNVERIFIED_HOLD_MINUTES", "unverified_hold_minutes", 1, 120),

@@ -55,6 +55,7 @@ import msgspec
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core import clock
+from app.core.bodies import read_body, replaying
 from app.core.claims import ClaimLocks, lock_key
 from app.core.errors import send_problem
 from app.core.principal import PARTNER_PATHS, Credential, principal_of
@@ -236,35 +237,6 @@ class _Claim:
 # --- middleware ----------------------------------------------------------------------------
 
 
-async def _read_body(receive: Receive) -> tuple[list[Message], bytes | None]:
-    """All request messages, and the body, or None when over MAX_BODY or disconnected."""
-    messages: list[Message] = []
-    size = 0
-    while True:
-        message = await receive()
-        messages.append(message)
-        if message["type"] != "http.request":
-            return messages, None
-        size += len(message.get("body", b""))
-        if size > MAX_BODY:
-            return messages, None
-        if not message.get("more_body", False):
-            return messages, b"".join(m.get("body", b"") for m in messages)
-
-
-def _replaying(body: bytes, receive: Receive) -> Receive:
-    sent = False
-
-    async def replay() -> Message:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()
-
-    return replay
-
-
 class _Recorder:
     """Wraps `send`: holds the response until complete, stores it, then sends it."""
 
@@ -351,12 +323,12 @@ def idempotency_middleware(app: ASGIApp) -> ASGIApp:
                 errors=[{"field": "Idempotency-Key", "message": message}],
             )
             return
-        messages, body = await _read_body(receive)
+        messages, body = await read_body(receive, MAX_BODY)
         if body is None:
             if messages[-1]["type"] == "http.request":
                 await send_problem(send, 413, "payload_too_large", "The request body is too large.")
                 return
-            await app(scope, _replay_messages(messages, receive), send)  # client went away
+            await app(scope, replaying(messages, receive), send)  # client went away
             return
 
         method = scope["method"]
@@ -373,22 +345,13 @@ def idempotency_middleware(app: ASGIApp) -> ASGIApp:
 
         recorder = _Recorder(claim, send)
         try:
-            await app(scope, _replaying(body, receive), recorder)
+            await app(scope, replaying(messages, receive), recorder)
         finally:
             if not recorder.settled:  # raised, or never completed its response
                 await claim.release()
             await claim.let_go()
 
     return middleware
-
-
-def _replay_messages(messages: list[Message], receive: Receive) -> Receive:
-    pending = list(messages)
-
-    async def replay() -> Message:
-        return pending.pop(0) if pending else await receive()
-
-    return replay
 
 
 async def _answer_existing(send: Send, row: Any, print_: str) -> None:

@@ -5,8 +5,9 @@ the partner guard and the widget handlers. Nothing else parses credentials.
 A principal is at most one of: a partner client (a bearer access token that verifies, with its
 standing read from the database for this request), a widget caller (the setting behind
 `X-Widget-Key`, and the attempt behind its bearer token), a manage link (the appointment behind
-the token in the path) — else anonymous. Every principal carries the client IP as the
-trusted-proxy rules decide it.
+the token in the path), a provider callback (a request to a callback route whose provider
+signature verifies over the body it came with) — else anonymous. Every principal carries the
+client IP as the trusted-proxy rules decide it.
 """
 
 from __future__ import annotations
@@ -30,6 +31,9 @@ STATE_KEY = "principal"
 # (body, media type, state) is answered by app/partners/guard.py's innermost middleware
 READ_AHEAD = "read_ahead"
 PARTNER_PATHS = ("/partner/", "/fhir/")  # called with partner access tokens
+# a route's `opt` key: the route is a provider callback, signed by that provider (a
+# `CallbackRoute`); its body is bounded by the route's `request_max_body_size`
+PROVIDER_CALLBACK = "provider_callback"
 
 
 class Credential(enum.Enum):
@@ -50,6 +54,24 @@ class PartnerClient:
     accounts: frozenset[int]  # accounts with an active grant
 
 
+@dataclass(frozen=True, slots=True)
+class CallbackRoute:
+    """What the authentication step must know of a callback route to check its signature."""
+
+    provider: str  # "twilio" or "sendgrid"
+    path: str  # the path the provider signs (Twilio signs our public URL, path and query)
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderCallback:
+    """A callback whose provider signature verified: the route it was signed for, and what
+    was signed, for the handler to act on without reading or checking anything again."""
+
+    route: CallbackRoute
+    body: bytes  # the request body as signed
+    form: Mapping[str, str]  # the form fields of a form-encoded callback (Twilio's); else empty
+
+
 class AttemptRef(Protocol):
     """What the cross-cutting layers read of an attempt (app.attempts.store.Attempt)."""
 
@@ -68,6 +90,7 @@ class Principal:
     setting: Mapping[str, Any] | None = None  # the active-or-not setting behind widget_key
     attempt: AttemptRef | None = None  # behind the bearer attempt token, of that setting
     managed: Mapping[str, Any] | None = None  # the appointment behind a manage token
+    callback: ProviderCallback | None = None  # a callback whose provider signature verified
 
     @property
     def account_id(self) -> int | None:

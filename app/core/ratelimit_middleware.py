@@ -11,6 +11,14 @@ Every request (but the health probes) counts against the buckets that apply to i
   alone as well, with a budget far above one IP's, against a spread-out drain;
 * `/partner/*` and `/fhir/*` with a bearer token that verifies: the partner client id in it (a
   token that does not verify counts under the IP alone; the guard answers 401 as usual).
+* a provider callback whose signature verified (Twilio's, SendGrid's; checked once by the
+  authentication step): its callback route's provider budget, **instead of** its client IP's.
+  The providers post from a few shared addresses, and a practice's reminders going out (08:00,
+  the end of quiet hours) bring a burst of delivery statuses and replies that one IP's budget
+  would refuse, losing them. Status callbacks, inbound replies and SendGrid's events each have
+  their own budget: anyone who texts the number causes replies, only our own sends cause
+  statuses. An unsigned or badly signed request to a callback path is anonymous and counts
+  under its IP like any other.
 
 Per-contact limits on codes sent and tried live in app/identity (database-backed).
 
@@ -59,6 +67,7 @@ class RateLimits:
         self.widget_limit = settings.rate_limit_widget_key_per_minute
         self.widget_costly_limit = settings.rate_limit_widget_key_costly_per_minute
         self.partner_limit = settings.rate_limit_partner_client_per_minute
+        self.provider_limit = settings.rate_limit_provider_per_minute
         self.token_limit = settings.token_rate_limit_per_minute
         self.secret_key = settings.secret_key
         if backend is None:
@@ -79,6 +88,10 @@ class RateLimits:
             return []
         if not (self.layered or is_token):
             return []
+        if self.layered and principal.callback is not None:
+            route = principal.callback.route
+            identity = f"{route.provider}\x00{route.path}"
+            return [self._bucket("provider", identity, self.provider_limit)]
         rules = []
         if self.layered:
             rules.append(self._bucket("ip", principal.ip, self.ip_limit))

@@ -1,48 +1,38 @@
 """Inbound delivery-status callbacks from Twilio and SendGrid (no partner auth; the
-providers' signatures instead).
+providers' signatures instead, checked once by the authentication step: app/notifications/
+signatures.py; the handlers act on the request's principal).
 
-A bad or missing signature is 403 `invalid_signature` and changes nothing. Each provider event
-is applied once (provider_callbacks is the idempotency key, written in the same transaction as
-the status change) and only forward: a late 'sent' never overwrites DELIVERED.
+A bad or missing signature is 403 `invalid_signature` and changes nothing; a body past the
+route's bound (`TWILIO_MAX_BODY`, `SENDGRID_MAX_BODY`) is 413 and is never checked. Each
+provider event is applied once (provider_callbacks is the idempotency key, written in the same
+transaction as the status change) and only forward: a late 'sent' never overwrites DELIVERED.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-from functools import lru_cache
 from typing import Any
 from urllib.parse import parse_qsl
 
 import asyncpg
 import msgspec
 from litestar import Request, post
-from sendgrid.helpers.eventwebhook import EventWebhook
-from twilio.request_validator import (
-    HMAC_SHA1,
-    HMAC_SHA256,
-    SIGNATURE_SETTINGS_HEADER,
-    RequestValidator,
-    get_signature_algorithm,
-)
 
-from app.config import Settings
 from app.core.db import transaction
 from app.core.errors import Problem, invalid
 from app.core.http import RAW_QUERY, DbPool
-from app.core.logs import loggable
 from app.core.openapi import problem_responses
+from app.core.principal import PROVIDER_CALLBACK, CallbackRoute, ProviderCallback, principal_of
 from app.notifications import store
 from app.notifications.sendgrid_email import NOTIFICATION_ARG
+from app.notifications.signatures import SENDGRID, SENDGRID_MAX_BODY, TWILIO, TWILIO_MAX_BODY
 from app.notifications.twilio_sms import NOTIFICATION_QUERY, STATUS_CALLBACK_PATH
 from app.notifications.worker import record_failed
 
 log = logging.getLogger("slotproof.notifications.callbacks")
 
-TWILIO_ALGORITHMS = frozenset({HMAC_SHA1, HMAC_SHA256})
 SENDGRID_EVENTS_PATH = "/callbacks/sendgrid/events"
-SENDGRID_SIGNATURE = "X-Twilio-Email-Event-Webhook-Signature"
-SENDGRID_TIMESTAMP = "X-Twilio-Email-Event-Webhook-Timestamp"
 
 # provider status -> ours (statuses not listed change nothing)
 TWILIO_STATUS = {
@@ -61,8 +51,26 @@ SENDGRID_STATUS = {
 }
 
 
-# 400 an unreadable body (after a valid signature), 403 a bad or missing signature
-CALLBACK_PROBLEMS = problem_responses(400, 403, 429, 503)
+# 400 an unreadable body (after a valid signature), 403 a bad or missing signature, 413 a
+# body past the route's bound
+CALLBACK_PROBLEMS = problem_responses(400, 403, 413, 429, 503)
+
+
+def callback_route(
+    provider: str, path: str, max_body: int, *, raw_query: bool = False
+) -> dict[str, Any]:
+    """A callback route's decorator arguments: the provider that signs it (for the
+    authentication step), its body bound, the documented problems."""
+    opt: dict[str, Any] = {PROVIDER_CALLBACK: CallbackRoute(provider, path)}
+    if raw_query:  # the handler reads its (signed) query string itself
+        opt[RAW_QUERY] = True
+    return {
+        "path": path,
+        "tags": ["provider callbacks"],
+        "responses": CALLBACK_PROBLEMS,
+        "request_max_body_size": max_body,
+        "opt": opt,
+    }
 
 
 def _forbidden() -> Problem:
@@ -107,39 +115,24 @@ def _digest(item: dict[str, Any]) -> str:
     return "sha256:" + hashlib.sha256(msgspec.json.encode(item, order="sorted")).hexdigest()
 
 
-async def twilio_form(request: Request, path: str) -> dict[str, str]:
-    """The form Twilio posted to `path`, once its `X-Twilio-Signature` (over our public URL,
-    query included, and the form) checks out with the auth token; else 403."""
-    settings: Settings = request.app.state.settings
-    body = (await request.body()).decode("utf-8", "replace")
-    form = dict(parse_qsl(body, keep_blank_values=True))
-    signature = request.headers.get("x-twilio-signature", "")
-    algorithm = get_signature_algorithm(request.headers.get(SIGNATURE_SETTINGS_HEADER))
-    if algorithm.upper() not in TWILIO_ALGORITHMS:  # twilio would log it verbatim
-        log.warning(
-            "unsupported Twilio signature algorithm", extra={"algorithm": loggable(algorithm)}
-        )
+async def signed_callback(request: Request) -> ProviderCallback:
+    """The request as its provider signed it, when the authentication step found the signature
+    good; else 413 for a body past the route's bound, else 403."""
+    callback = principal_of(request.scope).callback
+    if callback is None:
+        await request.body()  # Litestar refuses one past `request_max_body_size` with 413
         raise _forbidden()
-    query = request.scope.get("query_string", b"").decode("latin-1")
-    url = f"{settings.public_url}{path}" + (f"?{query}" if query else "")
-    token = settings.twilio_auth_token
-    if not (
-        token and signature and RequestValidator(token).validate(url, form, signature, algorithm)
-    ):
-        raise _forbidden()
-    return form
+    return callback
 
 
 @post(
-    STATUS_CALLBACK_PATH,
     status_code=204,
-    tags=["provider callbacks"],
-    responses=CALLBACK_PROBLEMS,
     summary="Twilio message status callback",
-    opt={RAW_QUERY: True},  # the signed callback URL carries `?notification=<id>`
+    # the signed callback URL carries `?notification=<id>`
+    **callback_route(TWILIO, STATUS_CALLBACK_PATH, TWILIO_MAX_BODY, raw_query=True),
 )
 async def twilio_status(request: Request, pool: DbPool) -> None:
-    form = await twilio_form(request, STATUS_CALLBACK_PATH)
+    form = (await signed_callback(request)).form
     query = request.scope.get("query_string", b"").decode("latin-1")
     sid = form.get("MessageSid") or form.get("SmsSid")
     provider_status = (form.get("MessageStatus") or form.get("SmsStatus") or "").lower()
@@ -161,21 +154,13 @@ async def twilio_status(request: Request, pool: DbPool) -> None:
 
 
 @post(
-    SENDGRID_EVENTS_PATH,
     status_code=204,
-    tags=["provider callbacks"],
-    responses=CALLBACK_PROBLEMS,
     summary="SendGrid Event Webhook",
-    opt={RAW_QUERY: True},  # providers' receivers may be configured with their own query
+    # providers' receivers may be configured with their own query
+    **callback_route(SENDGRID, SENDGRID_EVENTS_PATH, SENDGRID_MAX_BODY, raw_query=True),
 )
 async def sendgrid_events(request: Request, pool: DbPool) -> None:
-    settings: Settings = request.app.state.settings
-    raw = await request.body()
-    signature = request.headers.get(SENDGRID_SIGNATURE, "")
-    timestamp = request.headers.get(SENDGRID_TIMESTAMP, "")
-    key = settings.sendgrid_webhook_public_key
-    if not (key and signature and timestamp and _sendgrid_valid(key, raw, signature, timestamp)):
-        raise _forbidden()
+    raw = (await signed_callback(request)).body
     for event in parse_sendgrid_events(raw):
         target = SENDGRID_STATUS.get(event.event)
         notification_id = _our_id(event.notification_id)
@@ -233,25 +218,6 @@ async def _apply(
                 "provider": provider,
             },
         )
-
-
-@lru_cache(maxsize=4)
-def _sendgrid_verifier(public_key: str) -> EventWebhook | None:
-    try:
-        return EventWebhook(public_key)
-    except (ValueError, TypeError):
-        log.error("SENDGRID_WEBHOOK_PUBLIC_KEY is not a valid public key")
-        return None
-
-
-def _sendgrid_valid(public_key: str, raw: bytes, signature: str, timestamp: str) -> bool:
-    verifier = _sendgrid_verifier(public_key)
-    if verifier is None:
-        return False
-    try:
-        return verifier.verify_signature(raw.decode("utf-8"), signature, timestamp)
-    except (ValueError, TypeError):  # undecodable body or signature (binascii.Error too)
-        return False
 
 
 def _our_id(value: str) -> int | None:

@@ -24,14 +24,16 @@ from app.core.errors import Problem, invalid, not_found
 from app.core.http import DbPool, PathId
 from app.core.openapi import problem_responses
 from app.notifications import optouts
-from app.notifications.callbacks import CALLBACK_PROBLEMS, twilio_form
+from app.notifications.callbacks import callback_route, signed_callback
 from app.notifications.formats import human_when
+from app.notifications.signatures import TWILIO, TWILIO_MAX_BODY
 from app.partners.guard import scope
 from app.partners.scopes import ANALYTICS
 from app.reminders import conversation, links, pages, stats, store
 
 INBOUND_PATH = "/callbacks/twilio/inbound"
 E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
+MESSAGE_SID = re.compile(r"^[A-Za-z0-9]{10,64}$")  # Twilio's: SM + 32 hex digits
 EMAIL_ACTOR = "patient-email"
 
 
@@ -43,20 +45,22 @@ def _twiml(text: str | None) -> Response[str]:
 
 
 @post(
-    INBOUND_PATH,
     status_code=200,
-    tags=["provider callbacks"],
-    responses=CALLBACK_PROBLEMS,
     summary="Twilio incoming SMS (replies to reminders): TwiML answer",
     media_type=MediaType.XML,
+    **callback_route(TWILIO, INBOUND_PATH, TWILIO_MAX_BODY),
 )
 async def twilio_inbound(request: Request, pool: DbPool) -> Response[str]:
-    form = await twilio_form(request, INBOUND_PATH)
+    form = (await signed_callback(request)).form
     phone = form.get("From", "")
-    if not E164.fullmatch(phone):
+    message_sid = form.get("MessageSid") or form.get("SmsSid") or ""
+    if not E164.fullmatch(phone) or not MESSAGE_SID.fullmatch(message_sid):
         return _twiml(None)
     text = await conversation.answer(
-        pool, request.app.state.settings, phone, form.get("Body", "")[:1600], clock.now()
+        pool,
+        request.app.state.settings,
+        conversation.Reply(message_sid, phone, form.get("Body", "")[:1600]),
+        clock.now(),
     )
     return _twiml(text)
 

@@ -5,6 +5,12 @@ practices, and the patient cannot tell them apart): STOP opts the number out of 
 them, START back in; C confirms, and R links, the number's next upcoming appointment in them
 (the next one not yet confirmed, else the next one) and the answer says which; HELP names the
 practice that texted last and its phone. The language is that of the last text we sent.
+
+Each reply is acted on once: its Twilio `MessageSid` is recorded (provider_callbacks) in the
+transaction that acts on it, and a reply seen before is answered with nothing. Twilio signs no
+timestamp, so a captured signed request verifies forever; without this, replaying it would opt
+a number out again after START, confirm whichever appointment is next by then, or hand a fresh
+manage link to whoever sent the request (the TwiML answer goes to the sender).
 """
 
 from __future__ import annotations
@@ -21,10 +27,19 @@ from app.core.db import transaction
 from app.core.errors import Problem
 from app.notifications import optouts
 from app.notifications.formats import human_when
+from app.notifications.store import remember_callback
 from app.reminders import keywords, store
 from app.reminders.keywords import Keyword
 
 SMS_ACTOR = "patient-sms"
+
+
+class Reply(msgspec.Struct, frozen=True):
+    """One SMS a patient sent us, as Twilio's signed request says it."""
+
+    message_sid: str  # Twilio's id of the message: one reply, however often it is posted
+    phone: str  # From, E.164
+    body: str
 
 
 class Context(msgspec.Struct, frozen=True):
@@ -45,12 +60,14 @@ async def _context(conn: asyncpg.Connection, phone: str) -> Context:
     )
 
 
-async def answer(
-    pool: asyncpg.Pool, settings: Settings, phone: str, body: str, now: datetime
-) -> str:
-    """What to text back to `phone`, after doing what its message asks."""
-    keyword = keywords.parse(body)
+async def answer(pool: asyncpg.Pool, settings: Settings, reply: Reply, now: datetime) -> str | None:
+    """What to text back to the reply's phone, after doing what it asks; None for a reply
+    already answered (a replay, or Twilio posting it again)."""
+    phone = reply.phone
+    keyword = keywords.parse(reply.body)
     async with transaction(pool) as conn:
+        if not await remember_callback(conn, "twilio", f"{reply.message_sid}:reply"):
+            return None
         context = await _context(conn, phone)
         lang = context.locale
         practice = (

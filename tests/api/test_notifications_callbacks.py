@@ -93,6 +93,19 @@ async def sent(pool, fake, channel: str) -> tuple[int, int, str]:
     return account, notification_id, row["provider_message_id"]
 
 
+async def sending_sms(pool) -> int:
+    """A text handed to Twilio whose status has not come back yet (the worker has not stored
+    its SID either)."""
+    account = await make_account(pool)
+    async with transaction(pool) as conn:
+        notification_id = await enqueue(
+            conn, account_id=account, channel="SMS", to="+12025550123",
+            purpose="appointment_confirmation", params=VISIT,
+        )  # fmt: skip
+    await pool.execute("UPDATE notifications SET status = 'SENDING' WHERE id = $1", notification_id)
+    return notification_id
+
+
 def twilio_form(sid: str, status: str, **extra: str) -> dict[str, str]:
     return {
         "AccountSid": TWILIO_SID,
@@ -230,13 +243,7 @@ async def test_twilio_callback_before_the_sid_is_stored_finds_its_notification(c
     """Twilio may call back before the worker has stored the message SID: the notification id
     in the signed callback URL finds the row, and the worker's late bookkeeping moves nothing
     back."""
-    account = await make_account(pool)
-    async with transaction(pool) as conn:
-        notification_id = await enqueue(
-            conn, account_id=account, channel="SMS", to="+12025550123",
-            purpose="appointment_confirmation", params=VISIT,
-        )  # fmt: skip
-    await pool.execute("UPDATE notifications SET status = 'SENDING' WHERE id = $1", notification_id)
+    notification_id = await sending_sms(pool)
     sid = "SM" + secrets.token_hex(16)
     query = f"notification={notification_id}"
     response = await post_twilio(callbacks, twilio_form(sid, "delivered"), query=query)

@@ -5,6 +5,7 @@ links (GET only shows, POST acts)."""
 from __future__ import annotations
 
 import re
+import secrets
 import xml.etree.ElementTree as ET
 from urllib.parse import urlencode
 
@@ -52,9 +53,13 @@ async def twilio(database_url, outbox_dir):
         yield c
 
 
-async def text(twilio: httpx.AsyncClient, phone: str, body: str, *, token=TWILIO_TOKEN):
+async def text(
+    twilio: httpx.AsyncClient, phone: str, body: str, *, token=TWILIO_TOKEN, sid: str = ""
+):
+    """A signed inbound SMS; each is a message of its own (its own `MessageSid`) unless `sid`
+    names one sent before (a replay)."""
     form = {
-        "MessageSid": "SM" + "1" * 32,
+        "MessageSid": sid or "SM" + secrets.token_hex(16),
         "AccountSid": "AC" + "2" * 32,
         "From": phone,
         "To": "+15005550006",
@@ -358,3 +363,39 @@ async def test_reminder_emails_carry_one_click_unsubscribe_headers_through_sendg
         assert all("headers" not in r.json for r in confirmations)
     finally:
         fake.close()
+
+
+def silent(response: httpx.Response) -> bool:
+    """An empty TwiML answer: nothing texted back."""
+    assert response.status_code == 200, response.text
+    return ET.fromstring(response.text).findall("Message") == []  # noqa: S314 - our own answer
+
+
+async def test_a_replayed_reply_changes_nothing_and_reveals_nothing(partner, pool, twilio):
+    """Twilio signs no timestamp, so a captured signed reply verifies forever. A replay (the same
+    `MessageSid`) is answered with empty TwiML and does nothing: it cannot opt the number out
+    again after START, confirm whichever appointment is next by then, or fetch a fresh manage
+    link (which the TwiML answer would hand to whoever sent the request)."""
+    practice = await reminder_practice(partner)
+    phone = new_phone()
+    sooner = await book(practice, ny(2027, 3, 10, 14, 0), phone=phone)
+    stop, reschedule, confirm = ("SM" + secrets.token_hex(16) for _ in range(3))
+
+    assert "START" in said(await text(twilio, phone, "STOP", sid=stop))
+    said(await text(twilio, phone, "START"))
+    assert silent(await text(twilio, phone, "STOP", sid=stop))
+    assert not await pool.fetchval(
+        "SELECT count(*) FROM contact_opt_outs WHERE contact = $1", phone
+    )
+
+    assert "/widget/v1/frame" in said(await text(twilio, phone, "R", sid=reschedule))
+    links = "SELECT count(*) FROM manage_links WHERE appointment_id = $1"
+    issued = await pool.fetchval(links, sooner["id"])
+    assert silent(await text(twilio, phone, "R", sid=reschedule))
+    assert await pool.fetchval(links, sooner["id"]) == issued
+
+    said(await text(twilio, phone, "C", sid=confirm))
+    assert await status(pool, sooner["id"]) == "CONFIRMED"
+    later = await book(practice, ny(2027, 3, 12, 9, 0), phone=phone)
+    assert silent(await text(twilio, phone, "C", sid=confirm))
+    assert await status(pool, later["id"]) == "SCHEDULED"

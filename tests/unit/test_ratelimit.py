@@ -9,7 +9,15 @@ import logging
 import pytest
 
 from app.config import ConfigError, Settings, load_settings
-from app.core.principal import Credential, PartnerClient, Principal, client_address, parse_ip
+from app.core.principal import (
+    CallbackRoute,
+    Credential,
+    PartnerClient,
+    Principal,
+    ProviderCallback,
+    client_address,
+    parse_ip,
+)
 from app.core.ratelimit import Decision, MemoryBackend, RedisBackend, Rule, Usage
 from app.core.ratelimit_middleware import RateLimits, build_rate_limits
 
@@ -214,6 +222,27 @@ def test_layers_per_path():
     assert _layers(limits, "/schema/openapi.json", _partner("cli_one")) == ["ip"]
 
 
+def _callback(provider: str, path: str) -> Principal:
+    route = CallbackRoute(provider, path)
+    return Principal(ip=IP, callback=ProviderCallback(route, b"", {}))
+
+
+def test_a_verified_provider_callback_counts_against_its_routes_budget_not_its_ip():
+    limits = RateLimits(_settings(rate_limit_provider_per_minute=77), backend=MemoryBackend())
+    status = limits.rules("POST", "/callbacks/twilio/status", _callback("twilio", "/s"))
+    assert [(r.key.split(":")[0], r.limit) for r in status] == [("provider", 77)]
+    inbound = limits.rules("POST", "/callbacks/twilio/inbound", _callback("twilio", "/i"))
+    events = limits.rules("POST", "/callbacks/sendgrid/events", _callback("sendgrid", "/s"))
+    assert len({status[0].key, inbound[0].key, events[0].key}) == 3  # a budget per route
+    again = limits.rules("POST", "/callbacks/twilio/status", _callback("twilio", "/s"))
+    assert again[0].key == status[0].key  # over every address
+    # unverified: the IP's, like any request
+    assert _layers(limits, "/callbacks/twilio/status", method="POST") == ["ip"]
+    # development's `auto` counts callbacks nowhere, as every other layer but the token's
+    dev = RateLimits(Settings(secret_key=SECRET), backend=MemoryBackend())
+    assert _layers(dev, "/callbacks/twilio/status", _callback("twilio", "/s"), "POST") == []
+
+
 def test_bucket_keys_carry_no_address_or_credential():
     limits = RateLimits(_settings(), backend=MemoryBackend())
     rules = limits.rules("GET", "/widget/v1/config", _widget("pk_secretish"))
@@ -274,6 +303,7 @@ def test_settings_defaults():
         s.rate_limit_partner_client_per_minute,
     ) == (300, 150, 1200)
     assert s.rate_limit_widget_key_costly_per_minute == 1500
+    assert s.rate_limit_provider_per_minute == 6000
     assert s.trusted_proxies == ()
     assert s.rate_limit_redis_prefix == "slotproof:ratelimit:"
 
@@ -286,6 +316,7 @@ def test_settings_are_parsed():
             "SLOTPROOF_RATE_LIMIT_WIDGET_KEY": "20",
             "SLOTPROOF_RATE_LIMIT_WIDGET_KEY_COSTLY": "40",
             "SLOTPROOF_RATE_LIMIT_PARTNER_CLIENT": "30",
+            "SLOTPROOF_RATE_LIMIT_PROVIDER": "50",
             "SLOTPROOF_TRUSTED_PROXIES": "10.0.0.1, 172.16.0.0/12,,2001:db8::/32, 192.168.1.7/24",
             "SLOTPROOF_RATE_LIMIT_PREFIX": "app1:rl:",
         }
@@ -297,6 +328,7 @@ def test_settings_are_parsed():
         s.rate_limit_partner_client_per_minute,
     ) == (10, 20, 30)
     assert s.rate_limit_widget_key_costly_per_minute == 40
+    assert s.rate_limit_provider_per_minute == 50
     assert s.trusted_proxies == ("10.0.0.1/32", "172.16.0.0/12", "2001:db8::/32", "192.168.1.0/24")
     assert s.rate_limit_redis_prefix == "app1:rl:"
     assert load_settings({"SLOTPROOF_RATE_LIMITS": "off"}).rate_limits == "off"
@@ -309,6 +341,7 @@ def test_settings_are_parsed():
         ("SLOTPROOF_RATE_LIMIT_IP", "0"),
         ("SLOTPROOF_RATE_LIMIT_WIDGET_KEY", "many"),
         ("SLOTPROOF_RATE_LIMIT_PARTNER_CLIENT", "-1"),
+        ("SLOTPROOF_RATE_LIMIT_PROVIDER", "0"),
         ("SLOTPROOF_TRUSTED_PROXIES", "10.0.0.1, proxy.internal"),
         ("SLOTPROOF_RATE_LIMIT_PREFIX", "has space"),
     ],
