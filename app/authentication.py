@@ -153,7 +153,7 @@ async def partner_client(state: Any, settings: Settings, scope: Scope) -> Princi
     ):  # Lobbie's second credential, when the deployment asks for it
         return Principal(ip=ip, bearer=Credential.INVALID)
     _grants_seen(state)[claims.client_id] = standing.accounts
-    if ahead is not None:  # for the handler, which runs only if the guard lets it
+    if ahead is not None and checked is not None:  # for the handler, if the guard lets it
         scope.setdefault("state", {})[READ_AHEAD] = (ahead[0], checked)
     client = PartnerClient(
         client_id=claims.client_id,

@@ -55,7 +55,6 @@ class Ahead(NamedTuple):
     the result only if it finds these very entries), and their reads and probes."""
 
     entries: tuple[Answer | Head | Day, ...]
-    reads: list[Read]
     snapshots: list[str]
     probes: list[store.Probe]
     cache: AnswerCache
@@ -135,7 +134,7 @@ def read_ahead(
         return None
     cached = cache.get((account_id, query), now)
     if isinstance(cached, Answer):
-        return Ahead((cached,), [], [], cached.probes, cache, raw_query)
+        return Ahead((cached,), [], cached.probes, cache, raw_query)
     scope_key = (account_id, query.scope_key())
     head = cache.get(scope_key, now)
     if not isinstance(head, Head):
@@ -144,7 +143,7 @@ def read_ahead(
     entries = (head, *(d for d in days if isinstance(d, Day)))
     reads = [head.read, *(d.read for d in entries[1:])]  # type: ignore[union-attr]
     snapshots, probes = _probes(account_id, head.scope.practitioner_ids, reads)
-    return Ahead(entries, reads, snapshots, probes, cache, raw_query)
+    return Ahead(entries, snapshots, probes, cache, raw_query)
 
 
 def _same(ahead: Checked | None, entries: tuple) -> bool:

@@ -25,6 +25,7 @@ from bisect import bisect_right
 from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 import msgspec
@@ -357,39 +358,46 @@ def _merge(intervals: list[tuple[int, int]]) -> tuple[list[int], list[int]]:
 _Windows = tuple[tuple[int, int], ...]
 
 
-# id(config) -> (config, its _day_windows): configs are immutable and usually reused across
-# calls (the availability cache keeps them), so their rules are turned into windows once
-_WINDOWS: dict[int, tuple[SchedulerConfig, tuple[dict[int, _Windows], dict[int, _Windows]]]] = {}
+class _Derived(NamedTuple):
+    """What a config's rules give, whatever the request: its windows (`_windows_of`) and, per
+    visit length, which of its days' windows cannot interleave (`_simple_windows`)."""
+
+    config: SchedulerConfig
+    windows: tuple[dict[int, _Windows], dict[int, _Windows]]
+    simple: dict[int, dict[_Windows, bool]]  # visit length (s) -> windows -> simple
+
+
+# id(config) -> what its rules give: configs are immutable and usually reused across calls
+# (the availability cache keeps them), so their rules are turned into windows once
+_DERIVED: dict[int, _Derived] = {}
+
+
+def _derived(config: SchedulerConfig) -> _Derived:
+    hit = _DERIVED.get(id(config))
+    if hit is not None and hit.config is config:
+        return hit
+    if len(_DERIVED) > 10_000:
+        _DERIVED.clear()
+    found = _DERIVED[id(config)] = _Derived(config, _windows_of(config), {})
+    return found
 
 
 def _day_windows(config: SchedulerConfig) -> tuple[dict[int, _Windows], dict[int, _Windows]]:
-    hit = _WINDOWS.get(id(config))
-    if hit is not None and hit[0] is config:
-        return hit[1]
-    if len(_WINDOWS) > 10_000:
-        _WINDOWS.clear()
-    windows = _WINDOWS[id(config)] = (config, _windows_of(config))
-    return windows[1]
-
-
-_SIMPLE: dict[tuple[int, int], tuple[SchedulerConfig, dict[_Windows, bool]]] = {}
+    return _derived(config).windows
 
 
 def _simple_windows(config: SchedulerConfig, dur: int) -> dict[_Windows, bool]:
     """Per day's windows, whether their grid points cannot interleave (each window's last
     possible start precedes the next window's start): those are walked in order with no
-    de-duplication. Memoised like `_day_windows`."""
-    hit = _SIMPLE.get((id(config), dur))
-    if hit is not None and hit[0] is config:
-        return hit[1]
-    if len(_SIMPLE) > 10_000:
-        _SIMPLE.clear()
-    by_weekday, overrides = _day_windows(config)
-    simple = {
-        wins: all(wins[j][1] - dur < wins[j + 1][0] for j in range(len(wins) - 1))
-        for wins in (*by_weekday.values(), *overrides.values())
-    }
-    _SIMPLE[id(config), dur] = (config, simple)
+    de-duplication."""
+    derived = _derived(config)
+    simple = derived.simple.get(dur)
+    if simple is None:
+        by_weekday, overrides = derived.windows
+        simple = derived.simple[dur] = {
+            wins: all(wins[j][1] - dur < wins[j + 1][0] for j in range(len(wins) - 1))
+            for wins in (*by_weekday.values(), *overrides.values())
+        }
     return simple
 
 

@@ -40,7 +40,7 @@ def answered_ahead_middleware(app: ASGIApp) -> ASGIApp:
 
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
         got = (scope.get("state") or {}).get(READ_AHEAD) if scope["type"] == "http" else None
-        if got is not None and got[1] is not None and scope["method"] == "GET":
+        if got is not None and scope["method"] == "GET":
             ahead, (_, found) = got
             if _denial(scope) is None and (ready := ahead.ready(found)) is not None:
                 body, media_type, state = ready
