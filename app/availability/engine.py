@@ -25,6 +25,7 @@ from bisect import bisect_right
 from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
+from operator import attrgetter
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
@@ -66,6 +67,7 @@ _SECOND = timedelta(seconds=1)
 _MILLISECOND = timedelta(milliseconds=1)
 _DAY = 86_400
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+_START = attrgetter("start")
 
 
 # --------------------------------------------------------------------------------------------
@@ -478,17 +480,19 @@ def compute_starts(
     if not chosen:
         return []
 
-    busy_by_pid: dict[int, list[tuple[int, int]]] = {c.practitioner_id: [] for c in chosen}
+    busy_by_pid: dict[int, list[BusySpan]] = {c.practitioner_id: [] for c in chosen}
     counted: dict[int, list[int]] = {c.id: [] for c in chosen if c.max_per_day is not None}
-    ranges_of = busy_by_pid.get
+    spans_of = busy_by_pid.get
     for b in busy:  # the hottest loop of a search: kept to the bare minimum
         if type(b) is not BusySpan:
             b = b.span()
-        ranges = ranges_of(b.practitioner_id)
-        if ranges is not None and b.end > b.start:
-            ranges.append((b.start, b.end))
+        mine = spans_of(b.practitioner_id)
+        if mine is not None and b.end > b.start:
+            mine.append(b)
         if counted and b.counted_at is not None and b.scheduler_config_id in counted:
             counted[b.scheduler_config_id].append(b.counted_at)
+    for mine in busy_by_pid.values():
+        mine.sort(key=_START)  # the grid walk needs forbidden intervals in start order
     found = []
     for c in chosen:
         found.append(_config_slots(
@@ -545,10 +549,11 @@ def _config_slots(
     dur: int,
     lo: int,
     hi: int,
-    busy: list[tuple[int, int]],
+    busy: list[BusySpan],
     counted: Iterable[int],
 ) -> ConfigStarts:
-    """One config's starts in ``[lo, hi]``, in order."""
+    """One config's starts in ``[lo, hi]``, in order (``busy``: its practitioner's non-empty
+    busy times, in start order)."""
     pending: list[int] = []
     runs: list[tuple[str, int]] = []
     if c.max_per_day is not None and c.max_per_day <= 0:
@@ -560,19 +565,22 @@ def _config_slots(
     # Forbidden starts as closed integer intervals. A start s is excluded by
     #   busy  [p0, p1): p0 < s + dur + ba and s - bb < p1  <=>  p0 - dur - ba < s < p1 + bb
     #   block [b0, b1): b0 < s + dur      and s < b1       <=>  b0 - dur      < s < b1
-    forbidden = [(p0 - dur - ba + 1, p1 + bb - 1) for p0, p1 in busy]
-    for blk in c.blocks:
-        _require_aware(blk.start, "Block.start")
-        _require_aware(blk.end, "Block.end")
-        b0, b1 = _floor_s(blk.start), _ceil_s(blk.end)
-        if b1 > b0:
-            forbidden.append((b0 - dur + 1, b1 - 1))
-    # The grid walk below needs them only sorted by start: an interval nested in or
+    # The grid walk below needs them only sorted by start (`busy` is): an interval nested in or
     # overlapping an earlier one is skipped or jumped past in turn. Merging them (a Python loop
     # over every busy time) is left to the days that look them up by bisection.
-    forbidden.sort()
-    f_starts = [a for a, _ in forbidden]
-    f_ends = [b for _, b in forbidden]
+    f_starts = [b.start - (dur + ba - 1) for b in busy]
+    f_ends = [b.end + (bb - 1) for b in busy]
+    if c.blocks:
+        forbidden = list(zip(f_starts, f_ends, strict=True))
+        for blk in c.blocks:
+            _require_aware(blk.start, "Block.start")
+            _require_aware(blk.end, "Block.end")
+            b0, b1 = _floor_s(blk.start), _ceil_s(blk.end)
+            if b1 > b0:
+                forbidden.append((b0 - dur + 1, b1 - 1))
+        forbidden.sort()
+        f_starts = [a for a, _ in forbidden]
+        f_ends = [b for _, b in forbidden]
     n_forbidden = len(f_starts)
     merged: tuple[list[int], list[int]] | None = None
 
@@ -655,7 +663,7 @@ def _config_slots(
                             found.add(s)
                     sec += step
         if merged is None:
-            merged = _merge(forbidden)
+            merged = _merge(list(zip(f_starts, f_ends, strict=True)))
         m_starts, m_ends = merged
         for s in sorted(found):  # explicit candidates: check each against forbidden intervals
             j = bisect_right(m_starts, s) - 1

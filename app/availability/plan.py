@@ -69,6 +69,7 @@ class Plan(msgspec.Struct, frozen=True, kw_only=True):
     end: datetime
     per_config: list[e.ConfigStarts]
     busy: list[e.BusySpan]
+    holds: list[e.BusySpan]  # those of `busy` that expire
     # starts the forward limit cut off (ascending; empty unless it falls inside the range)
     beyond: list[int]
     # time cannot change this result before this instant (holds expiring, limits moving on)
@@ -172,7 +173,8 @@ def plan(
         range_end=end,
         appointment_type_id=scope.query.appointment_type_id,
     )
-    bounds = [b.expires_at for b in busy if b.expires_at is not None]
+    holds = [b for b in busy if b.expires_at is not None]
+    bounds = [b.expires_at for b in holds]
     beyond: list[int] = []
     if cut:
         last = int(latest.timestamp())  # type: ignore[union-attr] # starts are whole seconds
@@ -196,6 +198,7 @@ def plan(
         end=end,
         per_config=per_config,
         busy=busy,
+        holds=holds,
         beyond=beyond,
         stable_until=min(bounds, default=NEVER),
     )

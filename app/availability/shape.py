@@ -3,7 +3,8 @@
 No per-slot Python objects: the engine's integer starts are grouped per start instant and each
 slot object is written straight to bytes. The part that only depends on the instant (`startUnix`,
 `startDateTime`, `endDateTime` and its local date) is encoded once per process and instant
-(`_heads`), the practitioner -> config pairs once per pair. The slots of one local date form a
+(`_heads`), the practitioner -> config object once per set of configs offering a time
+(`_offers`). The slots of one local date form a
 `DayPiece`; the response is the pieces of the requested days, cut to the requested range at
 the two ends, plus a header. The answer cache (answer.py) keeps pieces per location-day.
 """
@@ -28,6 +29,8 @@ _MEMO_LIMIT = 200_000
 _heads: dict[tuple[str, int], dict[int, tuple[int, bytes]]] = {}
 _date_keys: dict[int, bytes] = {}
 _midnights: dict[tuple[str, int], int] = {}
+# the configs' (practitioner, id) pairs -> mask -> b',"practitionerToConfig":{..}}'
+_offers: dict[tuple[tuple[int, int], ...], dict[int, bytes]] = {}
 
 
 @dataclass(slots=True, eq=False)
@@ -119,7 +122,7 @@ def days_of(found: Plan, ordinals: list[int] | None = None) -> list[DayPiece]:
     for start in [start for start in starts if start not in heads]:
         _head(heads, zone, start, dur)
     if scope.selectable:
-        offers = {mask: _selectable_offer(configs, mask) for mask in set(masks)}
+        offers = _selectable_offers(configs, masks)
         chunks = [heads[start][1] + offers[mask] for start, mask in zip(starts, masks, strict=True)]
     else:
         chunks = _assigned(found, configs, heads, starts, masks)
@@ -130,29 +133,37 @@ def days_of(found: Plan, ordinals: list[int] | None = None) -> list[DayPiece]:
     beyond: dict[int, int] = {}  # local ordinal -> its first start the forward limit cut off
     for start in found.beyond:
         beyond.setdefault(e.local_datetime(zone, start).toordinal(), start)
-    holds = [b for b in found.busy if b.expires_at is not None]
     leads = lead_seconds(*scope.notice), lead_seconds(*scope.forward)
     days = []
     for ordinal in ordinals:
-        i = bisect_left(starts, midnight(zone, ordinal))
-        j = bisect_left(starts, midnight(zone, ordinal + 1), i)
+        begin, end = midnight(zone, ordinal), midnight(zone, ordinal + 1)
+        i = bisect_left(starts, begin)
+        j = bisect_left(starts, end, i)
         if i == j and not keep_empty:
             continue
         day = DayPiece(ordinal, starts[i:j], chunks[i:j], masks[i:j], pids)
-        _finish(zone, day, beyond.get(ordinal), holds, leads)
+        _finish(day, (begin, end), beyond.get(ordinal), found.holds, leads)
         days.append(day)
     return days
 
 
-def _selectable_offer(configs: list[e.SchedulerConfig], mask: int) -> bytes:
-    """b',"practitionerToConfig":{..}}': each practitioner with its lowest config (configs
-    are in (practitioner, id) order)."""
-    pairs, seen = [], set()
-    for i, c in enumerate(configs):
-        if mask >> i & 1 and c.practitioner_id not in seen:
-            seen.add(c.practitioner_id)
-            pairs.append(b'"%d":%d' % (c.practitioner_id, c.id))
-    return b',"practitionerToConfig":{%s}}' % b",".join(pairs)
+def _selectable_offers(configs: list[e.SchedulerConfig], masks: list[int]) -> dict[int, bytes]:
+    """mask -> b',"practitionerToConfig":{..}}': each practitioner offering the time with its
+    lowest config (configs are in (practitioner, id) order)."""
+    key = tuple((c.practitioner_id, c.id) for c in configs)
+    offers = _offers.get(key)
+    if offers is None or len(offers) > 4_096:
+        if len(_offers) > 1_000:
+            _offers.clear()
+        offers = _offers[key] = {}
+    for mask in set(masks).difference(offers):
+        pairs, seen = [], set()
+        for i, (pid, cid) in enumerate(key):
+            if mask >> i & 1 and pid not in seen:
+                seen.add(pid)
+                pairs.append(b'"%d":%d' % (pid, cid))
+        offers[mask] = b',"practitionerToConfig":{%s}}' % b",".join(pairs)
+    return offers
 
 
 def _assigned(found, configs, heads, starts, masks) -> list[bytes]:
@@ -172,19 +183,19 @@ def _assigned(found, configs, heads, starts, masks) -> list[bytes]:
 
 
 def _finish(
-    zone: str,
     day: DayPiece,
+    midnights: tuple[int, int],
     cut_off: int | None,
     holds: list[e.BusySpan],
     leads: tuple[int, int],
 ) -> None:
     """The day's encoded body, the busy window it depends on and how long time leaves it be:
     until a hold it overlaps expires, the notice reaches its first time, or the forward limit
-    reaches the first start it cut off (`leads`: the two limits as `lead_seconds`)."""
+    reaches the first start it cut off (`midnights`: the day's first instant and the next
+    day's; `leads`: the two limits as `lead_seconds`)."""
     if day.chunks:
         day.body = b"%s:[%s]" % (date_key(day.ordinal), b",".join(day.chunks))
-    lo = midnight(zone, day.ordinal) - MARGIN_SECONDS
-    hi = midnight(zone, day.ordinal + 1) + MARGIN_SECONDS
+    lo, hi = midnights[0] - MARGIN_SECONDS, midnights[1] + MARGIN_SECONDS
     day.window = (lo, hi)
     bounds = [b.expires_at for b in holds if b.start < hi and b.end > lo]
     moments = [day.starts[0] - leads[0]] if day.starts else []
