@@ -68,6 +68,7 @@ _MILLISECOND = timedelta(milliseconds=1)
 _DAY = 86_400
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 _START = attrgetter("start")
+_AFTER_ALL = 1 << 62  # epoch seconds later than any instant a datetime can hold
 
 
 # --------------------------------------------------------------------------------------------
@@ -360,13 +361,17 @@ def _merge(intervals: list[tuple[int, int]]) -> tuple[list[int], list[int]]:
 _Windows = tuple[tuple[int, int], ...]
 
 
+# a day's windows, and whether their grid points cannot interleave (each window's last possible
+# start precedes the next window's start): those are walked in order with no de-duplication
+_Day = tuple[_Windows, bool]
+
+
 class _Derived(NamedTuple):
-    """What a config's rules give, whatever the request: its windows (`_windows_of`) and, per
-    visit length, which of its days' windows cannot interleave (`_simple_windows`)."""
+    """What a config's rules give, whatever the request: per visit length (s), its days
+    (weekday -> `_Day`, local ordinal of an override -> `_Day`; see `_windows_of`)."""
 
     config: SchedulerConfig
-    windows: tuple[dict[int, _Windows], dict[int, _Windows]]
-    simple: dict[int, dict[_Windows, bool]]  # visit length (s) -> windows -> simple
+    days: dict[int, tuple[dict[int, _Day], dict[int, _Day]]]
 
 
 # id(config) -> what its rules give: configs are immutable and usually reused across calls
@@ -374,33 +379,24 @@ class _Derived(NamedTuple):
 _DERIVED: dict[int, _Derived] = {}
 
 
-def _derived(config: SchedulerConfig) -> _Derived:
-    hit = _DERIVED.get(id(config))
-    if hit is not None and hit.config is config:
-        return hit
-    if len(_DERIVED) > 10_000:
-        _DERIVED.clear()
-    found = _DERIVED[id(config)] = _Derived(config, _windows_of(config), {})
+def _days(config: SchedulerConfig, dur: int) -> tuple[dict[int, _Day], dict[int, _Day]]:
+    derived = _DERIVED.get(id(config))
+    if derived is None or derived.config is not config:
+        if len(_DERIVED) > 10_000:
+            _DERIVED.clear()
+        derived = _DERIVED[id(config)] = _Derived(config, {})
+    found = derived.days.get(dur)
+    if found is None:
+        by_weekday, overrides = _windows_of(config)
+        found = derived.days[dur] = (
+            {k: (wins, _simple(wins, dur)) for k, wins in by_weekday.items()},
+            {k: (wins, _simple(wins, dur)) for k, wins in overrides.items()},
+        )
     return found
 
 
-def _day_windows(config: SchedulerConfig) -> tuple[dict[int, _Windows], dict[int, _Windows]]:
-    return _derived(config).windows
-
-
-def _simple_windows(config: SchedulerConfig, dur: int) -> dict[_Windows, bool]:
-    """Per day's windows, whether their grid points cannot interleave (each window's last
-    possible start precedes the next window's start): those are walked in order with no
-    de-duplication."""
-    derived = _derived(config)
-    simple = derived.simple.get(dur)
-    if simple is None:
-        by_weekday, overrides = derived.windows
-        simple = derived.simple[dur] = {
-            wins: all(wins[j][1] - dur < wins[j + 1][0] for j in range(len(wins) - 1))
-            for wins in (*by_weekday.values(), *overrides.values())
-        }
-    return simple
+def _simple(wins: _Windows, dur: int) -> bool:
+    return all(wins[j][1] - dur < wins[j + 1][0] for j in range(len(wins) - 1))
 
 
 def _windows_of(config: SchedulerConfig) -> tuple[dict[int, _Windows], dict[int, _Windows]]:
@@ -582,6 +578,9 @@ def _config_slots(
         f_starts = [a for a, _ in forbidden]
         f_ends = [b for _, b in forbidden]
     n_forbidden = len(f_starts)
+    # a sentinel after the last interval: the walk needs no bounds checks
+    f_starts.append(_AFTER_ALL)
+    f_ends.append(_AFTER_ALL)
     merged: tuple[list[int], list[int]] | None = None
 
     full_days: set[int] = set()
@@ -592,8 +591,7 @@ def _config_slots(
             per_day[o] = per_day.get(o, 0) + 1
         full_days = {o for o, n in per_day.items() if n >= c.max_per_day}
 
-    by_weekday, overrides = _day_windows(c)
-    simple = _simple_windows(c, dur)
+    by_weekday, overrides = _days(c, dur)
     source = RULE
     push = pending.extend
     get_override, get_rule, get_day = overrides.get, by_weekday.get, z.days.get
@@ -604,12 +602,15 @@ def _config_slots(
     for ordinal in range(z.dt(lo).toordinal() - 1, z.dt(hi).toordinal() + 2):
         if ordinal in full_days:
             continue
-        wins = get_override(ordinal)
-        if wins is None:
-            wins = get_rule((ordinal - 1) % 7)  # date(1, 1, 1) (ordinal 1) is a Monday
+        day = get_override(ordinal)
+        if day is None:
+            day = get_rule((ordinal - 1) % 7)  # date(1, 1, 1) (ordinal 1) is a Monday
+            if day is None:
+                continue
             day_source = RULE
         else:
             day_source = OVERRIDE
+        wins, simple = day
         if not wins:
             continue
         if day_source is not source:
@@ -618,7 +619,7 @@ def _config_slots(
             source = day_source
         naive_midnight, off = get_day(ordinal) or z.day(ordinal)
 
-        if off is not None and simple[wins]:  # one UTC offset all day: plain arithmetic
+        if off is not None and simple:  # one UTC offset all day: plain arithmetic
             base = naive_midnight - off
             for ws, we in wins:
                 s = base + ws
@@ -629,12 +630,12 @@ def _config_slots(
                     last = hi
                 # Walk the grid s, s + step, .. last, skipping the forbidden intervals.
                 while s <= last:
-                    while i < n_forbidden and f_ends[i] < s:
+                    while f_ends[i] < s:
                         i += 1  # interval i lies entirely before s
-                    if i < n_forbidden and f_starts[i] <= s:  # forbidden: jump past it
+                    if f_starts[i] <= s:  # forbidden: jump past it
                         s += ((f_ends[i] - s) // step + 1) * step
                         continue
-                    stop = last if i == n_forbidden or f_starts[i] > last else f_starts[i] - 1
+                    stop = last if f_starts[i] > last else f_starts[i] - 1
                     end = s + ((stop - s) // step + 1) * step
                     push(range(s, end, step))
                     s = end
@@ -663,7 +664,7 @@ def _config_slots(
                             found.add(s)
                     sec += step
         if merged is None:
-            merged = _merge(list(zip(f_starts, f_ends, strict=True)))
+            merged = _merge(list(zip(f_starts[:n_forbidden], f_ends[:n_forbidden], strict=True)))
         m_starts, m_ends = merged
         for s in sorted(found):  # explicit candidates: check each against forbidden intervals
             j = bisect_right(m_starts, s) - 1

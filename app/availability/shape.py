@@ -25,8 +25,8 @@ from app.availability.plan import MARGIN_SECONDS, NEVER, Plan, Scope
 
 _encode = msgspec.json.Encoder().encode
 _MEMO_LIMIT = 200_000
-# (zone, duration s) -> start -> (local ordinal, b'{"startUnix":..,"endDateTime":".."')
-_heads: dict[tuple[str, int], dict[int, tuple[int, bytes]]] = {}
+# (zone, duration s) -> start -> b'{"startUnix":..,"startDateTime":"..","endDateTime":".."'
+_heads: dict[tuple[str, int], dict[int, bytes]] = {}
 _date_keys: dict[int, bytes] = {}
 _midnights: dict[tuple[str, int], int] = {}
 # the configs' (practitioner, id) pairs -> mask -> b',"practitionerToConfig":{..}}'
@@ -51,24 +51,25 @@ class DayPiece:
         return 2 * len(self.body) + 64 * len(self.starts) + 200
 
 
-def _heads_of(time_zone: str, dur: int) -> dict[int, tuple[int, bytes]]:
+def _heads_of(time_zone: str, dur: int, starts: list[int]) -> dict[int, bytes]:
+    """The encoded heads of these starts (and of others encoded before)."""
     heads = _heads.get((time_zone, dur))
     if heads is None or len(heads) > _MEMO_LIMIT:
         heads = _heads[time_zone, dur] = {}
+    for start in [start for start in starts if start not in heads]:
+        begin = e.local_datetime(time_zone, start)
+        end = e.local_datetime(time_zone, start + dur)
+        heads[start] = b'{"startUnix":%d,"startDateTime":"%s","endDateTime":"%s"' % (
+            start * 1000,
+            begin.isoformat().encode(),
+            end.isoformat().encode(),
+        )
     return heads
 
 
-def _head(heads: dict[int, tuple[int, bytes]], time_zone: str, start: int, dur: int):
-    got = heads.get(start)
-    if got is None:
-        begin = e.local_datetime(time_zone, start)
-        end = e.local_datetime(time_zone, start + dur)
-        got = heads[start] = (
-            begin.toordinal(),
-            b'{"startUnix":%d,"startDateTime":"%s","endDateTime":"%s"'
-            % (start * 1000, begin.isoformat().encode(), end.isoformat().encode()),
-        )
-    return got
+def _ordinal(time_zone: str, start: int) -> int:
+    """The local date of an instant, as date.toordinal()."""
+    return e.local_datetime(time_zone, start).toordinal()
 
 
 def date_key(ordinal: int) -> bytes:
@@ -118,25 +119,25 @@ def days_of(found: Plan, ordinals: list[int] | None = None) -> list[DayPiece]:
     starts, masks = _masks(found)
     configs = [part.config for part in found.per_config]
     pids = tuple(c.practitioner_id for c in configs)
-    heads = _heads_of(zone, dur)
-    for start in [start for start in starts if start not in heads]:
-        _head(heads, zone, start, dur)
+    heads = _heads_of(zone, dur, starts)
     if scope.selectable:
         offers = _selectable_offers(configs, masks)
-        chunks = [heads[start][1] + offers[mask] for start, mask in zip(starts, masks, strict=True)]
+        chunks = [heads[start] + offers[mask] for start, mask in zip(starts, masks, strict=True)]
     else:
         chunks = _assigned(found, configs, heads, starts, masks)
     if ordinals is None:
         if not starts:
             return []
-        ordinals = list(range(heads[starts[0]][0], heads[starts[-1]][0] + 1))
+        ordinals = list(range(_ordinal(zone, starts[0]), _ordinal(zone, starts[-1]) + 1))
     beyond: dict[int, int] = {}  # local ordinal -> its first start the forward limit cut off
     for start in found.beyond:
-        beyond.setdefault(e.local_datetime(zone, start).toordinal(), start)
+        beyond.setdefault(_ordinal(zone, start), start)
     leads = lead_seconds(*scope.notice), lead_seconds(*scope.forward)
     days = []
-    for ordinal in ordinals:
-        begin, end = midnight(zone, ordinal), midnight(zone, ordinal + 1)
+    last = end = None
+    for ordinal in ordinals:  # ascending: each day's end is the next one's beginning
+        begin = end if ordinal - 1 == last else midnight(zone, ordinal)
+        end, last = midnight(zone, ordinal + 1), ordinal
         i = bisect_left(starts, begin)
         j = bisect_left(starts, end, i)
         if i == j and not keep_empty:
@@ -169,11 +170,11 @@ def _selectable_offers(configs: list[e.SchedulerConfig], masks: list[int]) -> di
 def _assigned(found, configs, heads, starts, masks) -> list[bytes]:
     """One practitioner per time: the fewest bookings that local day, then the lowest id (and
     its lowest config)."""
-    zone, dur = found.scope.time_zone, found.scope.duration_minutes * 60
+    zone = found.scope.time_zone
     load = _day_load(found)
     chunks = []
     for start, mask in zip(starts, masks, strict=True):
-        ordinal, head = _head(heads, zone, start, dur)
+        ordinal, head = _ordinal(zone, start), heads[start]
         offering = [c for i, c in enumerate(configs) if mask >> i & 1]
         c = min(offering, key=lambda c: (load[c.practitioner_id, ordinal], c.practitioner_id))
         chunks.append(
