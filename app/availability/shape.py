@@ -198,7 +198,7 @@ def _finish(
         day.body = b"%s:[%s]" % (date_key(day.ordinal), b",".join(day.chunks))
     lo, hi = midnights[0] - MARGIN_SECONDS, midnights[1] + MARGIN_SECONDS
     day.window = (lo, hi)
-    bounds = [b.expires_at for b in holds if b.start < hi and b.end > lo]
+    bounds = [b.expires_at for b in holds if b.start < hi and b.end > lo] if holds else []
     moments = [day.starts[0] - leads[0]] if day.starts else []
     if cut_off is not None:
         moments.append(cut_off - leads[1])
