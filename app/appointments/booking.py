@@ -257,7 +257,8 @@ async def insert_appointment(
             else []
         )
         raise slot_unavailable(options) from None
-    await reminders.sync(conn, appointment_id, now)  # every booking path gets its reminders
+    # every booking path gets its reminders; the row is this transaction's own
+    await reminders.sync(conn, appointment_id, now, new=True)
     return appointment_id
 
 

@@ -38,16 +38,22 @@ log = logging.getLogger("slotproof.reminders")
 DEFAULT = [Reminder(offset, channel) for offset, channel in schedule.DEFAULT_REMINDERS]
 
 
-async def sync(conn: asyncpg.Connection, appointment_id: int, now: datetime) -> None:
-    """Make the armed reminders match the appointment as it is now (caller's transaction)."""
+async def sync(
+    conn: asyncpg.Connection, appointment_id: int, now: datetime, *, new: bool = False
+) -> None:
+    """Make the armed reminders match the appointment as it is now (caller's transaction).
+    `new`: the appointment was inserted in this transaction, so it has no reminders to
+    disarm (one statement less while the booking holds the practitioner's lock)."""
     facts = await store.arming_facts(conn, appointment_id)
     if facts is None:
         return
     if facts["status"] not in schedule.REMINDED_STATUSES:
-        await store.disarm(conn, appointment_id, "appointment_" + facts["status"].lower(),
-                           keep_start=None)  # fmt: skip
+        if not new:
+            await store.disarm(conn, appointment_id, "appointment_" + facts["status"].lower(),
+                               keep_start=None)  # fmt: skip
         return
-    await store.disarm(conn, appointment_id, "rescheduled", keep_start=facts["start_at"])
+    if not new:
+        await store.disarm(conn, appointment_id, "rescheduled", keep_start=facts["start_at"])
     wanted = DEFAULT if facts["reminders"] is None else schedule.parse_reminders(facts["reminders"])
     channels = frozenset(
         channel
