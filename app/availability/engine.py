@@ -14,8 +14,9 @@ Internally every instant is an ``int`` of seconds since the Unix epoch, so resul
 on the process time zone or locale. Instants are compared as numbers, never as ``datetime``
 objects (comparing two aware datetimes that share a ``tzinfo`` ignores ``fold``).
 
-The only state is a process-wide memo of per-zone facts (UTC offset per local day, and the
-aware ``datetime`` of an instant); it is bounded and never changes a result.
+The only state is process-wide memos: per-zone facts (UTC offset per local day, and the aware
+``datetime`` of an instant) and per config object what its rules give (windows per weekday);
+they are bounded and never change a result.
 """
 
 from __future__ import annotations
