@@ -20,10 +20,11 @@ Status rules (the `actor` "patient" is the manage link; anything else is staff/p
 - a partner may set any of the nine statuses; CANCELLED goes through `cancel`. Moving from an
   off-calendar status (CANCELLED, RESCHEDULED, VOIDED) back to a live one reclaims the time:
   409 `slot_unavailable` when another appointment or an unexpired hold now has it.
-- the patient is notified of cancellations (not of the clean-up of a past appointment) and of
-  reschedules, unless the partner's PUT says `notifyPatient: false` (the practice tells them
-  itself); `appointment.cancelled` / `appointment.rescheduled` events always, with
-  `patientNotified`; every status change (a cancellation included) also emits
+- the patient is notified of cancellations (not of the clean-up of a past appointment), of
+  reschedules and of an upcoming appointment put back on the calendar (the confirmation),
+  unless the partner's PUT says `notifyPatient: false` (the practice tells them itself);
+  `appointment.cancelled` / `appointment.rescheduled` events always, with `patientNotified`;
+  every status change (a cancellation included) also emits
   `appointment.status_changed`, plus `appointment.confirmed` when it confirms, and appears in
   the appointment's `statusHistory` with the `reason` given for it. The reason is free text
   the practice wrote (it may concern the patient's health): it is stored on the change (and as
@@ -46,7 +47,11 @@ from app.core.crud import Row
 from app.core.db import transaction
 from app.core.errors import Problem, invalid, not_found
 from app.core.instants import check_instant
-from app.notifications.messages import APPOINTMENT_CANCELLED, APPOINTMENT_RESCHEDULED
+from app.notifications.messages import (
+    APPOINTMENT_CANCELLED,
+    APPOINTMENT_CONFIRMATION,
+    APPOINTMENT_RESCHEDULED,
+)
 from app.reminders import service as reminders
 from app.selfscheduling import store as settings_store
 
@@ -491,12 +496,27 @@ async def _set_status(
         return
     if status == appointment["status"]:
         return
-    if appointment["status"] in OFF_CALENDAR and status not in OFF_CALENDAR:
+    restored = appointment["status"] in OFF_CALENDAR and status not in OFF_CALENDAR
+    if restored:
         await _reclaim(conn, settings, appointment, status, now)
     else:
         await store.set_status(conn, appointment["id"], status)
     await store.record_change(conn, appointment, "status", status, actor, now, reason)
     await reminders.sync(conn, appointment["id"], now)
+    if restored and appointment["start_at"] > now and notify_patient:
+        # the patient was told it was off: without a word they would not come (and its
+        # reminders, armed again, would contradict what they were told)
+        await notify.tell_patient(
+            conn,
+            account_id=appointment["account_id"],
+            appointment_id=appointment["id"],
+            purpose=APPOINTMENT_CONFIRMATION,
+            contacts=await notify.patient_contacts(conn, appointment["patient_id"]),
+            public_url=settings.public_url,
+            secret_key=settings.secret_key,
+            now=now,
+            manage_token=None,
+        )
     # appointment.status_changed, and appointment.confirmed on a confirmation
     await notify.status_changed(conn, appointment["id"], appointment["status"], actor)
 

@@ -19,7 +19,10 @@ from app.appointments.message_context import (
 from app.availability import engine as e
 from app.notifications.outbox import enqueue
 
-__all__ = ["announce", "manage_token_hash", "manage_url", "new_manage_token", "patient_contacts"]
+__all__ = [
+    "announce", "manage_token_hash", "manage_url", "new_manage_token", "patient_contacts",
+    "tell_patient",
+]  # fmt: skip
 
 Contacts = list[tuple[str, str]]  # (channel "EMAIL" | "SMS", recipient)
 
@@ -54,27 +57,18 @@ async def announce(
     manage_token: str | None,
     extra: dict[str, object] | None = None,
 ) -> None:
-    """`manage_token`: the link the patient holds when they made the change (or were just
-    given it); None issues a new one for the message."""
-    if contacts:
-        message = await appointment_message(
-            conn,
-            appointment_id,
-            public_url=public_url,
-            secret_key=secret_key,
-            now=now,
-            manage_token=manage_token,
-        )
-        for channel, to in contacts:
-            await enqueue(
-                conn,
-                account_id=account_id,
-                channel=channel,
-                to=to,
-                purpose=purpose,
-                params=message.params,
-                locale=message.locale,
-            )
+    """The patient's message (`tell_patient`) and the partners' event about one change."""
+    await tell_patient(
+        conn,
+        account_id=account_id,
+        appointment_id=appointment_id,
+        purpose=purpose,
+        contacts=contacts,
+        public_url=public_url,
+        secret_key=secret_key,
+        now=now,
+        manage_token=manage_token,
+    )
     row = await conn.fetchrow(
         "SELECT a.*, l.time_zone FROM appointments a JOIN locations l ON l.id = a.location_id"
         " WHERE a.id = $1",
@@ -83,6 +77,42 @@ async def announce(
     await events.record(
         conn, account_id=account_id, type=event_type, data={**_event_data(row), **(extra or {})}
     )
+
+
+async def tell_patient(
+    conn: asyncpg.Connection,
+    *,
+    account_id: int,
+    appointment_id: int,
+    purpose: str,
+    contacts: Contacts,
+    public_url: str,
+    secret_key: str,
+    now: datetime,
+    manage_token: str | None,
+) -> None:
+    """One message per contact (none when there is none). `manage_token`: the link the patient
+    holds when they made the change (or were just given it); None issues a new one."""
+    if not contacts:
+        return
+    message = await appointment_message(
+        conn,
+        appointment_id,
+        public_url=public_url,
+        secret_key=secret_key,
+        now=now,
+        manage_token=manage_token,
+    )
+    for channel, to in contacts:
+        await enqueue(
+            conn,
+            account_id=account_id,
+            channel=channel,
+            to=to,
+            purpose=purpose,
+            params=message.params,
+            locale=message.locale,
+        )
 
 
 def _event_data(row: asyncpg.Record) -> dict[str, object]:

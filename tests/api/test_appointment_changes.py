@@ -669,6 +669,47 @@ async def test_changes_notify_the_patient_by_default_with_a_working_link(partner
     assert sent["appointment.cancelled"]["patientNotified"] is True
 
 
+async def test_restoring_a_cancelled_appointment_tells_the_patient_it_stands(
+    partner, client, pool, frozen_clock
+):
+    """The patient was told it was cancelled: putting it back on the calendar says so, in
+    their language, with a working link, or they would not come (yet get its reminders)."""
+    practice = await build_practice(partner, method=None)
+    booked = await book(partner, practice)
+    url = path(practice, booked["id"])
+    account = partner.account_id
+    booking_confirmations = await notices(pool, account, "appointment_confirmation")
+    assert len(booking_confirmations) == 1
+
+    assert (await partner.put(url, json={"status": "CANCELLED"})).status_code == 200
+    r = await partner.put(url, json={"status": "SCHEDULED"})
+    assert r.status_code == 200 and r.json()["status"] == "SCHEDULED", r.text
+    sent = (await notices(pool, account, "appointment_confirmation"))[1:]
+    assert [(n["channel"], n["recipient"]) for n in sent] == [("EMAIL", "pat@changes.example")]
+    assert sent[0]["params"]["when"] == "Monday, March 9, 2026 at 9:00 AM EDT"
+    assert sent[0]["params"]["manage_url"] != booking_confirmations[0]["params"]["manage_url"]
+    shown = await open_manage_link(client, sent[0]["params"]["manage_url"])
+    assert (shown["appointment"]["id"], shown["appointment"]["status"]) == (
+        booked["id"], "SCHEDULED",
+    )  # fmt: skip
+    armed = await pool.fetchval(
+        "SELECT count(*) FROM appointment_reminders WHERE appointment_id = $1"
+        " AND status = 'SCHEDULED'",
+        booked["id"],
+    )
+    assert armed > 0  # and its reminders follow it again
+
+    # the practice tells the patient itself: no message, and none for a visit already past
+    for body in ({"status": "CANCELLED"}, {"status": "CONFIRMED", "notifyPatient": False}):
+        assert (await partner.put(url, json=body)).status_code == 200
+    assert len(await notices(pool, account, "appointment_confirmation")) == 2
+    assert (await partner.put(url, json={"status": "CANCELLED"})).status_code == 200
+    frozen_clock["now"] = datetime(2026, 3, 9, 14, 0, tzinfo=UTC)  # 10:00 EDT, an hour after
+    r = await partner.put(url, json={"status": "SCHEDULED"})
+    assert r.status_code == 200 and r.json()["status"] == "SCHEDULED", r.text
+    assert len(await notices(pool, account, "appointment_confirmation")) == 2
+
+
 async def test_reason_and_notify_patient_are_validated(partner, pool):
     practice = await build_practice(partner, method=None)
     booked = await book(partner, practice)
