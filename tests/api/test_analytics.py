@@ -10,17 +10,14 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 import pytest
 
-from app.core import clock
 from tests.builders import build_practice
-from tests.support import fetch_token, make_partner, problem_code
+from tests.support import fetch_token, frozen_clock_at, make_partner, problem_code
 
 NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
 LA_OFFSET = timedelta(hours=-8)  # PST, before the 2026-03-08 change
 
 
-@pytest.fixture(autouse=True)
-def frozen_clock(monkeypatch):
-    monkeypatch.setattr(clock, "now", lambda: NOW)
+frozen_clock = frozen_clock_at(NOW)
 
 
 def la(day: int, hour: int, minute: int = 0) -> datetime:

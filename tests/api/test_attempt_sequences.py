@@ -12,18 +12,15 @@ from datetime import UTC, datetime
 import pytest
 
 from app.attempts.machine import State, Step, is_valid_history
-from app.core import clock
 from tests.builders import build_practice
-from tests.support import last_code
+from tests.support import frozen_clock_at, last_code
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 ACTIONS = ["send", "verify_right", "verify_wrong", "hold", "patient", "book", "attach_again"]
 SLOTS = ["2026-03-09T09:00:00-04:00", "2026-03-09T09:30:00-04:00", "2026-03-07T09:00:00-05:00"]
 
 
-@pytest.fixture(autouse=True)
-def frozen_clock(monkeypatch):
-    monkeypatch.setattr(clock, "now", lambda: NOW)
+frozen_clock = frozen_clock_at(NOW)
 
 
 @pytest.fixture

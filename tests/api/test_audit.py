@@ -9,9 +9,8 @@ import asyncpg
 import pytest
 
 from app.audit import store as audit_store
-from app.core import clock
 from tests.builders import build_practice
-from tests.support import fetch_token, problem_code
+from tests.support import fetch_token, frozen_clock_at, problem_code
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 MONDAY_9 = "2026-03-09T09:00:00-04:00"
@@ -23,9 +22,7 @@ NOTE = "Vexhallow prefers mornings"
 PLANTED = (FIRST, LAST, BORN, "quorinda.vexhallow", "5550187", NOTE)
 
 
-@pytest.fixture(autouse=True)
-def frozen_clock(monkeypatch):
-    monkeypatch.setattr(clock, "now", lambda: NOW)
+frozen_clock = frozen_clock_at(NOW)
 
 
 def rid() -> str:

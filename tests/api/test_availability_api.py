@@ -6,15 +6,13 @@ import pytest
 
 from app.core import clock
 from tests.builders import availability, build_practice, insert_appointment, ms
-from tests.support import make_partner, problem_code
+from tests.support import frozen_clock_at, make_partner, problem_code
 
 # Monday 2 March 2026, 07:00 in New York (EST, -05:00)
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 
 
-@pytest.fixture(autouse=True)
-def frozen_clock(monkeypatch):
-    monkeypatch.setattr(clock, "now", lambda: NOW)
+frozen_clock = frozen_clock_at(NOW)
 
 
 def day(y, m, d, zone_hours):

@@ -4,19 +4,16 @@ as the engine's own `Busy.span()` rounds datetimes, so the engine sees the same 
 from datetime import UTC, datetime, timedelta
 
 import msgspec
-import pytest
 
 from app.availability import engine as e
 from app.availability import store
-from app.core import clock
 from tests.builders import build_practice, hold_first_config, insert_appointment
+from tests.support import frozen_clock_at
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 
 
-@pytest.fixture(autouse=True)
-def frozen_clock(monkeypatch):
-    monkeypatch.setattr(clock, "now", lambda: NOW)
+frozen_clock = frozen_clock_at(NOW)
 
 
 async def test_busy_spans_match_busy_span_of_the_rows_datetimes(partner, pool):

@@ -15,19 +15,16 @@ import httpx
 import msgspec
 import pytest
 
-from app.core import clock
 from app.partners.store import new_api_key
 from tests.builders import build_practice, insert_appointment
-from tests.support import Partner, last_code, make_partner
+from tests.support import Partner, frozen_clock_at, last_code, make_partner
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)  # Monday 07:00 in New York
 ISO = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}[+-]\d{2}:\d{2}$")
 LOBBIE_HEADERS = {"x-api-key": "lobbie-partner-api-key", "Content-Type": "application/json"}
 
 
-@pytest.fixture(autouse=True)
-def frozen_clock(monkeypatch):
-    monkeypatch.setattr(clock, "now", lambda: NOW)
+frozen_clock = frozen_clock_at(NOW)
 
 
 class LobbieClient:

@@ -3,21 +3,16 @@ direct bookings (`POST /location/{locationId}/appointment`) and status-change ev
 
 from datetime import UTC, datetime
 
-import pytest
-
-from app.core import clock
 from app.partners.scopes import SCHEDULING
 from app.partners.store import create_client
 from tests.builders import build_practice, insert_appointment
-from tests.support import fetch_token, make_partner, problem_code
+from tests.support import fetch_token, frozen_clock_at, make_partner, problem_code
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)  # Monday, 07:00 in New York (EST)
 MONDAY_9 = "2026-03-09T09:00:00-04:00"
 
 
-@pytest.fixture(autouse=True)
-def frozen_clock(monkeypatch):
-    monkeypatch.setattr(clock, "now", lambda: NOW)
+frozen_clock = frozen_clock_at(NOW)
 
 
 async def new_patient(pool, account_id, email="lobbie@patients.example"):

@@ -3,19 +3,14 @@ through, never into another setting's scheduler config (its hours, rules and lim
 
 from datetime import UTC, datetime
 
-import pytest
-
-from app.core import clock
 from tests.builders import build_practice
-from tests.support import problem_code
+from tests.support import frozen_clock_at, problem_code
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 AFTERNOONS = [{"weekday": d, "start": "13:00", "end": "17:00"} for d in range(5)]
 
 
-@pytest.fixture(autouse=True)
-def frozen_clock(monkeypatch):
-    monkeypatch.setattr(clock, "now", lambda: NOW)
+frozen_clock = frozen_clock_at(NOW)
 
 
 async def widget_booking(client, practice, start):

@@ -6,21 +6,16 @@ video visit, the practice's phone, and the calendar (.ics + links) in the confir
 import json
 from datetime import UTC, datetime
 
-import pytest
-
-from app.core import clock
 from app.notifications.channels import build_channels
 from app.notifications.worker import run_once
 from tests.builders import build_practice, first_slot
-from tests.support import Widget, open_manage_link, problem_code, widget_patient
+from tests.support import Widget, frozen_clock_at, open_manage_link, problem_code, widget_patient
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)  # Monday, 07:00 in New York
 MONDAY_9 = "2026-03-09T09:00:00-04:00"
 
 
-@pytest.fixture(autouse=True)
-def frozen_clock(monkeypatch):
-    monkeypatch.setattr(clock, "now", lambda: NOW)
+frozen_clock = frozen_clock_at(NOW)
 
 
 async def a_practice(partner, pool, *, telehealth=False):

@@ -4,11 +4,8 @@ zero-width (non-)joiner some scripts need between letters is kept."""
 
 from datetime import UTC, datetime
 
-import pytest
-
-from app.core import clock
 from tests.builders import build_practice
-from tests.support import problem_code
+from tests.support import frozen_clock_at, problem_code
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 DISGUISED = [
@@ -22,9 +19,7 @@ DISGUISED = [
 ]
 
 
-@pytest.fixture(autouse=True)
-def frozen_clock(monkeypatch):
-    monkeypatch.setattr(clock, "now", lambda: NOW)
+frozen_clock = frozen_clock_at(NOW)
 
 
 async def test_disguised_names_are_refused_and_real_ones_kept(partner, client, pool):

@@ -3,19 +3,14 @@ contacts are whatever the caller typed (API.md, "Self-scheduling attempt")."""
 
 from datetime import UTC, datetime
 
-import pytest
-
-from app.core import clock
 from tests.builders import build_practice
-from tests.support import last_code
+from tests.support import frozen_clock_at, last_code
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 VICTIM = {"firstName": "Vera", "lastName": "Lind", "dateOfBirth": "1971-02-03"}
 
 
-@pytest.fixture(autouse=True)
-def frozen_clock(monkeypatch):
-    monkeypatch.setattr(clock, "now", lambda: NOW)
+frozen_clock = frozen_clock_at(NOW)
 
 
 async def _patient_step(partner, setting_id, body):

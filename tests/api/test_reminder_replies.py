@@ -13,7 +13,6 @@ import httpx
 import pytest
 from twilio.request_validator import RequestValidator
 
-from app.core import clock
 from app.notifications.formats import human_when
 from app.reminders import links
 from tests.conftest import TEST_SECRET_KEY
@@ -30,14 +29,12 @@ from tests.reminder_support import (
     reminder_practice,
     reminders_of,
 )
-from tests.support import problem_code
+from tests.support import frozen_clock_at, problem_code
 
 INBOUND = "/callbacks/twilio/inbound"
 
 
-@pytest.fixture(autouse=True)
-def frozen_clock(monkeypatch):
-    monkeypatch.setattr(clock, "now", lambda: NOW)
+frozen_clock = frozen_clock_at(NOW)
 
 
 @pytest.fixture(scope="module", autouse=True)

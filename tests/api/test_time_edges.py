@@ -12,9 +12,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from app.core import clock
 from tests.builders import build_practice
-from tests.support import problem_code
+from tests.support import frozen_clock_at, problem_code
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 MAX_MS = 253_402_300_799_000  # 9999-12-31T23:59:59Z, the largest startUnix the schema allows
@@ -48,9 +47,7 @@ FUZZ = settings(
 )
 
 
-@pytest.fixture(autouse=True)
-def frozen_clock(monkeypatch):
-    monkeypatch.setattr(clock, "now", lambda: NOW)
+frozen_clock = frozen_clock_at(NOW)
 
 
 def never_500(response):

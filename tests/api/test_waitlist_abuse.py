@@ -6,11 +6,9 @@ import secrets
 from datetime import UTC, datetime
 
 import httpx
-import pytest
 
-from app.core import clock
 from app.waitlist.entries import MAX_ACTIVE_PER_PATIENT, MAX_JOINS_PER_ORIGIN_PER_HOUR
-from tests.support import last_code, problem_code
+from tests.support import frozen_clock_at, last_code, problem_code
 from tests.waitlist_helpers import (
     cancel,
     make_patient,
@@ -24,9 +22,7 @@ NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 DAY_START, DAY_END = "2026-03-09T00:00:00-04:00", "2026-03-10T00:00:00-04:00"
 
 
-@pytest.fixture(autouse=True)
-def frozen_clock(monkeypatch):
-    monkeypatch.setattr(clock, "now", lambda: NOW)
+frozen_clock = frozen_clock_at(NOW)
 
 
 async def test_guessed_offer_links_are_404_whatever_their_shape(partner, client):

@@ -2,18 +2,13 @@
 
 from datetime import UTC, datetime, timedelta
 
-import pytest
-
-from app.core import clock
 from tests.builders import build_practice
-from tests.support import Widget, last_code, problem_code
+from tests.support import Widget, frozen_clock_at, last_code, problem_code
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 
 
-@pytest.fixture(autouse=True)
-def frozen_clock(monkeypatch):
-    monkeypatch.setattr(clock, "now", lambda: NOW)
+frozen_clock = frozen_clock_at(NOW)
 
 
 def month_of_march(practice):
