@@ -242,4 +242,6 @@ def test_book_by_keyboard_only_at_320px(
     assert (row["status"], row["email"], row["first_name"]) == ("SCHEDULED", email, "Kay")
     assert row["date_of_birth"].isoformat() == "1992-02-29"
     check_host_events(page, booked["appointmentId"], [email, "Board", "1992-02-29"])
+    # the host page itself, its event log of long JSON lines included, fits the phone too
+    assert page.evaluate("document.documentElement.scrollWidth") <= 320
     assert not problems, problems
